@@ -1,0 +1,4 @@
+	.section .text.start, "ax"
+	.globl _start
+_start:
+	hlt
