@@ -1,1 +1,246 @@
-/* placeholder */
+// SPDX-License-Identifier: MIT
+#include "cli.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_usage[] =
+	"usage: slabvm run [OPTIONS]\n"
+	"       slabvm --help | --version\n"
+	"\n"
+	"Run a virtual machine. With no --firmware, boots the built-in demo guest.\n"
+	"\n"
+	"  -m, --mem SIZE        boot RAM (default 256M); SIZE takes K, M, G or T\n"
+	"      --maxmem SIZE     boot RAM plus a hotplug window for DIMMs (default: --mem)\n"
+	"  -g, --granule SIZE    IOMMU mapping granule, a power of two from 4K to 1G\n"
+	"                        (default 2M); RAM sizes must be multiples of it\n"
+	"  -c, --cpus N          number of vCPUs, 1 to 255 (default 1)\n"
+	"  -f, --firmware FILE   run a freestanding 64-bit guest image (see firmware/)\n"
+	"      --cmdline STRING  command line handed to the guest\n"
+	"      --console WHERE   stdio (default), none, or file:PATH\n"
+	"  -h, --help            show this help\n"
+	"  -V, --version         show the version\n"
+	"\n"
+	"On a terminal the console is raw: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"Exit status: the guest's debug-exit value, 0 on power-off, 1 on a monitor error,\n"
+	"2 on bad usage, 3 when the guest resets, 4 on a vCPU error, 128+N on signal N.\n";
+
+enum {
+	OPT_MAXMEM = 256,
+	OPT_CMDLINE,
+	OPT_CONSOLE,
+};
+
+static const struct option cli_options[] = {
+	{"mem", required_argument, NULL, 'm'},
+	{"maxmem", required_argument, NULL, OPT_MAXMEM},
+	{"granule", required_argument, NULL, 'g'},
+	{"cpus", required_argument, NULL, 'c'},
+	{"firmware", required_argument, NULL, 'f'},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned int shift = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (toupper((unsigned char)*p)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*p && p[1] != '\0')
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+const char *cli_format_size(uint64_t size, char *buf, unsigned int len)
+{
+	static const char suffix[] = "TGMK";
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int shift = 40 - 10 * i;
+
+		if (size && size % (1ULL << shift) == 0) {
+			snprintf(buf, len, "%" PRIu64 "%c", size >> shift, suffix[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%" PRIu64, size);
+	return buf;
+}
+
+static int cli_size_arg(const char *opt, const char *arg, uint64_t *out, struct error *err)
+{
+	int ret = cli_parse_size(arg, out);
+
+	if (ret == -ERANGE)
+		return error_set(err, ret, "--%s %s: too large", opt, arg);
+	if (ret)
+		return error_set(err, ret,
+				 "--%s %s: not a size (a number with an optional K, M, G or T suffix)",
+				 opt, arg);
+	if (*out == 0)
+		return error_set(err, -EINVAL, "--%s %s: must not be zero", opt, arg);
+	return 0;
+}
+
+static int cli_console_arg(const char *arg, struct cli_config *cfg, struct error *err)
+{
+	if (!strcmp(arg, "stdio")) {
+		cfg->console = CONSOLE_STDIO;
+	} else if (!strcmp(arg, "none")) {
+		cfg->console = CONSOLE_NONE;
+	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+		cfg->console = CONSOLE_FILE;
+		cfg->console_path = arg + 5;
+	} else {
+		return error_set(err, -EINVAL, "--console %s: use stdio, none or file:PATH", arg);
+	}
+	return 0;
+}
+
+static int cli_cpus_arg(const char *arg, unsigned int *out, struct error *err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!isdigit((unsigned char)arg[0]) || *end || errno || v < 1 || v > CLI_MAX_CPUS)
+		return error_set(err, -EINVAL, "--cpus %s: must be a number from 1 to %d", arg,
+				 CLI_MAX_CPUS);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* The option as the user wrote it, for messages: "--mem" for both -m and --mem. */
+static const char *cli_option_name(int c)
+{
+	const struct option *o;
+
+	for (o = cli_options; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err)
+{
+	int c, ret = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem = CLI_DEFAULT_MEM;
+	cfg->cpus = 1;
+	cfg->console = CONSOLE_STDIO;
+
+	if (argc < 2) {
+		error_set(err, -EINVAL, "missing command (try: slabvm run, or slabvm --help)");
+		return CLI_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return CLI_HELP;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return CLI_VERSION;
+	if (strcmp(argv[1], "run")) {
+		error_set(err, -EINVAL, "%s: unknown command (try: slabvm run, or slabvm --help)",
+			  argv[1]);
+		return CLI_USAGE;
+	}
+
+	/* getopt_long keeps state in globals: reset them so parsing can run more than once. */
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:g:c:f:hV", cli_options, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			ret = cli_size_arg("mem", optarg, &cfg->mem, err);
+			break;
+		case OPT_MAXMEM:
+			ret = cli_size_arg("maxmem", optarg, &cfg->maxmem, err);
+			break;
+		case 'g':
+			ret = cli_size_arg("granule", optarg, &cfg->granule, err);
+			break;
+		case 'c':
+			ret = cli_cpus_arg(optarg, &cfg->cpus, err);
+			break;
+		case 'f':
+			if (!*optarg)
+				ret = error_set(err, -EINVAL, "--firmware: empty file name");
+			cfg->firmware = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
+		case OPT_CONSOLE:
+			ret = cli_console_arg(optarg, cfg, err);
+			break;
+		case 'h':
+			return CLI_HELP;
+		case 'V':
+			return CLI_VERSION;
+		case ':':
+			if (optopt)
+				error_set(err, -EINVAL, "--%s: missing value", cli_option_name(optopt));
+			else
+				error_set(err, -EINVAL, "%s: missing value", argv[optind - 1]);
+			return CLI_USAGE;
+		default:
+			if (optopt)
+				error_set(err, -EINVAL, "-%c: unknown option", optopt);
+			else
+				error_set(err, -EINVAL, "%s: unknown option", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+		if (ret)
+			return CLI_USAGE;
+	}
+	if (optind < argc) {
+		error_set(err, -EINVAL, "%s: unexpected argument", argv[optind]);
+		return CLI_USAGE;
+	}
+	if (cfg->maxmem && cfg->maxmem < cfg->mem) {
+		char a[32], b[32];
+
+		error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
+			  cli_format_size(cfg->maxmem, a, sizeof(a)),
+			  cli_format_size(cfg->mem, b, sizeof(b)));
+		return CLI_USAGE;
+	}
+	return CLI_RUN;
+}

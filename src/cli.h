@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command line: `slabvm run [OPTIONS]`, `slabvm --help`, `slabvm --version`.
+ * Parsing is pure (no side effects but the result), so the unit tests drive it directly.
+ * Bad input gives CLI_USAGE and a one-line message naming the option and the value;
+ * main() prints it and exits with status 2.
+ */
+#ifndef SLABVM_CLI_H
+#define SLABVM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
+#define CLI_DEFAULT_MEM (256ULL << 20)
+
+enum cli_action {
+	CLI_RUN,
+	CLI_HELP,
+	CLI_VERSION,
+	CLI_USAGE, /* bad input: err says why */
+};
+
+enum console_kind {
+	CONSOLE_STDIO, /* guest output to stdout, stdin to the guest */
+	CONSOLE_NONE,  /* output discarded, no input */
+	CONSOLE_FILE,  /* output appended to a file, no input */
+};
+
+struct cli_config {
+	uint64_t mem;
+	uint64_t maxmem;  /* 0: no hotplug window */
+	uint64_t granule; /* 0: default */
+	unsigned int cpus;
+	const char *firmware; /* NULL: the embedded demo guest */
+	const char *cmdline;
+	enum console_kind console;
+	const char *console_path;
+};
+
+enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err);
+
+/* "512M", "2G", "4096", "4k": binary suffixes K M G T. -EINVAL or -ERANGE otherwise. */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* Writes "2M", "4K", "3G", or a byte count when no suffix fits exactly. */
+const char *cli_format_size(uint64_t size, char *buf, unsigned int len);
+
+extern const char cli_usage[];
+
+#endif
