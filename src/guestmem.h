@@ -6,7 +6,12 @@
  * directly adjacent one; every byte must be plugged RAM or nothing is copied.
  * guestmem_ptr hands out a pointer only when the whole range lies inside one plugged
  * region; it stays valid while the caller holds guestmem_lock (unplug waits for it).
- * Anything else is an error value (-EFAULT), never a crash.
+ * Anything else is an error value (-EFAULT), never a crash. A length of 0 always succeeds
+ * for read/write; for guestmem_ptr, gpa must still be a plugged byte.
+ *
+ * Only plugged-ness is checked, not the balloon: a page the guest gave up reads as zero
+ * once released, and writing it allocates it again, exactly as a guest CPU touching it
+ * would. The map holds no secrets there, only the guest's own misuse.
  */
 #ifndef SLABVM_GUESTMEM_H
 #define SLABVM_GUESTMEM_H

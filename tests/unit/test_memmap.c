@@ -1,1 +1,1566 @@
-int main(void) { return 77; }
+// SPDX-License-Identifier: MIT
+/*
+ * The memory map and its granule state machine, against the fakes in fake_iommu.c, which
+ * assert the ordering rules as calls happen. fake_env_check() runs after every step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fake_iommu.h"
+#include "guestmem.h"
+#include "memmap.h"
+
+#define K ((uint64_t)1024)
+#define M (1024 * K)
+#define G (1024 * M)
+#define PAGE ((uint64_t)MEMMAP_PAGE_SIZE)
+
+static struct memmap_config config(uint64_t mem, uint64_t maxmem, uint64_t granule, uint64_t dimm)
+{
+	return (struct memmap_config){
+		.mem = mem, .maxmem = maxmem, .granule = granule, .dimm_size = dimm};
+}
+
+static void expect_msg(const struct error *err, const char *want)
+{
+	if (!strstr(err->msg, want))
+		fail_msg("message \"%s\" does not contain \"%s\"", err->msg, want);
+	if (strchr(err->msg, '\n'))
+		fail_msg("message \"%s\" is not one line", err->msg);
+}
+
+static void env_start(struct fake_env *e, struct memmap_config c, bool iommu)
+{
+	struct error err = {0};
+
+	if (fake_env_init(e, &c, iommu, &err))
+		fail_msg("init: %s", err.msg);
+	if (memmap_start(&e->mm, &err))
+		fail_msg("start: %s", err.msg);
+	fake_env_check(e);
+}
+
+static uint8_t *host(struct memmap *mm, uint64_t gpa)
+{
+	struct memmap_region *r = memmap_find(mm, gpa);
+
+	assert_non_null(r);
+	assert_non_null(r->hva);
+	return r->hva + (gpa - r->gpa);
+}
+
+static bool all_bytes(const uint8_t *p, uint64_t len, uint8_t v)
+{
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* Granule sizes */
+
+static void test_granule_check(void **state)
+{
+	static const uint64_t bad[] = {0,	1,     2048,  4095,	  4097,	      6 * K,
+				       3145728, 3 * G, 2 * G, 1ULL << 31, 1ULL << 40, UINT64_MAX};
+	struct error err = {0};
+	uint64_t g;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(memmap_check_granule(bad[i], &err), -EINVAL);
+		assert_int_equal(err.code, -EINVAL);
+		expect_msg(&err, "must be a power of two from 4K to 1G");
+	}
+	memmap_check_granule(3145728, &err);
+	assert_string_equal(err.msg, "--granule 3145728: must be a power of two from 4K to 1G");
+	for (g = 4 * K; g <= G; g *= 2) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(memmap_check_granule(g, &err), 0);
+		assert_int_equal(err.code, 0);
+	}
+	assert_int_equal(memmap_check_granule(MEMMAP_GRANULE_DEFAULT, NULL), 0);
+}
+
+/* Layout */
+
+static void expect_region(struct memmap *mm, unsigned int i, enum memmap_kind kind, uint64_t gpa,
+			  uint64_t size, bool plugged)
+{
+	struct memmap_region *r = &mm->region[i];
+	enum granule_state s = plugged ? GRANULE_MAPPED : GRANULE_UNPLUGGED;
+	uint64_t g;
+
+	assert_true(i < mm->nregions);
+	assert_int_equal(r->kind, kind);
+	assert_int_equal(r->index, i);
+	assert_int_equal(r->gpa, gpa);
+	assert_int_equal(r->size, size);
+	assert_int_equal(r->plugged, plugged);
+	assert_int_equal(r->hva != NULL, plugged);
+	assert_int_equal(r->ngranules, size / mm->granule);
+	for (g = 0; g < r->ngranules; g++)
+		assert_int_equal(r->state[g], s);
+	assert_ptr_equal(memmap_find(mm, gpa), r);
+	assert_ptr_equal(memmap_find(mm, gpa + size - 1), r);
+	assert_int_equal(memmap_granule_state(mm, gpa + size - 1), s);
+}
+
+static void test_layout_small(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(512 * M, 0, 0, 0);
+	struct memmap_stats st;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.granule, MEMMAP_GRANULE_DEFAULT);
+	assert_int_equal(e.mm.granule_shift, 21);
+	assert_int_equal(e.mm.pages_per_granule, 512);
+	assert_int_equal(e.mm.nregions, 1);
+	expect_region(&e.mm, 0, MEMMAP_RAM_LOW, 0, 512 * M, true);
+	assert_int_equal(e.mm.dimm_base, e.mm.dimm_end);
+	assert_int_equal(memmap_ram_end(&e.mm), 512 * M);
+	assert_int_equal(memmap_pluggable_bytes(&e.mm), 512 * M);
+	assert_null(memmap_find(&e.mm, 512 * M));
+	assert_int_equal(memmap_granule_state(&e.mm, 512 * M), GRANULE_UNPLUGGED);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.plugged_bytes, 512 * M);
+	assert_int_equal(st.granules[GRANULE_MAPPED], 256);
+	assert_int_equal(st.granules[GRANULE_UNPLUGGED], 0);
+	/* Backing exists, but nobody is told before start. */
+	assert_int_equal(fake_log_count(&e.log, FAKE_CREATE, NULL), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), 0);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_layout_exactly_3g(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(3 * G, 0, G, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 1);
+	expect_region(&e.mm, 0, MEMMAP_RAM_LOW, 0, 3 * G, true);
+	assert_int_equal(memmap_ram_end(&e.mm), 3 * G);
+	fake_env_free(&e);
+}
+
+static void test_layout_spans_hole(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(4 * G, 0, 64 * M, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 2);
+	expect_region(&e.mm, 0, MEMMAP_RAM_LOW, 0, 3 * G, true);
+	expect_region(&e.mm, 1, MEMMAP_RAM_HIGH, 4 * G, G, true);
+	assert_null(memmap_find(&e.mm, 3 * G));
+	assert_null(memmap_find(&e.mm, 4 * G - 1));
+	assert_int_equal(memmap_ram_end(&e.mm), 5 * G);
+	assert_int_equal(memmap_pluggable_bytes(&e.mm), 4 * G);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_layout_dimms_low(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(G, 5 * G, 2 * M, G);
+	struct memmap_stats st;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 5);
+	expect_region(&e.mm, 0, MEMMAP_RAM_LOW, 0, G, true);
+	/* No high RAM: the window starts at 4 GiB. */
+	for (i = 1; i < 5; i++) {
+		expect_region(&e.mm, i, MEMMAP_DIMM, 4 * G + (i - 1) * G, G, false);
+		assert_int_equal(e.mm.region[i].fd, -1);
+	}
+	assert_int_equal(e.mm.dimm_base, 4 * G);
+	assert_int_equal(e.mm.dimm_end, 8 * G);
+	assert_int_equal(memmap_ram_end(&e.mm), 8 * G);
+	assert_int_equal(memmap_pluggable_bytes(&e.mm), 5 * G);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.plugged_bytes, G);
+	assert_int_equal(st.granules[GRANULE_MAPPED], 512);
+	assert_int_equal(st.granules[GRANULE_UNPLUGGED], 4 * 512);
+	assert_int_equal(fake_log_count(&e.log, FAKE_CREATE, NULL), 1);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_layout_dimms_high(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(4 * G + 512 * M, 8 * G + 512 * M, 2 * M, 2 * G);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 4);
+	expect_region(&e.mm, 0, MEMMAP_RAM_LOW, 0, 3 * G, true);
+	expect_region(&e.mm, 1, MEMMAP_RAM_HIGH, 4 * G, G + 512 * M, true);
+	/* High RAM ends at 5.5G; the window starts at the next 1 GiB boundary. */
+	expect_region(&e.mm, 2, MEMMAP_DIMM, 6 * G, 2 * G, false);
+	expect_region(&e.mm, 3, MEMMAP_DIMM, 8 * G, 2 * G, false);
+	assert_null(memmap_find(&e.mm, 5 * G + 512 * M));
+	assert_int_equal(memmap_ram_end(&e.mm), 10 * G);
+	assert_int_equal(memmap_pluggable_bytes(&e.mm), 8 * G + 512 * M);
+	fake_env_free(&e);
+}
+
+static void test_layout_one_slot(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(2 * G, 5 * G, 0, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 2);
+	expect_region(&e.mm, 1, MEMMAP_DIMM, 4 * G, 3 * G, false);
+	fake_env_free(&e);
+}
+
+static void test_layout_adjacent_high_and_dimm(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(4 * G, 6 * G, G, G);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_int_equal(e.mm.nregions, 4);
+	expect_region(&e.mm, 1, MEMMAP_RAM_HIGH, 4 * G, G, true);
+	expect_region(&e.mm, 2, MEMMAP_DIMM, 5 * G, G, false);
+	expect_region(&e.mm, 3, MEMMAP_DIMM, 6 * G, G, false);
+	fake_env_free(&e);
+}
+
+static void test_layout_4k_granules(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 4 * K, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+	assert_int_equal(e.mm.pages_per_granule, 1);
+	assert_int_equal(e.mm.region[0].ngranules, 4096);
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 4096);
+	assert_int_equal(e.iommu.nlive, 4096);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* Refusals */
+
+static void expect_refused(struct memmap_config c, const char *want)
+{
+	struct fake_env e;
+	struct error err = {0};
+	int ret = fake_env_init(&e, &c, false, &err);
+
+	if (ret != -EINVAL)
+		fail_msg("config mem %" PRIu64 " maxmem %" PRIu64 " granule %" PRIu64
+			 " dimm %" PRIu64 ": got %d, \"%s\"",
+			 c.mem, c.maxmem, c.granule, c.dimm_size, ret, err.msg);
+	assert_int_equal(err.code, -EINVAL);
+	expect_msg(&err, want);
+	/* Refused before any backing exists, and the map is left zeroed. */
+	assert_int_equal(e.mm.nregions, 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_CREATE, NULL), 0);
+	fake_env_free(&e);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	expect_refused(config(16 * M, 0, 3145728, 0),
+		       "--granule 3145728: must be a power of two from 4K to 1G");
+	expect_refused(config(16 * M, 0, 2 * G, 0), "--granule 2147483648");
+	expect_refused(config(8 * M, 0, 0, 0), "--mem 8M: too small, the guest needs at least 16M");
+	expect_refused(config(0, 0, 0, 0), "--mem 0: too small");
+	expect_refused(config(100 * M, 0, 64 * M, 0),
+		       "--mem 100M is not a multiple of --granule 64M; try --mem 64M or 128M");
+	expect_refused(config(16 * M + 4 * K, 0, 2 * M, 0),
+		       "--mem 16388K is not a multiple of --granule 2M; try --mem 16M or 18M");
+	expect_refused(config(17 * M, 0, 16 * M, 0),
+		       "--mem 17M is not a multiple of --granule 16M; try --mem 16M or 32M");
+	expect_refused(config(16 * M, 0, G, 0),
+		       "--mem 16M is not a multiple of --granule 1G; try --mem 1G");
+	expect_refused(config(2 * G, G, 0, 0), "--maxmem 1G: smaller than --mem 2G");
+	expect_refused(config(G, G + M, 2 * M, 0),
+		       "--maxmem 1025M is not a multiple of --granule 2M");
+	expect_refused(config(G, 2 * G, 2 * M, 3 * M),
+		       "--dimm-size 3M is not a multiple of --granule 2M");
+	expect_refused(config(G, 4 * G, 2 * M, 2 * G),
+		       "--dimm-size 2G does not divide the 3G hotplug window (--maxmem 4G minus "
+		       "--mem 1G)");
+	expect_refused(config(G, G, 2 * M, G), "--dimm-size 1G: there is no hotplug window");
+	/* 8G in 128M slots is 64 slots; one region is boot RAM, so 63 fit. */
+	expect_refused(config(G, 9 * G, 2 * M, 128 * M),
+		       "--dimm-size 128M cuts the 8G hotplug window into 64 slots, more than the "
+		       "63 that fit; use --dimm-size 256M or larger");
+	/*
+	 * With high RAM, 62 fit. The window is 63 granules, so the slot counts that work are
+	 * the divisors of 63: at most 62 slots means 21 slots of 3 granules.
+	 */
+	expect_refused(config(4 * G, 4 * G + 63 * 64 * M, 64 * M, 64 * M),
+		       "--dimm-size 64M cuts the 4032M hotplug window into 63 slots, more than the "
+		       "62 that fit; use --dimm-size 192M or larger");
+	expect_refused(config(2ULL << 40, 0, 0, 0), "--mem 2T: more than the 1T this machine");
+	expect_refused(config(G, 2ULL << 40, 0, 0), "--maxmem 2T: more than the 1T this machine");
+	expect_refused(
+		config(1ULL << 40, 0, G, 0),
+		"--mem 1T puts the end of RAM at 1025G, above the 1T this machine addresses");
+	expect_refused(config(G, 1ULL << 40, G, 0),
+		       "--maxmem 1T puts the end of RAM at 1027G, above the 1T");
+	expect_refused(config(UINT64_MAX, 0, 0, 0), "--mem 18446744073709551615: more than");
+}
+
+static void test_refusal_leaves_no_backing(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(4 * G, 0, G, 0);
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	fake_backing_init(&e.backing, &e.mm, &e.log);
+	e.backing.fail_create = 2; /* the high RAM region */
+	e.backing.fail_errno = ENOMEM;
+	assert_int_equal(memmap_init(&e.mm, &c, &fake_backing_ops, &e.backing, &err), -ENOMEM);
+	expect_msg(&err, "--mem 4G: cannot create 1G of guest RAM at 0x100000000");
+	/* The low region's backing was created and then destroyed again. */
+	assert_int_equal(fake_log_count(&e.log, FAKE_CREATE, NULL), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_DESTROY, NULL), 1);
+	assert_int_equal(fake_backing_nlive(&e.backing), 0);
+	assert_int_equal(e.mm.nregions, 0);
+	memmap_destroy(&e.mm);
+	memmap_destroy(&e.mm);
+	fake_log_free(&e.log);
+}
+
+static void test_destroy_zeroed(void **state)
+{
+	struct memmap mm;
+
+	(void)state;
+	memset(&mm, 0, sizeof(mm));
+	memmap_destroy(&mm);
+	memmap_destroy(&mm);
+	assert_int_equal(mm.nregions, 0);
+}
+
+/* The IOMMU entry limit */
+
+static void expect_limit(struct memmap_config c, uint64_t limit, uint64_t reserved,
+			 const char *want)
+{
+	struct fake_env e;
+	struct error err = {0};
+	int ret;
+
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	ret = memmap_check_entry_limit(&e.mm, limit, reserved, &err);
+	if (!want) {
+		if (ret)
+			fail_msg("refused: %s", err.msg);
+	} else {
+		assert_int_equal(ret, -ENOSPC);
+		expect_msg(&err, want);
+	}
+	fake_env_free(&e);
+}
+
+static void test_entry_limit(void **state)
+{
+	(void)state;
+	expect_limit(config(G, 0, 4 * K, 0), 65535, 0,
+		     "--granule 4K needs 262144 IOMMU mappings for 1G of RAM, but the IOMMU "
+		     "allows 65535 (dma_entry_limit); use --granule 32K or larger");
+	expect_limit(config(G, 0, 32 * K, 0), 65535, 0, NULL);
+	expect_limit(config(G, 0, 16 * K, 0), 65535, 0, "use --granule 32K or larger");
+	/* 256M at 4K is 65536 granules: exactly at a limit of 65536, one over with a BAR. */
+	expect_limit(config(256 * M, 0, 4 * K, 0), 65536, 0, NULL);
+	expect_limit(config(256 * M, 0, 4 * K, 0), 65536, 1,
+		     "--granule 4K needs 65536 IOMMU mappings for 256M of RAM (and 1 for "
+		     "devices), but the IOMMU allows 65536 (dma_entry_limit); use --granule 8K");
+	/* DIMM slots count although they are unplugged: they can be plugged later. */
+	expect_limit(config(G, 2 * G, 2 * M, 0), 1024, 0, NULL);
+	expect_limit(config(G, 2 * G, 2 * M, 0), 1000, 0,
+		     "--granule 2M needs 1024 IOMMU mappings for 2G of RAM, but the IOMMU allows "
+		     "1000 (dma_entry_limit); use --granule 4M or larger");
+	expect_limit(config(G, 0, 2 * M, 0), 10, 10,
+		     "--granule 2M needs 512 IOMMU mappings for 1G of RAM (and 10 for devices), "
+		     "but the IOMMU allows 10 (dma_entry_limit) and no granule size fits; raise "
+		     "the dma_entry_limit parameter of vfio_iommu_type1");
+	expect_limit(config(G, 0, 2 * M, 0), 10, 11, "(and 11 for devices)");
+	/* 3G + 1G at a limit of 3: not even 1G granules fit. */
+	expect_limit(config(4 * G, 0, G, 0), 3, 0, "no granule size fits");
+}
+
+/* Listeners: start, plug, unplug, in order */
+
+static void expect_before(const struct fake_log *log, long a, long b)
+{
+	if (a < 0 || b < 0 || a >= b) {
+		fake_log_print(log);
+		fail_msg("expected event %ld before event %ld", a, b);
+	}
+}
+
+static void test_start_order(void **state)
+{
+	struct fake_env e;
+	struct fake_listener late;
+	struct error err = {0};
+	struct memmap_config c = config(64 * M, 96 * M, 2 * M, 16 * M);
+	long add, prev, m;
+	uint64_t g;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+	assert_int_equal(e.mm.nregions, 3);
+	/* Nothing in the listeners before start, and no balloon or hotplug either. */
+	assert_int_equal(e.iommu.nlive, 0);
+	assert_int_equal(memmap_inflate_page(&e.mm, 0), -EINVAL);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), -EBUSY);
+	expect_msg(&err, "before the memory map started");
+	fake_env_check(&e);
+	fake_log_clear(&e.log);
+
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	/* 32 granule maps in address order, all before the region becomes visible. */
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 32);
+	add = fake_log_find(&e.log, 0, FAKE_REGION_ADD, NULL, 0);
+	assert_true(add >= 0);
+	for (g = 0, prev = -1; g < 32; g++) {
+		m = fake_log_find(&e.log, 0, FAKE_MAP, "iommu", g * 2 * M);
+		assert_true(m > prev);
+		expect_before(&e.log, m, add);
+		prev = m;
+	}
+	/* Every listener gets region_add, the iommu too (after all its maps). */
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, "slots"), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, "iommu"), 1);
+	assert_int_equal(e.log.n, 34);
+	fake_env_check(&e);
+
+	assert_int_equal(memmap_start(&e.mm, &err), -EBUSY);
+	expect_msg(&err, "already started");
+	fake_listener_init(&late, "late", true, true, &e.mm, &e.log, NULL);
+	assert_int_equal(memmap_add_listener(&e.mm, &late.l, &err), -EBUSY);
+	expect_msg(&err, "memory listener late added after the memory map started");
+	assert_true(memmap_has_pinning_listener(&e.mm));
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static int map_nothing(struct memmap_listener *l, const struct memmap_region *r, uint64_t gpa,
+		       uint64_t size, void *hva)
+{
+	(void)l, (void)r, (void)gpa, (void)size, (void)hva;
+	return 0;
+}
+
+static void test_listener_refusals(void **state)
+{
+	struct fake_env e;
+	struct memmap_listener half = {.name = "half", .pins = true, .granule_map = map_nothing};
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 0, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	assert_false(memmap_has_pinning_listener(&e.mm));
+	/* Without granule_unmap, a failed change could not be undone on it. */
+	assert_int_equal(memmap_add_listener(&e.mm, &half, &err), -EINVAL);
+	expect_msg(&err, "memory listener half: granule_map without granule_unmap");
+	assert_int_equal(memmap_add_listener(&e.mm, &e.slots.l, &err), -EEXIST);
+	expect_msg(&err, "memory listener slots added twice");
+	assert_false(memmap_has_pinning_listener(&e.mm));
+	assert_ptr_equal(e.mm.listeners, &e.slots.l);
+	assert_null(e.slots.l.next);
+	fake_env_free(&e);
+}
+
+static void test_plug_unplug_order(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(64 * M, 96 * M, 2 * M, 16 * M);
+	const uint64_t base = 4 * G + 16 * M; /* slot 2 */
+	struct memmap_stats st;
+	long create, populate, add, del, destroy, m;
+	uint64_t g;
+
+	(void)state;
+	env_start(&e, c, true);
+	fake_log_clear(&e.log);
+
+	assert_int_equal(memmap_plug(&e.mm, 2, &err), 0);
+	fake_env_check(&e);
+	create = fake_log_find(&e.log, 0, FAKE_CREATE, "backing", base);
+	populate = fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", base);
+	add = fake_log_find(&e.log, 0, FAKE_REGION_ADD, NULL, base);
+	expect_before(&e.log, create, populate);
+	assert_int_equal(e.log.ev[populate].size, 16 * M);
+	for (g = 0; g < 8; g++) {
+		m = fake_log_find(&e.log, 0, FAKE_MAP, "iommu", base + g * 2 * M);
+		expect_before(&e.log, populate, m);
+		expect_before(&e.log, m, add);
+	}
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 2);
+	assert_int_equal(e.log.n, 12);
+	expect_region(&e.mm, 2, MEMMAP_DIMM, base, 16 * M, true);
+	expect_region(&e.mm, 1, MEMMAP_DIMM, 4 * G, 16 * M, false);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.plugged_bytes, 80 * M);
+	assert_int_equal(st.granules[GRANULE_UNPLUGGED], 8);
+
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_unplug(&e.mm, 2, &err), 0);
+	fake_env_check(&e);
+	del = fake_log_find_last(&e.log, FAKE_REGION_DEL, NULL);
+	destroy = fake_log_find(&e.log, 0, FAKE_DESTROY, "backing", base);
+	for (g = 0; g < 8; g++) {
+		m = fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", base + g * 2 * M);
+		expect_before(&e.log, del, m);
+		expect_before(&e.log, m, destroy);
+	}
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, NULL), 2);
+	assert_int_equal(e.log.n, 11);
+	expect_region(&e.mm, 2, MEMMAP_DIMM, base, 16 * M, false);
+	assert_int_equal(e.mm.region[2].fd, -1);
+
+	/* And again, with both slots, which are adjacent. */
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	assert_int_equal(memmap_plug(&e.mm, 2, &err), 0);
+	fake_env_check(&e);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.plugged_bytes, 96 * M);
+	assert_int_equal(st.granules[GRANULE_MAPPED], 48);
+	fake_env_free(&e);
+}
+
+static void test_plug_refusals(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(64 * M, 96 * M, 2 * M, 16 * M);
+	size_t n;
+
+	(void)state;
+	env_start(&e, c, true);
+	n = e.log.n;
+	assert_int_equal(memmap_plug(&e.mm, 0, &err), -EINVAL);
+	expect_msg(&err, "DIMM slot 0: region 0 is boot RAM, not a DIMM slot");
+	assert_int_equal(memmap_unplug(&e.mm, 0, &err), -EINVAL);
+	expect_msg(&err, "region 0 is boot RAM");
+	assert_int_equal(memmap_plug(&e.mm, 3, &err), -EINVAL);
+	expect_msg(&err, "DIMM slot 3: no such slot (the map has 3 regions)");
+	assert_int_equal(memmap_plug(&e.mm, UINT_MAX, &err), -EINVAL);
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), -EBUSY);
+	expect_msg(&err, "DIMM slot 1: not plugged");
+	assert_int_equal(e.log.n, n);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	n = e.log.n;
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), -EBUSY);
+	expect_msg(&err, "DIMM slot 1: already plugged");
+	assert_int_equal(e.log.n, n);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* Balloon */
+
+struct balloon_case {
+	uint64_t granule;
+	bool pin;
+};
+
+static void test_balloon_cycle(void **state)
+{
+	const struct balloon_case *bc = *state;
+	const uint64_t gs = bc->granule, ppg = gs / PAGE;
+	const uint64_t base = 4 * M; /* a granule-aligned address in low RAM for every case */
+	struct fake_env e;
+	struct memmap_stats st;
+	long unmap, release, populate, map;
+	size_t n;
+	uint64_t p;
+
+	env_start(&e, config(16 * M, 0, gs, 0), bc->pin);
+	memset(host(&e.mm, base), 0xa5, gs);
+	fake_log_clear(&e.log);
+
+	/* All but the last page of the granule. */
+	for (p = 0; p + 1 < ppg; p++) {
+		assert_int_equal(memmap_inflate_page(&e.mm, base + p * PAGE), 0);
+		assert_int_equal(memmap_granule_state(&e.mm, base), GRANULE_PARTIAL);
+		if (p < 8 || p + 2 == ppg)
+			fake_env_check(&e);
+	}
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, (ppg - 1) * PAGE);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, NULL), 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 0);
+	if (bc->pin) {
+		/* Inflated but pinned: the backing stays, and so does its content. */
+		assert_int_equal(st.released_bytes, 0);
+		assert_int_equal(st.inflated_pinned_bytes, (ppg - 1) * PAGE);
+		assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
+		assert_true(all_bytes(host(&e.mm, base), gs, 0xa5));
+	} else {
+		/* Freed one page at a time. */
+		assert_int_equal(st.released_bytes, (ppg - 1) * PAGE);
+		assert_int_equal(st.inflated_pinned_bytes, 0);
+		assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), ppg - 1);
+		if (ppg > 1)
+			assert_int_equal(e.log.ev[0].size, PAGE);
+		assert_true(all_bytes(host(&e.mm, base), (ppg - 1) * PAGE, 0));
+		assert_true(all_bytes(host(&e.mm, base + gs - PAGE), PAGE, 0xa5));
+	}
+
+	/* The last page discards the granule. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_inflate_page(&e.mm, base + gs - PAGE), 0);
+	fake_env_check(&e);
+	assert_int_equal(memmap_granule_state(&e.mm, base), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&e.mm, base + gs - 1), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&e.mm, base + gs), GRANULE_MAPPED);
+	if (bc->pin) {
+		unmap = fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", base);
+		release = fake_log_find(&e.log, 0, FAKE_RELEASE, "backing", base);
+		expect_before(&e.log, unmap, release);
+		assert_int_equal(e.log.ev[release].size, gs);
+		assert_int_equal(e.log.n, 2);
+		assert_false(fake_listener_mapped(&e.iommu, base));
+	} else {
+		assert_int_equal(e.log.n, 1);
+		assert_int_equal(e.log.ev[0].op, FAKE_RELEASE);
+		assert_int_equal(e.log.ev[0].gpa, base + gs - PAGE);
+	}
+	assert_true(all_bytes(host(&e.mm, base), gs, 0));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, gs);
+	assert_int_equal(st.released_bytes, gs);
+	assert_int_equal(st.inflated_pinned_bytes, 0);
+	assert_int_equal(st.granules[GRANULE_DISCARDED], 1);
+	assert_int_equal(st.granules[GRANULE_MAPPED], 16 * M / gs - 1);
+
+	/* Twice is refused and changes nothing. */
+	n = e.log.n;
+	assert_int_equal(memmap_inflate_page(&e.mm, base), -EINVAL);
+	assert_int_equal(e.log.n, n);
+
+	/* Deflate one page: it comes back empty. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_deflate_page(&e.mm, base), 0);
+	fake_env_check(&e);
+	assert_int_equal(memmap_granule_state(&e.mm, base),
+			 ppg == 1 ? GRANULE_MAPPED : GRANULE_PARTIAL);
+	assert_true(all_bytes(host(&e.mm, base), PAGE, 0));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, (ppg - 1) * PAGE);
+	if (bc->pin) {
+		/* Populated and mapped before the call returns, i.e. before the guest hears. */
+		populate = fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", base);
+		map = fake_log_find(&e.log, 0, FAKE_MAP, "iommu", base);
+		expect_before(&e.log, populate, map);
+		assert_int_equal(e.log.ev[populate].size, gs);
+		assert_int_equal(e.log.n, 2);
+		assert_int_equal(st.released_bytes, 0);
+		assert_int_equal(st.inflated_pinned_bytes, (ppg - 1) * PAGE);
+	} else {
+		assert_int_equal(e.log.n, 0);
+		assert_int_equal(st.released_bytes, (ppg - 1) * PAGE);
+		assert_int_equal(st.inflated_pinned_bytes, 0);
+	}
+	assert_int_equal(memmap_deflate_page(&e.mm, base), -EINVAL);
+
+	for (p = 1; p < ppg; p++)
+		assert_int_equal(memmap_deflate_page(&e.mm, base + p * PAGE), 0);
+	fake_env_check(&e);
+	assert_int_equal(memmap_granule_state(&e.mm, base), GRANULE_MAPPED);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, 0);
+	assert_int_equal(st.released_bytes, 0);
+	assert_int_equal(st.granules[GRANULE_MAPPED], 16 * M / gs);
+	/* KVM's memslot never hears of the balloon. */
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, NULL), 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 0);
+	fake_env_free(&e);
+}
+
+static void test_balloon_invalid(void **state)
+{
+	struct fake_env e;
+	size_t n;
+
+	(void)state;
+	env_start(&e, config(16 * M, 32 * M, 2 * M, 0), true);
+	n = e.log.n;
+	assert_int_equal(memmap_inflate_page(&e.mm, 4 * K + 1), -EINVAL);
+	assert_int_equal(memmap_inflate_page(&e.mm, 4 * K + 2048), -EINVAL);
+	assert_int_equal(memmap_inflate_page(&e.mm, 16 * M), -EINVAL);	       /* past low RAM */
+	assert_int_equal(memmap_inflate_page(&e.mm, 3 * G + 4 * K), -EINVAL);  /* the hole */
+	assert_int_equal(memmap_inflate_page(&e.mm, 4 * G), -EINVAL);	       /* unplugged */
+	assert_int_equal(memmap_inflate_page(&e.mm, 4 * G + 16 * M), -EINVAL); /* past it */
+	assert_int_equal(memmap_inflate_page(&e.mm, UINT64_MAX & ~0xfffULL), -EINVAL);
+	assert_int_equal(memmap_deflate_page(&e.mm, 0), -EINVAL);
+	assert_int_equal(memmap_deflate_page(&e.mm, 4 * G), -EINVAL);
+	assert_int_equal(memmap_deflate_page(&e.mm, UINT64_MAX), -EINVAL);
+	assert_int_equal(e.log.n, n);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* A non-pinning listener with granule callbacks follows regions, never the balloon. */
+static void test_balloon_nonpinning_granule_listener(void **state)
+{
+	struct fake_env e;
+	struct fake_listener dirty;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 32 * M, 64 * K, 16 * M);
+	const uint64_t dimm = 4 * G;
+	uint64_t p;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+	fake_listener_init(&dirty, "dirty", false, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &dirty.l, &err), 0);
+	e.ls[e.nls++] = &dirty;
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	assert_int_equal(dirty.nlive, 256);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	assert_int_equal(dirty.nlive, 512);
+	fake_log_clear(&e.log);
+	for (p = 0; p < 16; p++) {
+		assert_int_equal(memmap_inflate_page(&e.mm, dimm + p * PAGE), 0);
+		fake_env_check(&e);
+	}
+	assert_int_equal(memmap_granule_state(&e.mm, dimm), GRANULE_DISCARDED);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "dirty"), 0);
+	assert_true(fake_listener_mapped(&dirty, dimm));
+
+	/* Unplug takes the discarded granule out of "dirty", not out of the iommu again. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), 0);
+	fake_env_check(&e);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 255);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "dirty"), 256);
+	assert_int_equal(fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", dimm), -1);
+	fake_env_free(&e);
+}
+
+/* Unplugging a DIMM forgets the balloon's pages in it, and its stats. */
+static void test_unplug_with_inflated_pages(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_stats st;
+	uint64_t p;
+
+	(void)state;
+	env_start(&e, config(16 * M, 32 * M, 64 * K, 0), true);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	for (p = 0; p < 20; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, 4 * G + p * PAGE), 0);
+	assert_int_equal(memmap_inflate_page(&e.mm, 0), 0);
+	fake_env_check(&e);
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), 0);
+	fake_env_check(&e);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, PAGE);
+	assert_int_equal(st.released_bytes, 0);
+	assert_int_equal(st.granules[GRANULE_UNPLUGGED], 256);
+	/* Plugged again, it is fresh. */
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	assert_int_equal(memmap_deflate_page(&e.mm, 4 * G), -EINVAL);
+	assert_int_equal(memmap_granule_state(&e.mm, 4 * G), GRANULE_MAPPED);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* 1 GiB granules: inflating a whole one costs 262144 calls but touches no memory. */
+static void test_balloon_1g_granule(void **state)
+{
+	struct fake_env e;
+	struct memmap_stats st;
+	long unmap, release;
+	uint64_t p;
+
+	(void)state;
+	env_start(&e, config(2 * G, 0, G, 0), true);
+	assert_int_equal(e.iommu.nlive, 2);
+	fake_log_clear(&e.log);
+	for (p = 0; p < G / PAGE; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, G + p * PAGE), 0);
+	unmap = fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", G);
+	release = fake_log_find(&e.log, 0, FAKE_RELEASE, "backing", G);
+	expect_before(&e.log, unmap, release);
+	assert_int_equal(e.log.ev[release].size, G);
+	assert_int_equal(e.log.n, 2);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, G);
+	assert_int_equal(st.granules[GRANULE_DISCARDED], 1);
+	fake_env_check(&e);
+	assert_int_equal(memmap_deflate_page(&e.mm, 2 * G - PAGE), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, G), GRANULE_PARTIAL);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_pinned_bytes, G - PAGE);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* Failure injection: every failure leaves the map as it was. */
+
+struct snapshot {
+	struct memmap_stats st;
+	uint8_t *state[MEMMAP_MAX_REGIONS];
+	unsigned long *inflated[MEMMAP_MAX_REGIONS];
+	bool plugged[MEMMAP_MAX_REGIONS];
+	uint64_t live[4];
+};
+
+static void snap_take(struct snapshot *s, struct fake_env *e)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	memmap_get_stats(&e->mm, &s->st);
+	for (i = 0; i < e->mm.nregions; i++) {
+		struct memmap_region *r = &e->mm.region[i];
+		size_t bytes = (r->size / PAGE + 63) / 64 * 8;
+
+		s->plugged[i] = r->plugged;
+		s->state[i] = malloc(r->ngranules);
+		s->inflated[i] = malloc(bytes);
+		memcpy(s->state[i], r->state, r->ngranules);
+		memcpy(s->inflated[i], r->inflated, bytes);
+	}
+	for (i = 0; i < e->nls; i++)
+		s->live[i] = e->ls[i]->nlive;
+}
+
+static void snap_expect_same(struct snapshot *s, struct fake_env *e)
+{
+	struct memmap_stats st;
+	unsigned int i;
+
+	memmap_get_stats(&e->mm, &st);
+	assert_memory_equal(&st, &s->st, sizeof(st));
+	for (i = 0; i < e->mm.nregions; i++) {
+		struct memmap_region *r = &e->mm.region[i];
+		size_t bytes = (r->size / PAGE + 63) / 64 * 8;
+
+		assert_int_equal(r->plugged, s->plugged[i]);
+		assert_memory_equal(r->state, s->state[i], r->ngranules);
+		assert_memory_equal(r->inflated, s->inflated[i], bytes);
+		free(s->state[i]);
+		free(s->inflated[i]);
+	}
+	for (i = 0; i < e->nls; i++)
+		assert_int_equal(e->ls[i]->nlive, s->live[i]);
+	fake_env_check(e);
+}
+
+static void test_fail_start(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = config(4 * G, 0, 64 * M, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+
+	/* The 5th map fails: the 4 before it are unmapped again, nothing was added. */
+	e.iommu.fail_map = 5;
+	e.iommu.fail_errno = ENOSPC;
+	assert_int_equal(memmap_start(&e.mm, &err), -ENOSPC);
+	expect_msg(&err, "3G of ram-low RAM at 0x0: iommu refused it");
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 4);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 4);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 0);
+	assert_false(e.mm.started);
+	fake_env_check(&e);
+
+	/* The high region's region_add fails: the low region is taken out again. */
+	fake_log_clear(&e.log);
+	e.slots.fail_region_add = 2;
+	assert_int_equal(memmap_start(&e.mm, &err), -EIO);
+	expect_msg(&err, "1G of ram-high RAM at 0x100000000: slots refused it");
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 64);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 64);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, "slots"), 1);
+	assert_int_equal(e.iommu.nlive, 0);
+	fake_env_check(&e);
+
+	/* Then it works. */
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	assert_int_equal(e.iommu.nlive, 64);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_fail_plug(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct snapshot s;
+
+	(void)state;
+	env_start(&e, config(16 * M, 48 * M, 2 * M, 16 * M), true);
+
+	snap_take(&s, &e);
+	e.backing.fail_create = 1;
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), -EIO);
+	expect_msg(&err, "DIMM slot 1: cannot create 16M of backing");
+	snap_expect_same(&s, &e);
+
+	snap_take(&s, &e);
+	e.backing.fail_populate = 1;
+	e.backing.fail_errno = ENOSPC;
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), -ENOSPC);
+	expect_msg(&err, "DIMM slot 1: cannot allocate 16M");
+	assert_int_equal(fake_backing_nlive(&e.backing), 1);
+	snap_expect_same(&s, &e);
+
+	snap_take(&s, &e);
+	e.iommu.fail_map = 3;
+	assert_int_equal(memmap_plug(&e.mm, 2, &err), -EIO);
+	expect_msg(&err, "DIMM slot 2: iommu refused it");
+	snap_expect_same(&s, &e);
+
+	snap_take(&s, &e);
+	fake_log_clear(&e.log);
+	e.slots.fail_region_add = 1;
+	assert_int_equal(memmap_plug(&e.mm, 2, &err), -EIO);
+	expect_msg(&err, "DIMM slot 2: slots refused it");
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 8);
+	assert_true(fake_log_find_last(&e.log, FAKE_UNMAP, "iommu") <
+		    fake_log_find_last(&e.log, FAKE_DESTROY, NULL));
+	snap_expect_same(&s, &e);
+
+	assert_int_equal(memmap_plug(&e.mm, 2, &err), 0);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_fail_unplug(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct snapshot s;
+	uint64_t p;
+
+	(void)state;
+	env_start(&e, config(16 * M, 32 * M, 2 * M, 0), true);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	/* A discarded granule in the DIMM, which the iommu no longer maps. */
+	for (p = 0; p < 512; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, 4 * G + 2 * M + p * PAGE), 0);
+	assert_int_equal(memmap_inflate_page(&e.mm, 4 * G + 8 * M), 0);
+
+	snap_take(&s, &e);
+	fake_log_clear(&e.log);
+	e.iommu.fail_unmap = 4;
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), -EIO);
+	expect_msg(&err, "DIMM slot 1: iommu refused to let it go");
+	/* It stays plugged: the three unmapped granules are mapped again, the slot re-added. */
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 3);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 3);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, "slots"), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, "slots"), 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_DESTROY, NULL), 0);
+	snap_expect_same(&s, &e);
+
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), 0);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_fail_inflate_pinned(void **state)
+{
+	struct fake_env e;
+	struct fake_listener second;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 64 * K, 0);
+	struct memmap_stats st;
+	uint64_t p;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+	fake_listener_init(&second, "iommu2", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &second.l, &err), 0);
+	e.ls[e.nls++] = &second;
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	for (p = 0; p < 15; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, p * PAGE), 0);
+
+	/* The second container refuses to unmap: the first maps it again. */
+	fake_log_clear(&e.log);
+	second.fail_unmap = 1;
+	assert_int_equal(memmap_inflate_page(&e.mm, 15 * PAGE), -EIO);
+	fake_env_check(&e);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", 0),
+		      fake_log_find(&e.log, 0, FAKE_MAP, "iommu", 0));
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
+	/* The guest gave the page up, so it stays inflated; its granule stays pinned. */
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_PARTIAL);
+	assert_int_equal(e.mm.region[0].ninflated[0], 16);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_pinned_bytes, 64 * K);
+	assert_int_equal(memmap_inflate_page(&e.mm, 15 * PAGE), -EINVAL);
+
+	/* The release fails: both containers map it again. */
+	assert_int_equal(memmap_deflate_page(&e.mm, 15 * PAGE), 0);
+	fake_env_check(&e);
+	fake_log_clear(&e.log);
+	e.backing.fail_release = 1;
+	assert_int_equal(memmap_inflate_page(&e.mm, 15 * PAGE), -EIO);
+	fake_env_check(&e);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, NULL), 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 2);
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_PARTIAL);
+
+	/* And once nothing fails, the granule goes. */
+	assert_int_equal(memmap_deflate_page(&e.mm, 0), 0);
+	assert_int_equal(memmap_inflate_page(&e.mm, 0), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_DISCARDED);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+static void test_fail_inflate_unpinned(void **state)
+{
+	struct fake_env e;
+	struct snapshot s;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), false);
+	snap_take(&s, &e);
+	e.backing.fail_release = 1;
+	assert_int_equal(memmap_inflate_page(&e.mm, 0), -EIO);
+	snap_expect_same(&s, &e);
+	assert_int_equal(memmap_deflate_page(&e.mm, 0), -EINVAL);
+	fake_env_free(&e);
+}
+
+static void test_fail_deflate(void **state)
+{
+	struct fake_env e;
+	struct fake_listener second;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 64 * K, 0);
+	struct snapshot s;
+	uint64_t p;
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
+	fake_listener_init(&second, "iommu2", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &second.l, &err), 0);
+	e.ls[e.nls++] = &second;
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	for (p = 0; p < 16; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, 64 * K + p * PAGE), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, 64 * K), GRANULE_DISCARDED);
+
+	snap_take(&s, &e);
+	e.backing.fail_populate = 1;
+	e.backing.fail_errno = ENOMEM;
+	assert_int_equal(memmap_deflate_page(&e.mm, 64 * K), -ENOMEM);
+	snap_expect_same(&s, &e);
+
+	/* The second container fails to map: the first unmaps, the memory goes again. */
+	snap_take(&s, &e);
+	fake_log_clear(&e.log);
+	second.fail_map = 1;
+	assert_int_equal(memmap_deflate_page(&e.mm, 64 * K), -EIO);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_POPULATE, NULL, 64 * K),
+		      fake_log_find(&e.log, 0, FAKE_MAP, "iommu", 64 * K));
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", 64 * K),
+		      fake_log_find(&e.log, 0, FAKE_RELEASE, NULL, 64 * K));
+	snap_expect_same(&s, &e);
+
+	assert_int_equal(memmap_deflate_page(&e.mm, 64 * K), 0);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* Random sequences */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	/* xorshift64*: small, and the same everywhere for a given seed. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rng_below(uint64_t n)
+{
+	return rng() % n;
+}
+
+/* What the map must look like, kept independently of it. */
+struct model {
+	bool plugged[MEMMAP_MAX_REGIONS];
+	uint8_t *inflated[MEMMAP_MAX_REGIONS]; /* per page */
+};
+
+static uint64_t random_gpa(struct memmap *mm, const uint64_t *hot, unsigned int nhot)
+{
+	const struct memmap_region *r;
+	uint64_t gpa;
+
+	switch (rng_below(20)) {
+	case 0: /* anywhere, mostly not RAM */
+		return rng() & (rng_below(2) ? ~0ULL : (8 * G - 1));
+	case 1: /* unaligned */
+		r = &mm->region[rng_below(mm->nregions)];
+		return (r->gpa + rng_below(r->size)) | (1 + rng_below(PAGE - 1));
+	case 2: /* just past a region */
+		r = &mm->region[rng_below(mm->nregions)];
+		return r->gpa + r->size;
+	case 3:
+	case 4:
+	case 5:
+	case 6: /* any page */
+		r = &mm->region[rng_below(mm->nregions)];
+		return r->gpa + rng_below(r->size / PAGE) * PAGE;
+	default: /* a page of a few hot granules, so that granules fill up */
+		gpa = hot[rng_below(nhot)];
+		return gpa + rng_below(mm->granule / PAGE) * PAGE;
+	}
+}
+
+static bool model_page(struct model *md, struct memmap *mm, uint64_t gpa, uint8_t **bit)
+{
+	struct memmap_region *r = memmap_find(mm, gpa);
+
+	if (!r || gpa % PAGE || !md->plugged[r->index])
+		return false;
+	*bit = &md->inflated[r->index][(gpa - r->gpa) / PAGE];
+	return true;
+}
+
+static void model_check(struct model *md, struct memmap *mm)
+{
+	unsigned int i;
+	uint64_t p;
+
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		assert_int_equal(r->plugged, md->plugged[i]);
+		for (p = 0; p < r->size / PAGE; p++)
+			if (md->inflated[i][p] != !!(r->inflated[p / (8 * sizeof(long))] &
+						     (1UL << (p % (8 * sizeof(long))))))
+				fail_msg("page 0x%" PRIx64 ": model says %sinflated",
+					 r->gpa + p * PAGE, md->inflated[i][p] ? "" : "not ");
+	}
+}
+
+enum random_op { OP_INFLATE, OP_DEFLATE, OP_PLUG, OP_UNPLUG };
+
+/*
+ * Arms one failure that the operation can hit. One at a time: a second failure while
+ * undoing the first is the case the map gives up on (it aborts), by design.
+ */
+static void arm_failure(struct fake_env *e, bool pin, enum random_op op, unsigned int n)
+{
+	unsigned int pick = rng_below(4);
+
+	switch (op) {
+	case OP_INFLATE:
+		if (pin && pick < 2)
+			e->iommu.fail_unmap = n;
+		else
+			e->backing.fail_release = n;
+		break;
+	case OP_DEFLATE:
+		if (pin && pick < 2)
+			e->iommu.fail_map = n;
+		else
+			e->backing.fail_populate = n;
+		break;
+	case OP_PLUG:
+		if (pick == 0)
+			e->backing.fail_create = n;
+		else if (pick == 1)
+			e->backing.fail_populate = n;
+		else if (pick == 2)
+			e->slots.fail_region_add = n;
+		else if (pin)
+			e->iommu.fail_map = n;
+		break;
+	case OP_UNPLUG:
+		if (pin)
+			e->iommu.fail_unmap = n;
+		break;
+	}
+}
+
+static void disarm(struct fake_env *e)
+{
+	e->backing.fail_release = e->backing.fail_populate = e->backing.fail_create = 0;
+	e->slots.fail_region_add = 0;
+	e->iommu.fail_map = e->iommu.fail_unmap = e->iommu.fail_region_add = 0;
+}
+
+static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int steps)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct model md;
+	uint64_t hot[6], gpa, p;
+	unsigned int i, step;
+	/* What the run reached, so that a run that reaches nothing fails. */
+	unsigned int ninflate = 0, ndeflate = 0, nplug = 0, nunplug = 0, ninjected = 0;
+	unsigned int ndiscarded = 0;
+	uint8_t *bit;
+	int ret;
+
+	rng_state = seed;
+	/* Low RAM and three adjacent 4M DIMM slots. */
+	env_start(&e, config(16 * M, 28 * M, granule, 4 * M), pin);
+	memset(&md, 0, sizeof(md));
+	for (i = 0; i < e.mm.nregions; i++) {
+		md.plugged[i] = e.mm.region[i].plugged;
+		md.inflated[i] = calloc(e.mm.region[i].size / PAGE, 1);
+	}
+	for (i = 0; i < 6; i++) {
+		struct memmap_region *r = &e.mm.region[i % e.mm.nregions];
+
+		hot[i] = r->gpa + rng_below(r->ngranules) * granule;
+	}
+
+	for (step = 0; step < steps; step++) {
+		unsigned int op = rng_below(100);
+		bool armed = rng_below(4) == 0;
+
+		fake_log_clear(&e.log);
+		if (op < 45) {
+			if (armed)
+				arm_failure(&e, pin, OP_INFLATE, 1);
+			gpa = random_gpa(&e.mm, hot, 6);
+			ret = memmap_inflate_page(&e.mm, gpa);
+			ninflate += !ret;
+			if (!model_page(&md, &e.mm, gpa, &bit) || *bit) {
+				assert_int_equal(ret, -EINVAL);
+			} else {
+				assert_int_not_equal(ret, -EINVAL);
+				/* With a pinning listener a failed discard keeps the page inflated.
+				 */
+				if (!ret || pin)
+					*bit = 1;
+			}
+		} else if (op < 85) {
+			if (armed)
+				arm_failure(&e, pin, OP_DEFLATE, 1);
+			gpa = random_gpa(&e.mm, hot, 6);
+			ret = memmap_deflate_page(&e.mm, gpa);
+			ndeflate += !ret;
+			if (!model_page(&md, &e.mm, gpa, &bit) || !*bit) {
+				assert_int_equal(ret, -EINVAL);
+			} else {
+				assert_int_not_equal(ret, -EINVAL);
+				if (!ret)
+					*bit = 0;
+			}
+		} else if (op < 90) {
+			/* A whole hot granule, to reach DISCARDED often. */
+			if (armed)
+				arm_failure(&e, pin, OP_INFLATE, 1 + rng_below(granule / PAGE));
+			gpa = hot[rng_below(6)];
+			ret = 0;
+			for (p = 0; p < granule / PAGE; p++) {
+				int r1 = memmap_inflate_page(&e.mm, gpa + p * PAGE);
+
+				if (model_page(&md, &e.mm, gpa + p * PAGE, &bit) && !*bit) {
+					assert_int_not_equal(r1, -EINVAL);
+					if (!r1 || pin)
+						*bit = 1;
+				}
+				ret = ret ? ret : r1;
+			}
+		} else if (op < 93) {
+			if (armed)
+				arm_failure(&e, pin, OP_DEFLATE, 1);
+			gpa = hot[rng_below(6)];
+			ret = 0;
+			for (p = 0; p < granule / PAGE; p++) {
+				int r1 = memmap_deflate_page(&e.mm, gpa + p * PAGE);
+
+				if (!r1 && model_page(&md, &e.mm, gpa + p * PAGE, &bit))
+					*bit = 0;
+				ret = ret ? ret : r1;
+			}
+		} else {
+			unsigned int idx = rng_below(e.mm.nregions + 1);
+
+			if (armed)
+				arm_failure(&e, pin, op < 97 ? OP_PLUG : OP_UNPLUG,
+					    1 + rng_below(4));
+			if (op < 97)
+				ret = memmap_plug(&e.mm, idx, &err);
+			else
+				ret = memmap_unplug(&e.mm, idx, &err);
+			nplug += !ret && op < 97;
+			nunplug += !ret && op >= 97;
+			if (!ret) {
+				md.plugged[idx] = op < 97;
+				memset(md.inflated[idx], 0, e.mm.region[idx].size / PAGE);
+			}
+		}
+		disarm(&e);
+		ninjected += ret && ret != -EINVAL && ret != -EBUSY;
+		ndiscarded += e.mm.nr_granules[GRANULE_DISCARDED] > 0;
+		model_check(&md, &e.mm);
+		fake_env_check(&e);
+	}
+	print_message("granule %" PRIu64 "K %s: %u steps; inflated %u, deflated %u, plugged %u, "
+		      "unplugged %u, %u injected failures, %u steps with a discarded granule\n",
+		      granule / K, pin ? "pinned" : "unpinned", steps, ninflate, ndeflate, nplug,
+		      nunplug, ninjected, ndiscarded);
+	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
+	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
+	for (i = 0; i < e.mm.nregions; i++)
+		free(md.inflated[i]);
+	fake_env_free(&e);
+}
+
+static uint64_t test_seed(void)
+{
+	const char *s = getenv("SLABVM_SEED");
+	uint64_t seed =
+		s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+	if (!seed)
+		seed = 1;
+	print_message("random sequences: seed %" PRIu64 " (SLABVM_SEED=%" PRIu64 " repeats it)\n",
+		      seed, seed);
+	return seed;
+}
+
+static void test_random_sequences(void **state)
+{
+	static const uint64_t granules[] = {4 * K, 64 * K, 2 * M};
+	uint64_t seed = test_seed();
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		random_run(granules[i], true, seed + i, 2500);
+		random_run(granules[i], false, seed + i + 100, 2500);
+	}
+}
+
+/* The real memfd backing */
+
+static uint64_t blocks(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void test_memfd_release_pinned(void **state)
+{
+	struct memmap mm;
+	struct fake_log log = {0};
+	struct fake_listener iommu;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 24 * M, 2 * M, 0);
+	const uint64_t base = 4 * M;
+	char path[64], link[128];
+	uint8_t buf[PAGE];
+	uint64_t before, p;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	assert_int_equal(memmap_init(&mm, &c, NULL, NULL, &err), 0);
+	fake_listener_init(&iommu, "iommu", true, true, &mm, &log, NULL);
+	assert_int_equal(memmap_add_listener(&mm, &iommu.l, &err), 0);
+	assert_int_equal(memmap_start(&mm, &err), 0);
+	fd = mm.region[0].fd;
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_non_null(strstr(link, "memfd:slabvm-ram-low"));
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+	/* The guest wrote the granule, so it is allocated. */
+	memset(mm.region[0].hva + base, 0x77, 2 * M);
+	before = blocks(fd);
+	assert_true(before >= 2 * M);
+	for (p = 0; p < 511; p++)
+		assert_int_equal(memmap_inflate_page(&mm, base + p * PAGE), 0);
+	/* Pinned: nothing comes back yet. */
+	assert_int_equal(blocks(fd), before);
+	assert_int_equal(memmap_inflate_page(&mm, base + 511 * PAGE), 0);
+	assert_int_equal(blocks(fd), before - 2 * M);
+	assert_false(fake_listener_mapped(&iommu, base));
+
+	/* Deflate populates the granule again (and maps it); it reads as zero. */
+	assert_int_equal(memmap_deflate_page(&mm, base + 7 * PAGE), 0);
+	assert_int_equal(blocks(fd), before);
+	assert_true(fake_listener_mapped(&iommu, base));
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(guestmem_read(&mm, base + 7 * PAGE, buf, sizeof(buf)), 0);
+	assert_true(all_bytes(buf, sizeof(buf), 0));
+
+	/* A plugged DIMM is allocated up front; unplugging it frees it. */
+	assert_int_equal(memmap_plug(&mm, 1, &err), 0);
+	fd = mm.region[1].fd;
+	assert_int_equal(blocks(fd), 8 * M);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_non_null(strstr(link, "memfd:slabvm-dimm-1"));
+	assert_int_equal(memmap_unplug(&mm, 1, &err), 0);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+
+	fake_listener_free(&iommu);
+	memmap_destroy(&mm);
+	fake_log_free(&log);
+}
+
+/* With shmem forced onto huge pages, punching one 4 KiB page may free nothing. */
+static bool shmem_thp_forced(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "[always]") || strstr(buf, "[force]") || strstr(buf, "[within_size]");
+}
+
+static void test_memfd_release_unpinned(void **state)
+{
+	struct memmap mm;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 2 * M, 0);
+	const uint64_t gpa = 6 * M + 3 * PAGE;
+	uint8_t buf[PAGE];
+	uint64_t before;
+	int fd;
+
+	(void)state;
+	if (shmem_thp_forced()) {
+		print_message("shmem huge pages are forced on this host: skipped\n");
+		skip();
+	}
+	assert_int_equal(memmap_init(&mm, &c, &memmap_memfd_backing, NULL, &err), 0);
+	assert_int_equal(memmap_start(&mm, &err), 0);
+	fd = mm.region[0].fd;
+	memset(mm.region[0].hva + 6 * M, 0x42, 64 * K);
+	before = blocks(fd);
+	assert_int_equal(memmap_inflate_page(&mm, gpa), 0);
+	/* One page comes back at once. */
+	assert_int_equal(blocks(fd), before - PAGE);
+	assert_int_equal(memmap_deflate_page(&mm, gpa), 0);
+	assert_int_equal(guestmem_read(&mm, gpa, buf, sizeof(buf)), 0);
+	assert_true(all_bytes(buf, sizeof(buf), 0));
+	assert_int_equal(guestmem_read(&mm, gpa + PAGE, buf, sizeof(buf)), 0);
+	assert_true(all_bytes(buf, sizeof(buf), 0x42));
+	memmap_destroy(&mm);
+}
+
+static const struct balloon_case cases[] = {
+	{4 * K, true},	 {4 * K, false}, {64 * K, true},
+	{64 * K, false}, {2 * M, true},	 {2 * M, false},
+};
+
+#define BALLOON(i) cmocka_unit_test_prestate(test_balloon_cycle, (void *)&cases[i])
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_granule_check),
+		cmocka_unit_test(test_layout_small),
+		cmocka_unit_test(test_layout_exactly_3g),
+		cmocka_unit_test(test_layout_spans_hole),
+		cmocka_unit_test(test_layout_dimms_low),
+		cmocka_unit_test(test_layout_dimms_high),
+		cmocka_unit_test(test_layout_one_slot),
+		cmocka_unit_test(test_layout_adjacent_high_and_dimm),
+		cmocka_unit_test(test_layout_4k_granules),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_refusal_leaves_no_backing),
+		cmocka_unit_test(test_destroy_zeroed),
+		cmocka_unit_test(test_entry_limit),
+		cmocka_unit_test(test_start_order),
+		cmocka_unit_test(test_listener_refusals),
+		cmocka_unit_test(test_plug_unplug_order),
+		cmocka_unit_test(test_plug_refusals),
+		BALLOON(0),
+		BALLOON(1),
+		BALLOON(2),
+		BALLOON(3),
+		BALLOON(4),
+		BALLOON(5),
+		cmocka_unit_test(test_balloon_invalid),
+		cmocka_unit_test(test_balloon_nonpinning_granule_listener),
+		cmocka_unit_test(test_unplug_with_inflated_pages),
+		cmocka_unit_test(test_balloon_1g_granule),
+		cmocka_unit_test(test_fail_start),
+		cmocka_unit_test(test_fail_plug),
+		cmocka_unit_test(test_fail_unplug),
+		cmocka_unit_test(test_fail_inflate_pinned),
+		cmocka_unit_test(test_fail_inflate_unpinned),
+		cmocka_unit_test(test_fail_deflate),
+		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_memfd_release_pinned),
+		cmocka_unit_test(test_memfd_release_unpinned),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
