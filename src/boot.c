@@ -1,1 +1,210 @@
-/* placeholder */
+// SPDX-License-Identifier: MIT
+#include "boot.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootinfo.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define PTE_PRESENT (1ULL << 0)
+#define PTE_WRITE (1ULL << 1)
+#define PTE_HUGE (1ULL << 7)
+
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+
+#define GDT_CODE64 0x00af9b000000ffffULL /* present, DPL 0, execute/read, L */
+#define GDT_DATA 0x00cf93000000ffffULL	 /* present, DPL 0, read/write, 4 GiB */
+#define SEL_CODE 0x08
+#define SEL_DATA 0x10
+
+/* Offsets inside the firmware area. */
+#define FW_OFF(gpa) ((gpa)-BOOTINFO_FW_BASE)
+#define FW_PT_END (BOOTINFO_STACK_TOP - BOOTINFO_STACK_SIZE)
+
+static void *boot_fw_ptr(struct vm *vm, uint64_t gpa)
+{
+	return vm->fw_area + FW_OFF(gpa);
+}
+
+/* Identity map [0, end) with 2 MiB pages: PML4, then PDPTs, then one PD per GiB. */
+static int boot_page_tables(struct vm *vm, uint64_t end, struct error *err)
+{
+	uint64_t gib = (end + (1ULL << 30) - 1) >> 30;
+	uint64_t npdpt = (gib + 511) / 512;
+	uint64_t pages = 1 + npdpt + gib;
+	uint64_t pdpt_gpa = BOOTINFO_PT_GPA + 4096;
+	uint64_t pd_gpa = pdpt_gpa + npdpt * 4096;
+	uint64_t *pml4 = boot_fw_ptr(vm, BOOTINFO_PT_GPA);
+	uint64_t *pdpt = boot_fw_ptr(vm, pdpt_gpa);
+	uint64_t *pd = boot_fw_ptr(vm, pd_gpa);
+	uint64_t i;
+
+	if (BOOTINFO_PT_GPA + pages * 4096 > FW_PT_END)
+		return error_set(
+			err, -EINVAL,
+			"firmware guests can address up to %llu GiB; this map ends at %llu GiB",
+			(unsigned long long)((FW_PT_END - BOOTINFO_PT_GPA) / 4096 - 2),
+			(unsigned long long)gib);
+	if (npdpt > 512)
+		return error_set(err, -EINVAL, "address space too large for one PML4");
+	for (i = 0; i < npdpt; i++)
+		pml4[i] = (pdpt_gpa + i * 4096) | PTE_PRESENT | PTE_WRITE;
+	for (i = 0; i < gib; i++)
+		pdpt[i] = (pd_gpa + i * 4096) | PTE_PRESENT | PTE_WRITE;
+	for (i = 0; i < gib * 512; i++)
+		pd[i] = (i << 21) | PTE_PRESENT | PTE_WRITE | PTE_HUGE;
+	return 0;
+}
+
+static void boot_bootinfo(struct vm *vm, const char *cmdline)
+{
+	struct bootinfo *bi = boot_fw_ptr(vm, BOOTINFO_GPA);
+	unsigned int i, n = 0;
+
+	memset(bi, 0, sizeof(*bi));
+	bi->magic = BOOTINFO_MAGIC;
+	bi->version = BOOTINFO_VERSION;
+	bi->granule = vm->mm.granule;
+	bi->ncpus = vm->ncpus;
+	for (i = 0; i < vm->mm.nregions && n < BOOTINFO_MAX_REGIONS; i++, n++) {
+		const struct memmap_region *r = &vm->mm.region[i];
+
+		bi->region[n].base = r->gpa;
+		bi->region[n].size = r->size;
+		bi->region[n].kind = r->kind == MEMMAP_RAM_LOW	  ? BOOTINFO_RAM_LOW
+				     : r->kind == MEMMAP_RAM_HIGH ? BOOTINFO_RAM_HIGH
+								  : BOOTINFO_DIMM;
+		bi->region[n].plugged = r->plugged;
+	}
+	bi->nregions = n;
+	if (cmdline) {
+		strncpy(bi->cmdline, cmdline, sizeof(bi->cmdline) - 1);
+		bi->cmdline[sizeof(bi->cmdline) - 1] = '\0';
+	}
+}
+
+static int boot_long_mode(struct vcpu *v, struct error *err)
+{
+	struct kvm_segment code = {
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = SEL_CODE,
+		.type = 11,
+		.present = 1,
+		.s = 1,
+		.l = 1,
+		.g = 1,
+	};
+	struct kvm_segment data = code;
+	struct kvm_regs regs = {
+		.rip = BOOTINFO_LOAD_GPA,
+		.rsp = BOOTINFO_STACK_TOP,
+		.rdi = BOOTINFO_GPA,
+		.rflags = 2,
+	};
+	struct kvm_sregs s;
+
+	data.selector = SEL_DATA;
+	data.type = 3;
+	data.l = 0;
+	data.db = 1;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return error_set(err, -errno, "KVM_GET_SREGS: %s", strerror(errno));
+	s.gdt.base = BOOTINFO_GDT_GPA;
+	s.gdt.limit = 3 * 8 - 1;
+	s.cs = code;
+	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr3 = BOOTINFO_PT_GPA;
+	s.cr4 = CR4_PAE;
+	s.efer = EFER_LME | EFER_LMA;
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return error_set(err, -errno, "KVM_SET_SREGS: %s", strerror(errno));
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return error_set(err, -errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
+		  const char *cmdline, struct error *err)
+{
+	uint64_t *gdt = boot_fw_ptr(vm, BOOTINFO_GDT_GPA);
+	uint64_t end = memmap_ram_end(&vm->mm);
+	int ret;
+
+	if (size == 0 || size > BOOTINFO_IMAGE_MAX)
+		return error_set(err, -EINVAL,
+				 "firmware image of %zu bytes: must be 1 to %llu bytes", size,
+				 (unsigned long long)BOOTINFO_IMAGE_MAX);
+	if (cmdline && strlen(cmdline) >= BOOTINFO_CMDLINE_MAX)
+		return error_set(err, -EINVAL, "--cmdline: longer than %d bytes",
+				 BOOTINFO_CMDLINE_MAX - 1);
+	gdt[0] = 0;
+	gdt[1] = GDT_CODE64;
+	gdt[2] = GDT_DATA;
+	ret = boot_page_tables(vm, end > MEMMAP_HIGH_BASE ? end : MEMMAP_HIGH_BASE, err);
+	if (ret)
+		return ret;
+	boot_bootinfo(vm, cmdline);
+	memcpy(boot_fw_ptr(vm, BOOTINFO_LOAD_GPA), image, size);
+	return boot_long_mode(bsp, err);
+}
+
+int boot_read_file(const char *path, void **image, size_t *size, struct error *err)
+{
+	struct stat st;
+	size_t done = 0;
+	uint8_t *buf;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, -errno, "--firmware %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = error_set(err, -EINVAL, "--firmware %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size > BOOTINFO_IMAGE_MAX) {
+		ret = error_set(err, -EINVAL, "--firmware %s: %lld bytes; an image has 1 to %llu",
+				path, (long long)st.st_size,
+				(unsigned long long)BOOTINFO_IMAGE_MAX);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		ret = error_set(err, -ENOMEM, "--firmware %s: out of memory", path);
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = error_set(err, n < 0 ? -errno : -EIO, "--firmware %s: read failed",
+					path);
+			free(buf);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	*image = buf;
+	*size = done;
+out:
+	close(fd);
+	return ret;
+}

@@ -31,8 +31,8 @@ static unsigned int bus_upper(const struct bus *b, uint64_t addr)
 	return lo;
 }
 
-int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops,
-		 void *opaque, const char *name, struct error *err)
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops, void *opaque,
+		 const char *name, struct error *err)
 {
 	const struct bus_range *other = NULL;
 	unsigned int i;

@@ -34,8 +34,8 @@ struct bus {
 void bus_init(struct bus *b, const char *name);
 void bus_destroy(struct bus *b);
 /* Fails (and changes nothing) on overlap, an empty or wrapping range, or a full bus. */
-int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops,
-		 void *opaque, const char *name, struct error *err);
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops, void *opaque,
+		 const char *name, struct error *err);
 int bus_unregister(struct bus *b, uint64_t base);
 /* Returns false when no device claims the access (then *val is all ones). */
 bool bus_read(struct bus *b, uint64_t addr, unsigned int size, uint64_t *val);

@@ -111,9 +111,10 @@ static int cli_size_arg(const char *opt, const char *arg, uint64_t *out, struct 
 	if (ret == -ERANGE)
 		return error_set(err, ret, "--%s %s: too large", opt, arg);
 	if (ret)
-		return error_set(err, ret,
-				 "--%s %s: not a size (a number with an optional K, M, G or T suffix)",
-				 opt, arg);
+		return error_set(
+			err, ret,
+			"--%s %s: not a size (a number with an optional K, M, G or T suffix)", opt,
+			arg);
 	if (*out == 0)
 		return error_set(err, -EINVAL, "--%s %s: must not be zero", opt, arg);
 	return 0;
@@ -216,7 +217,8 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			return CLI_VERSION;
 		case ':':
 			if (optopt)
-				error_set(err, -EINVAL, "--%s: missing value", cli_option_name(optopt));
+				error_set(err, -EINVAL, "--%s: missing value",
+					  cli_option_name(optopt));
 			else
 				error_set(err, -EINVAL, "%s: missing value", argv[optind - 1]);
 			return CLI_USAGE;

@@ -9,7 +9,7 @@
 #include <errno.h>
 
 struct error {
-	int code;	/* negative errno, 0 when no error was set */
+	int code; /* negative errno, 0 when no error was set */
 	char msg[256];
 };
 

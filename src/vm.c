@@ -1,1 +1,294 @@
-/* placeholder */
+// SPDX-License-Identifier: MIT
+#include "vm.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "bootinfo.h"
+#include "caps.h"
+#include "evloop.h"
+#include "vcpu.h"
+
+void vm_stop(struct vm *vm, int status, const char *why)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!vm->stopping) {
+		vm->status = status;
+		if (why)
+			snprintf(vm->stop_why, sizeof(vm->stop_why), "%s", why);
+		__atomic_store_n(&vm->stopping, true, __ATOMIC_RELEASE);
+		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
+			/* Already signalled: the main loop is waking up. */
+		}
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static void vm_debugexit(void *ctx, uint8_t status)
+{
+	vm_stop(ctx, status, NULL);
+}
+
+static void vm_uart_tx(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct vm *vm = ctx;
+
+	console_write(&vm->console, buf, len);
+}
+
+static void vm_uart_rx_ready(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	console_wake(&vm->console);
+}
+
+static int vm_devices(struct vm *vm, struct error *err)
+{
+	const struct irq_line com1_irq = {&kvm_irq_ops, &vm->kvm, UART_COM1_IRQ};
+	const struct uart_backend com1_be = {vm_uart_tx, vm_uart_rx_ready, vm};
+	int ret;
+
+	uart_init(&vm->com1, &com1_irq, &com1_be);
+	ret = bus_register(&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1, "com1",
+			   err);
+	if (ret)
+		return ret;
+	vm->debugexit = (struct debugexit){vm_debugexit, vm};
+	return bus_register(&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
+			    &vm->debugexit, "debug-exit", err);
+}
+
+/* The firmware area holds what the monitor sets up for a firmware guest; it is a memslot
+ * of its own, not guest RAM, so no listener ever sees it and no device can DMA to it. */
+static int vm_fw_area(struct vm *vm, struct error *err)
+{
+	vm->fw_area = mmap(NULL, BOOTINFO_FW_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->fw_area == MAP_FAILED) {
+		vm->fw_area = NULL;
+		return error_set(err, -errno, "firmware area: %s", strerror(errno));
+	}
+	return kvm_set_fixed_slot(&vm->kvm, KVM_FW_SLOT, BOOTINFO_FW_BASE, vm->fw_area,
+				  BOOTINFO_FW_SIZE, err);
+}
+
+static int vm_boot(struct vm *vm, const struct cli_config *cfg, struct error *err)
+{
+	void *image = NULL;
+	size_t size;
+	int ret;
+
+	if (!cfg->firmware)
+		return boot_firmware(vm, &vm->vcpus[0], slabvm_demo_image, slabvm_demo_image_size,
+				     cfg->cmdline, err);
+	ret = boot_read_file(cfg->firmware, &image, &size, err);
+	if (ret)
+		return ret;
+	ret = boot_firmware(vm, &vm->vcpus[0], image, size, cfg->cmdline, err);
+	free(image);
+	return ret;
+}
+
+int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
+{
+	const struct memmap_config mcfg = {
+		.mem = cfg->mem,
+		.maxmem = cfg->maxmem,
+		.granule = cfg->granule,
+	};
+	int status = VM_STATUS_ERROR;
+	unsigned int i;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	bus_init(&vm->pio, "port I/O");
+	bus_init(&vm->mmio, "MMIO");
+	vm->console.out_fd = vm->console.in_fd = -1;
+	vm->loop.epfd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		error_set(err, -errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (evloop_init(&vm->loop, err))
+		goto fail;
+
+	/* The configuration is checked before /dev/kvm is touched, so a usage error is
+	 * reported as one even on a machine without KVM. */
+	ret = memmap_init(&vm->mm, &mcfg, NULL, NULL, err);
+	if (ret) {
+		status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+		goto fail;
+	}
+	ret = kvm_init(&vm->kvm, err);
+	if (ret)
+		goto fail;
+	if (cfg->cpus > vm->kvm.max_vcpus) {
+		error_set(err, -EINVAL, "--cpus %u: this KVM allows at most %u", cfg->cpus,
+			  vm->kvm.max_vcpus);
+		status = VM_STATUS_USAGE;
+		goto fail;
+	}
+	ret = memmap_add_listener(&vm->mm, &vm->kvm.memslots, err);
+	if (!ret)
+		ret = memmap_start(&vm->mm, err);
+	if (!ret)
+		ret = vm_fw_area(vm, err);
+	if (!ret)
+		ret = vm_devices(vm, err);
+	if (ret)
+		goto fail;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		ret = error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_init(&vm->vcpus[i], vm, i, err);
+		if (ret)
+			goto fail;
+	}
+	ret = vm_boot(vm, cfg, err);
+	if (ret) {
+		status = VM_STATUS_USAGE; /* the image or command line did not fit */
+		goto fail;
+	}
+
+	ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
+				 memmap_has_pinning_listener(&vm->mm), err);
+	if (!ret)
+		ret = caps_drop_all(err);
+	if (!ret)
+		ret = console_init(&vm->console, cfg->console, cfg->console_path, err);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	console_destroy(&vm->console);
+	if (vm->vcpus) {
+		for (i = 0; i < vm->ncpus; i++)
+			if (vm->vcpus[i].fd >= 0)
+				vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	uart_destroy(&vm->com1);
+	memmap_destroy(&vm->mm);
+	kvm_destroy(&vm->kvm);
+	if (vm->fw_area)
+		munmap(vm->fw_area, BOOTINFO_FW_SIZE);
+	vm->fw_area = NULL;
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	evloop_destroy(&vm->loop);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->stop_fd = -1;
+	pthread_mutex_destroy(&vm->stop_lock);
+}
+
+static int vm_signalfd(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	/* Blocked here before any vCPU thread exists, so every thread inherits the mask and
+	 * the signals are only ever read from the signalfd in the main loop. */
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+struct vm_signals {
+	struct vm *vm;
+	int fd;
+};
+
+static void vm_on_signal(void *ctx)
+{
+	struct vm_signals *vs = ctx;
+	struct signalfd_siginfo si;
+	char why[64];
+
+	if (read(vs->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(why, sizeof(why), "stopped by %s", strsignal((int)si.ssi_signo));
+	vm_stop(vs->vm, VM_STATUS_SIGNAL_BASE + (int)si.ssi_signo, why);
+}
+
+static void vm_on_stop(void *ctx)
+{
+	(void)ctx; /* vm->stopping is set: the loop condition ends the loop */
+}
+
+static void vm_console_quit(void *ctx)
+{
+	vm_stop(ctx, VM_STATUS_POWEROFF, "quit from the console (Ctrl-A x)");
+}
+
+int vm_run(struct vm *vm)
+{
+	struct vm_signals vs = {vm, -1};
+	struct error err = {0};
+	sigset_t set, kick;
+	unsigned int i;
+
+	signal(SIGPIPE, SIG_IGN);
+	vcpu_setup_kick_signal();
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	vs.fd = vm_signalfd(&set);
+	if (vs.fd < 0 || evloop_add(&vm->loop, vs.fd, vm_on_signal, &vs, &err) ||
+	    evloop_add(&vm->loop, vm->stop_fd, vm_on_stop, vm, &err)) {
+		fprintf(stderr, "slabvm: %s\n", vs.fd < 0 ? strerror(errno) : err.msg);
+		if (vs.fd >= 0)
+			close(vs.fd);
+		return VM_STATUS_ERROR;
+	}
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err)) {
+			vm_stop(vm, VM_STATUS_ERROR, err.msg);
+			break;
+		}
+	}
+	if (console_start(&vm->console, &vm->com1, vm_console_quit, vm, &err))
+		vm_stop(vm, VM_STATUS_ERROR, err.msg);
+	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		evloop_run_once(&vm->loop, -1);
+	for (i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	console_stop(&vm->console);
+	close(vs.fd);
+	console_restore(&vm->console);
+	if (vm->stop_why[0])
+		fprintf(stderr, "slabvm: %s\n", vm->stop_why);
+	return vm->status;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A virtual machine: the memory map and its KVM listener, the I/O buses with their
+ * devices, the vCPU threads and the main loop that waits for the VM to end.
+ *
+ * Stopping: whoever ends the VM (a vCPU on guest exit or error, the main loop on a
+ * signal or Ctrl-A x) calls vm_stop(); the first call decides the exit status. The main
+ * loop then kicks every vCPU out of KVM_RUN and joins them all.
+ */
+#ifndef SLABVM_VM_H
+#define SLABVM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "cli.h"
+#include "console.h"
+#include "devices/debugexit.h"
+#include "devices/uart.h"
+#include "evloop.h"
+#include "kvm.h"
+#include "memmap.h"
+
+/* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
+#define VM_STATUS_POWEROFF 0
+#define VM_STATUS_ERROR 1
+#define VM_STATUS_USAGE 2
+#define VM_STATUS_RESET 3
+#define VM_STATUS_VCPU_ERROR 4
+#define VM_STATUS_SIGNAL_BASE 128
+
+struct vcpu;
+
+struct vm {
+	struct kvm kvm;
+	struct memmap mm;
+	struct bus pio;
+	struct bus mmio;
+	unsigned int ncpus;
+	struct vcpu *vcpus;
+	struct uart com1;
+	struct debugexit debugexit;
+	struct console console;
+	struct evloop loop; /* the main thread's: signals, stop requests, ioeventfds */
+	uint8_t *fw_area;   /* the firmware area (bootinfo.h), NULL when unused */
+
+	pthread_mutex_t stop_lock;
+	bool stopping;
+	int status;
+	char stop_why[160];
+	int stop_fd; /* eventfd: wakes the main loop when a vCPU stops the VM */
+};
+
+/* Builds the whole VM from the configuration. On failure tears down what it built and
+ * returns VM_STATUS_USAGE when the configuration itself was refused, else VM_STATUS_ERROR. */
+int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err);
+/* Runs until the VM ends; returns slabvm's exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Ends the VM with status; the first caller wins. Safe from any thread. */
+void vm_stop(struct vm *vm, int status, const char *why);
+
+#endif
