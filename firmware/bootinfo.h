@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What slabvm hands a firmware guest: the guest starts in 64-bit long mode at
- * BOOTINFO_LOAD_GPA with every RAM byte identity-mapped, rsp at BOOTINFO_STACK_TOP and
- * rdi = BOOTINFO_GPA, where this structure lies. Shared by the monitor and firmware/.
+ * What slabvm hands a firmware guest. Everything the monitor sets up for it (GDT, page
+ * tables, this structure, the stack and the image itself) lives in the firmware area, a
+ * small monitor-owned memory slot in the PCI hole, so every byte of guest RAM is the
+ * guest's own to scribble on. The guest starts in 64-bit long mode at BOOTINFO_LOAD_GPA
+ * with [0, max(4 GiB, end of RAM incl. the hotplug window)) identity-mapped by 2 MiB
+ * pages, rsp = BOOTINFO_STACK_TOP, rdi = BOOTINFO_GPA. Shared by monitor and firmware/.
  */
 #ifndef SLABVM_BOOTINFO_H
 #define SLABVM_BOOTINFO_H
@@ -11,9 +14,15 @@
 
 #define BOOTINFO_MAGIC 0x42414c53u /* "SLAB" */
 #define BOOTINFO_VERSION 1
-#define BOOTINFO_GPA 0x7000ULL
-#define BOOTINFO_STACK_TOP 0x7000ULL	  /* stack grows down from just below bootinfo */
-#define BOOTINFO_LOAD_GPA 0x100000ULL	  /* firmware images are linked here */
+#define BOOTINFO_FW_BASE 0xFF000000ULL /* the firmware area: 4 MiB */
+#define BOOTINFO_FW_SIZE 0x400000ULL
+#define BOOTINFO_GDT_GPA 0xFF000000ULL
+#define BOOTINFO_GPA 0xFF001000ULL
+#define BOOTINFO_PT_GPA 0xFF010000ULL	 /* page tables, up to the stack */
+#define BOOTINFO_STACK_TOP 0xFF200000ULL /* 64 KiB stack below the image */
+#define BOOTINFO_STACK_SIZE 0x10000ULL
+#define BOOTINFO_LOAD_GPA 0xFF200000ULL /* firmware images are linked here */
+#define BOOTINFO_IMAGE_MAX 0x200000ULL
 #define BOOTINFO_MAX_REGIONS 16
 #define BOOTINFO_CMDLINE_MAX 256
 
