@@ -1,0 +1,73 @@
+# Helpers for testbed scenarios, sourced by /init in both levels before a scenario runs.
+# A scenario ends with pass, fail REASON or skip REASON, which print the result line that
+# run-testbed (level 1) or the level-1 scenario that started it (level 2) reads:
+# "SLABTEST: PASS" in level 1, "SLABTEST-L2: PASS" in level 2, so that a level-2 guest's
+# console, copied into level 1's, never passes for level 1's result.
+
+SLABTEST_LEVEL=$(cat /etc/slabtest-level)
+if [ "$SLABTEST_LEVEL" = 1 ]; then
+	SLABTEST_TAG="SLABTEST:"
+else
+	SLABTEST_TAG="SLABTEST-L$SLABTEST_LEVEL:"
+fi
+
+slabtest_uptime() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+slabtest_result() {
+	echo "$SLABTEST_TAG $*"
+	echo "$*" >/tmp/slabtest-result
+}
+
+pass() {
+	slabtest_result PASS
+	exit 0
+}
+
+fail() {
+	slabtest_result "FAIL $*"
+	exit 1
+}
+
+skip() {
+	slabtest_result "SKIP $*"
+	exit 77
+}
+
+# log MESSAGE: a progress line with the time since boot.
+log() {
+	echo "[$(slabtest_uptime)] $*"
+}
+
+# pci_find VENDOR DEVICE: the addresses (0000:00:03.0) of the PCI devices with these IDs,
+# given in hex without 0x.
+pci_find() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = "0x$1" ] && [ "$(cat "$d/device")" = "0x$2" ]; then
+			basename "$d"
+		fi
+	done
+}
+
+# vfio_bind BDF: binds one PCI device to vfio-pci (unbinding its driver first, e.g. the
+# built-in nvme) and prints its IOMMU group once /dev/vfio/GROUP exists. driver_override
+# binds exactly this device, where new_id would take every device with its IDs.
+vfio_bind() {
+	dev=/sys/bus/pci/devices/$1
+	[ -d "$dev" ] || { echo "vfio_bind: no PCI device $1" >&2; return 1; }
+	[ -d /sys/bus/pci/drivers/vfio-pci ] || modprobe vfio-pci || return 1
+	group=$(basename "$(readlink "$dev/iommu_group")")
+	[ -n "$group" ] || { echo "vfio_bind: $1 is in no IOMMU group" >&2; return 1; }
+	echo vfio-pci >"$dev/driver_override"
+	[ -e "$dev/driver" ] && echo "$1" >"$dev/driver/unbind"
+	echo "$1" >/sys/bus/pci/drivers_probe
+	[ "$(basename "$(readlink "$dev/driver")")" = vfio-pci ] ||
+		{ echo "vfio_bind: $1 did not bind to vfio-pci" >&2; return 1; }
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -c "/dev/vfio/$group" ] && { echo "$group"; return 0; }
+		sleep 0.1
+	done
+	echo "vfio_bind: /dev/vfio/$group did not appear" >&2
+	return 1
+}

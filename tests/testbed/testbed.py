@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Runs one testbed scenario for meson: builds the testbed images (cached), then boots them.
+
+    testbed.py --guests DIR --cache DIR --slabvm PATH [--firmware PATH ...] SCENARIO
+               [-- RUN-TESTBED-ARGS...]
+
+DIR is the source tree's guests/ (build-testbed, run-testbed, the scenarios); the images
+are cached in --cache. RUN-TESTBED-ARGS go to run-testbed after the scenario's name (e.g.
+`--smp 2 -- -device nvme,...`). Exit status: 0 pass, 1 fail, 77 skip, also when QEMU,
+cpio or the kernel package cannot be had here.
+"""
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+
+SKIP = 77
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser()
+    p.add_argument("--guests", required=True)
+    p.add_argument("--cache", required=True)
+    p.add_argument("--slabvm", required=True)
+    p.add_argument("--firmware", action="append", default=[])
+    p.add_argument("scenario")
+    args = p.parse_args(argv)
+
+    # Checked before the build, which downloads the kernel.
+    for tool, package in [("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio")]:
+        if shutil.which(tool) is None:
+            print("SKIP: %s is not installed (Debian package %s)" % (tool, package))
+            return SKIP
+
+    start = time.monotonic()
+    build = [args.guests + "/build-testbed", args.cache, "--slabvm", args.slabvm]
+    for fw in args.firmware:
+        build += ["--firmware", fw]
+    r = subprocess.run(build, stdout=subprocess.DEVNULL)
+    if r.returncode == SKIP:
+        print("SKIP: the testbed images cannot be built here (see build-testbed's message)")
+        return SKIP
+    if r.returncode != 0:
+        print("FAIL: build-testbed exited with status %d" % r.returncode)
+        return 1
+    print("testbed images ready in %.1f s" % (time.monotonic() - start), flush=True)
+
+    run = [args.guests + "/run-testbed", "--dir", args.cache, args.scenario] + extra
+    return subprocess.run(run).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
