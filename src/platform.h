@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86 machine slabvm presents: fixed addresses, ports and interrupt numbers that the
+ * monitor, the device models and the ACPI tables must agree on. RAM layout constants live
+ * in memmap.h; the firmware area in firmware/bootinfo.h.
+ *
+ * Physical address space:
+ *   0 .. 3 GiB                     low RAM (memmap.h)
+ *   0xC0000000 .. 0xE0000000       32-bit PCI MMIO window (BARs)
+ *   0xE0000000 .. 0xF0000000       PCI ECAM (MCFG), bus 0 .. 255, 1 MiB per bus
+ *   0xFEC00000                     IOAPIC (in-kernel)
+ *   0xFEE00000                     local APICs (in-kernel)
+ *   0xFF000000 .. 0xFF400000       firmware area (firmware guests only)
+ *   4 GiB ..                       high RAM, then the DIMM hotplug window (memmap.h)
+ *   above RAM, 1 GiB aligned       64-bit PCI MMIO window, PLATFORM_PCI64_SIZE bytes
+ */
+#ifndef SLABVM_PLATFORM_H
+#define SLABVM_PLATFORM_H
+
+#define PLATFORM_PCI32_BASE 0xC0000000ULL
+#define PLATFORM_PCI32_SIZE 0x20000000ULL
+#define PLATFORM_ECAM_BASE 0xE0000000ULL
+#define PLATFORM_ECAM_SIZE 0x10000000ULL
+#define PLATFORM_ECAM_BUSES 256
+#define PLATFORM_IOAPIC_BASE 0xFEC00000ULL
+#define PLATFORM_LAPIC_BASE 0xFEE00000ULL
+#define PLATFORM_PCI64_ALIGN (1ULL << 30)
+#define PLATFORM_PCI64_SIZE (64ULL << 30)
+
+/* Ports. */
+#define PLATFORM_PCI_CONFIG_ADDR 0xCF8 /* configuration mechanism #1: 0xCF8 address, */
+#define PLATFORM_PCI_CONFIG_DATA 0xCFC /* 0xCFC..0xCFF data */
+#define PLATFORM_COM1_PORT 0x3F8
+#define PLATFORM_DEBUGEXIT_PORT 0x501
+/* ACPI fixed hardware (FADT): PM1a event block (4 bytes), PM1a control (2 bytes). */
+#define PLATFORM_ACPI_PM1A_EVT 0x600
+#define PLATFORM_ACPI_PM1A_CNT 0x604
+#define PLATFORM_ACPI_SCI_IRQ 9
+/* The value the guest writes to PM1a_CNT.SLP_TYP for S5 (soft off), as in the DSDT's _S5. */
+#define PLATFORM_ACPI_S5_TYP 5
+/* Reset register (FADT RESET_REG, port 0xCF9 as on real chipsets): value 0x06 resets. */
+#define PLATFORM_RESET_PORT 0xCF9
+#define PLATFORM_RESET_VALUE 0x06
+
+/* Interrupts (GSIs on the in-kernel IOAPIC, 24 pins). */
+#define PLATFORM_COM1_GSI 4
+#define PLATFORM_PCI_INTX_GSI_BASE 16 /* slot s, pin p (0 = INTA): 16 + ((s + p) & 3) */
+#define PLATFORM_IOAPIC_PINS 24
+
+#endif
