@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bootinfo.h"
+#include "linux.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -164,47 +166,85 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 	return boot_long_mode(bsp, err);
 }
 
-int boot_read_file(const char *path, void **image, size_t *size, struct error *err)
+int boot_linux(struct vcpu *bsp, const struct linux_entry *e, struct error *err)
+{
+	struct kvm_segment code = {
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = e->cs_sel,
+		.type = 11,
+		.present = 1,
+		.s = 1,
+		.l = 1,
+		.g = 1,
+	};
+	struct kvm_segment data = code;
+	struct kvm_regs regs = {
+		.rip = e->rip,
+		.rsi = e->rsi,
+		.rsp = e->rsp,
+		.rflags = e->rflags,
+	};
+	struct kvm_sregs s;
+
+	data.selector = e->ds_sel;
+	data.type = 3;
+	data.l = 0;
+	data.db = 1;
+	if (ioctl(bsp->fd, KVM_GET_SREGS, &s) < 0)
+		return error_set(err, -errno, "KVM_GET_SREGS: %s", strerror(errno));
+	s.gdt.base = e->gdt_base;
+	s.gdt.limit = e->gdt_limit;
+	s.cs = code;
+	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.cr0 = e->cr0;
+	s.cr3 = e->cr3;
+	s.cr4 = e->cr4;
+	s.efer = e->efer;
+	if (ioctl(bsp->fd, KVM_SET_SREGS, &s) < 0)
+		return error_set(err, -errno, "KVM_SET_SREGS: %s", strerror(errno));
+	if (ioctl(bsp->fd, KVM_SET_REGS, &regs) < 0)
+		return error_set(err, -errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+int boot_file_open(struct boot_file *f, const char *option, const char *path, uint64_t max,
+		   struct error *err)
 {
 	struct stat st;
-	size_t done = 0;
-	uint8_t *buf;
 	int fd, ret = 0;
 
+	f->data = NULL;
+	f->size = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -errno, "--firmware %s: %s", path, strerror(errno));
+		return error_set(err, -EINVAL, "%s %s: %s", option, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = error_set(err, -EINVAL, "--firmware %s: not a regular file", path);
+		ret = error_set(err, -EINVAL, "%s %s: not a regular file", option, path);
 		goto out;
 	}
-	if (st.st_size == 0 || (uint64_t)st.st_size > BOOTINFO_IMAGE_MAX) {
-		ret = error_set(err, -EINVAL, "--firmware %s: %lld bytes; an image has 1 to %llu",
-				path, (long long)st.st_size,
-				(unsigned long long)BOOTINFO_IMAGE_MAX);
+	if (st.st_size == 0 || (uint64_t)st.st_size > max) {
+		ret = error_set(err, -EINVAL, "%s %s: %lld bytes; it may have 1 to %llu", option,
+				path, (long long)st.st_size, (unsigned long long)max);
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		ret = error_set(err, -ENOMEM, "--firmware %s: out of memory", path);
+	/* Mapped, not read: an initrd can be large, and it is copied once, into the guest. */
+	f->data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (f->data == MAP_FAILED) {
+		f->data = NULL;
+		ret = error_set(err, -errno, "%s %s: mmap: %s", option, path, strerror(errno));
 		goto out;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = error_set(err, n < 0 ? -errno : -EIO, "--firmware %s: read failed",
-					path);
-			free(buf);
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	*image = buf;
-	*size = done;
+	f->size = (size_t)st.st_size;
 out:
 	close(fd);
 	return ret;
+}
+
+void boot_file_close(struct boot_file *f)
+{
+	if (f->data)
+		munmap(f->data, f->size);
+	f->data = NULL;
+	f->size = 0;
 }

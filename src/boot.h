@@ -2,7 +2,7 @@
 /*
  * Starting a guest: a freestanding firmware image (firmware/bootinfo.h) entered directly
  * in 64-bit long mode, with the monitor's GDT, page tables and bootinfo in the firmware
- * area, outside guest RAM.
+ * area, outside guest RAM; or a Linux kernel in the state linux.c prepared.
  */
 #ifndef SLABVM_BOOT_H
 #define SLABVM_BOOT_H
@@ -12,6 +12,7 @@
 
 #include "error.h"
 
+struct linux_entry;
 struct vm;
 struct vcpu;
 
@@ -23,7 +24,21 @@ extern const unsigned long slabvm_demo_image_size;
  * boot vCPU in long mode at the image's entry. */
 int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
 		  const char *cmdline, struct error *err);
-/* Reads a firmware file (at most BOOTINFO_IMAGE_MAX bytes); caller frees *image. */
-int boot_read_file(const char *path, void **image, size_t *size, struct error *err);
+/* Puts the boot vCPU in the state linux_load prepared (64-bit boot protocol). */
+int boot_linux(struct vcpu *bsp, const struct linux_entry *e, struct error *err);
+
+#define BOOT_KERNEL_MAX (256ULL << 20) /* far more than any bzImage */
+
+/* A file the user named, mapped read-only. */
+struct boot_file {
+	void *data;
+	size_t size;
+};
+
+/* Maps path (1 to max bytes); errors name option and path and are usage errors (-EINVAL)
+ * unless the host failed. */
+int boot_file_open(struct boot_file *f, const char *option, const char *path, uint64_t max,
+		   struct error *err);
+void boot_file_close(struct boot_file *f);
 
 #endif

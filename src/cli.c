@@ -12,15 +12,18 @@ const char cli_usage[] =
 	"usage: slabvm run [OPTIONS]\n"
 	"       slabvm --help | --version\n"
 	"\n"
-	"Run a virtual machine. With no --firmware, boots the built-in demo guest.\n"
+	"Run a virtual machine: a Linux kernel, a firmware image, or by default the built-in\n"
+	"demo guest.\n"
 	"\n"
 	"  -m, --mem SIZE        boot RAM (default 256M); SIZE takes K, M, G or T\n"
 	"      --maxmem SIZE     boot RAM plus a hotplug window for DIMMs (default: --mem)\n"
 	"  -g, --granule SIZE    IOMMU mapping granule, a power of two from 4K to 1G\n"
 	"                        (default 2M); RAM sizes must be multiples of it\n"
 	"  -c, --cpus N          number of vCPUs, 1 to 255 (default 1)\n"
+	"  -k, --kernel FILE     boot a Linux bzImage (64-bit boot protocol)\n"
+	"  -i, --initrd FILE     initial ramdisk for --kernel\n"
 	"  -f, --firmware FILE   run a freestanding 64-bit guest image (see firmware/)\n"
-	"      --cmdline STRING  command line handed to the guest\n"
+	"      --cmdline STRING  command line handed to the kernel or firmware\n"
 	"      --console WHERE   stdio (default), none, or file:PATH\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
@@ -41,6 +44,8 @@ static const struct option cli_options[] = {
 	{"granule", required_argument, NULL, 'g'},
 	{"cpus", required_argument, NULL, 'c'},
 	{"firmware", required_argument, NULL, 'f'},
+	{"kernel", required_argument, NULL, 'k'},
+	{"initrd", required_argument, NULL, 'i'},
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"help", no_argument, NULL, 'h'},
@@ -186,7 +191,7 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 	/* getopt_long keeps state in globals: reset them so parsing can run more than once. */
 	optind = 2;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:g:c:f:hV", cli_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:g:c:f:k:i:hV", cli_options, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			ret = cli_size_arg("mem", optarg, &cfg->mem, err);
@@ -204,6 +209,16 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			if (!*optarg)
 				ret = error_set(err, -EINVAL, "--firmware: empty file name");
 			cfg->firmware = optarg;
+			break;
+		case 'k':
+			if (!*optarg)
+				ret = error_set(err, -EINVAL, "--kernel: empty file name");
+			cfg->kernel = optarg;
+			break;
+		case 'i':
+			if (!*optarg)
+				ret = error_set(err, -EINVAL, "--initrd: empty file name");
+			cfg->initrd = optarg;
 			break;
 		case OPT_CMDLINE:
 			cfg->cmdline = optarg;
@@ -234,6 +249,15 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 	}
 	if (optind < argc) {
 		error_set(err, -EINVAL, "%s: unexpected argument", argv[optind]);
+		return CLI_USAGE;
+	}
+	if (cfg->kernel && cfg->firmware) {
+		error_set(err, -EINVAL, "--kernel %s and --firmware %s: choose one", cfg->kernel,
+			  cfg->firmware);
+		return CLI_USAGE;
+	}
+	if (cfg->initrd && !cfg->kernel) {
+		error_set(err, -EINVAL, "--initrd %s: needs --kernel", cfg->initrd);
 		return CLI_USAGE;
 	}
 	if (cfg->maxmem && cfg->maxmem < cfg->mem) {

@@ -34,7 +34,9 @@ struct cli_config {
 	uint64_t maxmem;  /* 0: no hotplug window */
 	uint64_t granule; /* 0: default */
 	unsigned int cpus;
-	const char *firmware; /* NULL: the embedded demo guest */
+	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
+	const char *kernel;   /* a Linux bzImage */
+	const char *initrd;
 	const char *cmdline;
 	enum console_kind console;
 	const char *console_path;

@@ -10,10 +10,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "boot.h"
 #include "bootinfo.h"
 #include "caps.h"
 #include "evloop.h"
+#include "guestmem.h"
+#include "linux.h"
+#include "platform.h"
 #include "vcpu.h"
 
 void vm_stop(struct vm *vm, int status, const char *why)
@@ -82,21 +86,85 @@ static int vm_fw_area(struct vm *vm, struct error *err)
 				  BOOTINFO_FW_SIZE, err);
 }
 
-static int vm_boot(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot_firmware(struct vm *vm, const struct cli_config *cfg, struct error *err)
 {
-	void *image = NULL;
-	size_t size;
+	struct boot_file fw;
 	int ret;
 
+	ret = vm_fw_area(vm, err);
+	if (ret)
+		return ret;
 	if (!cfg->firmware)
 		return boot_firmware(vm, &vm->vcpus[0], slabvm_demo_image, slabvm_demo_image_size,
 				     cfg->cmdline, err);
-	ret = boot_read_file(cfg->firmware, &image, &size, err);
+	ret = boot_file_open(&fw, "--firmware", cfg->firmware, BOOTINFO_IMAGE_MAX, err);
 	if (ret)
 		return ret;
-	ret = boot_firmware(vm, &vm->vcpus[0], image, size, cfg->cmdline, err);
-	free(image);
+	ret = boot_firmware(vm, &vm->vcpus[0], fw.data, fw.size, cfg->cmdline, err);
+	boot_file_close(&fw);
 	return ret;
+}
+
+/* ACPI tables go into guest RAM at ACPI_TABLES_GPA, which the e820 map reserves. */
+static int vm_acpi(struct vm *vm, struct acpi_tables *out, struct error *err)
+{
+	const struct acpi_config acfg = {
+		.ncpus = vm->ncpus,
+		.pci64_base = vm->pci64_base,
+		.pci64_size = PLATFORM_PCI64_SIZE,
+	};
+	uint8_t *buf = calloc(1, ACPI_TABLES_SIZE);
+	int ret;
+
+	if (!buf)
+		return error_set(err, -ENOMEM, "out of memory");
+	ret = acpi_build(&acfg, buf, ACPI_TABLES_SIZE, ACPI_TABLES_GPA, out, err);
+	if (!ret && guestmem_write(&vm->mm, ACPI_TABLES_GPA, buf, ACPI_TABLES_SIZE))
+		ret = error_set(err, -EFAULT, "no RAM for the ACPI tables at 0x%llx",
+				(unsigned long long)ACPI_TABLES_GPA);
+	free(buf);
+	return ret;
+}
+
+static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct error *err)
+{
+	struct boot_file kernel, initrd = {NULL, 0};
+	struct acpi_tables tables;
+	struct linux_entry entry;
+	struct linux_config lc;
+	int ret;
+
+	ret = vm_acpi(vm, &tables, err);
+	if (ret)
+		return ret;
+	ret = boot_file_open(&kernel, "--kernel", cfg->kernel, BOOT_KERNEL_MAX, err);
+	if (ret)
+		return ret;
+	if (cfg->initrd)
+		ret = boot_file_open(&initrd, "--initrd", cfg->initrd, vm->mm.region[0].size, err);
+	if (!ret) {
+		lc = (struct linux_config){
+			.kernel = kernel.data,
+			.kernel_size = kernel.size,
+			.kernel_path = cfg->kernel,
+			.initrd = initrd.data,
+			.initrd_size = initrd.size,
+			.initrd_path = cfg->initrd,
+			.cmdline = cfg->cmdline,
+			.rsdp_gpa = tables.rsdp_gpa,
+		};
+		ret = linux_load(&vm->mm, &lc, &entry, err);
+	}
+	if (!ret)
+		ret = boot_linux(&vm->vcpus[0], &entry, err);
+	boot_file_close(&initrd);
+	boot_file_close(&kernel);
+	return ret;
+}
+
+static int vm_boot(struct vm *vm, const struct cli_config *cfg, struct error *err)
+{
+	return cfg->kernel ? vm_boot_linux(vm, cfg, err) : vm_boot_firmware(vm, cfg, err);
 }
 
 int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
@@ -133,6 +201,8 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 		status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
 		goto fail;
 	}
+	vm->pci64_base =
+		(memmap_ram_end(&vm->mm) + PLATFORM_PCI64_ALIGN - 1) & ~(PLATFORM_PCI64_ALIGN - 1);
 	ret = kvm_init(&vm->kvm, err);
 	if (ret)
 		goto fail;
@@ -145,8 +215,6 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 	ret = memmap_add_listener(&vm->mm, &vm->kvm.memslots, err);
 	if (!ret)
 		ret = memmap_start(&vm->mm, err);
-	if (!ret)
-		ret = vm_fw_area(vm, err);
 	if (!ret)
 		ret = vm_devices(vm, err);
 	if (ret)

@@ -43,8 +43,9 @@ struct vm {
 	struct uart com1;
 	struct debugexit debugexit;
 	struct console console;
-	struct evloop loop; /* the main thread's: signals, stop requests, ioeventfds */
-	uint8_t *fw_area;   /* the firmware area (bootinfo.h), NULL when unused */
+	struct evloop loop;  /* the main thread's: signals, stop requests, ioeventfds */
+	uint8_t *fw_area;    /* the firmware area (bootinfo.h), NULL when unused */
+	uint64_t pci64_base; /* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
 	pthread_mutex_t stop_lock;
 	bool stopping;

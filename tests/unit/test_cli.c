@@ -70,6 +70,12 @@ static void test_good(void **state)
 	assert_int_equal(cfg.maxmem, 8ULL << 30);
 	assert_int_equal(cfg.console, CONSOLE_FILE);
 	assert_string_equal(cfg.console_path, "/tmp/out");
+	assert_int_equal(PARSE(&cfg, &err, "run", "-k", "bzImage", "--initrd", "rd.gz", "--cmdline",
+			       "console=ttyS0"),
+			 CLI_RUN);
+	assert_string_equal(cfg.kernel, "bzImage");
+	assert_string_equal(cfg.initrd, "rd.gz");
+	assert_null(cfg.firmware);
 	assert_int_equal(PARSE(&cfg, &err, "run", "-m", "64M", "--console", "none"), CLI_RUN);
 	assert_int_equal(cfg.mem, 64ULL << 20);
 	assert_int_equal(cfg.console, CONSOLE_NONE);
@@ -121,6 +127,9 @@ static void test_bad(void **state)
 	EXPECT_USAGE("--mem", "missing value", "run", "--mem");
 	EXPECT_USAGE("--cmdline", "missing value", "run", "--cmdline");
 	EXPECT_USAGE("stray", "unexpected argument", "run", "stray");
+	EXPECT_USAGE("--kernel bz", "--firmware fw", "run", "--kernel", "bz", "--firmware", "fw");
+	EXPECT_USAGE("--initrd rd", "needs --kernel", "run", "--initrd", "rd");
+	EXPECT_USAGE("--kernel", "empty", "run", "--kernel", "");
 }
 
 /* getopt keeps global state: a second parse must start afresh. */
