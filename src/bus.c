@@ -95,33 +95,41 @@ static const struct bus_range *bus_lookup(const struct bus *b, uint64_t addr, un
 	return r;
 }
 
-bool bus_read(struct bus *b, uint64_t addr, unsigned int size, uint64_t *val)
+/*
+ * Handlers run without the bus lock: a handler may itself change the bus (a PCI config
+ * write that moves a BAR), and a device lock held while registering must not meet a bus
+ * lock held while dispatching. Device state lives as long as the VM, so a range that is
+ * unregistered while its last access is in flight is still safe to call.
+ */
+static bool bus_find(struct bus *b, uint64_t addr, unsigned int size, struct bus_range *out)
 {
 	const struct bus_range *r;
-	bool hit = false;
 
-	*val = size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 	pthread_rwlock_rdlock(&b->lock);
 	r = bus_lookup(b, addr, size);
-	if (r && r->ops->read) {
-		*val = r->ops->read(r->opaque, addr - r->base, size);
-		hit = true;
-	}
+	if (r)
+		*out = *r;
 	pthread_rwlock_unlock(&b->lock);
-	return hit;
+	return r != NULL;
+}
+
+bool bus_read(struct bus *b, uint64_t addr, unsigned int size, uint64_t *val)
+{
+	struct bus_range r;
+
+	*val = size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+	if (!bus_find(b, addr, size, &r) || !r.ops->read)
+		return false;
+	*val = r.ops->read(r.opaque, addr - r.base, size);
+	return true;
 }
 
 bool bus_write(struct bus *b, uint64_t addr, unsigned int size, uint64_t val)
 {
-	const struct bus_range *r;
-	bool hit = false;
+	struct bus_range r;
 
-	pthread_rwlock_rdlock(&b->lock);
-	r = bus_lookup(b, addr, size);
-	if (r && r->ops->write) {
-		r->ops->write(r->opaque, addr - r->base, size, val);
-		hit = true;
-	}
-	pthread_rwlock_unlock(&b->lock);
-	return hit;
+	if (!bus_find(b, addr, size, &r) || !r.ops->write)
+		return false;
+	r.ops->write(r.opaque, addr - r.base, size, val);
+	return true;
 }

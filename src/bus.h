@@ -2,7 +2,8 @@
 /*
  * A bus of address ranges (one for port I/O, one for MMIO) that routes guest accesses to
  * device models. Accesses that hit no device read as all ones and writes are dropped.
- * An access must lie inside one range to reach it.
+ * An access must lie inside one range to reach it. Handlers are called without the bus
+ * lock held, so they may register and unregister ranges themselves.
  */
 #ifndef SLABVM_BUS_H
 #define SLABVM_BUS_H

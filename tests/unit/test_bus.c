@@ -124,12 +124,53 @@ static void test_full(void **state)
 	bus_destroy(&b);
 }
 
+/* A handler that changes the bus it was called from (as a PCI BAR move does). */
+struct mover {
+	struct bus *b;
+	uint64_t at;
+};
+
+static void mover_write(void *opaque, uint64_t offset, unsigned int size, uint64_t value)
+{
+	struct mover *m = opaque;
+	static const struct io_ops ops = {rec_read, rec_write};
+	static struct rec target;
+
+	(void)offset;
+	(void)size;
+	bus_unregister(m->b, m->at);
+	m->at = value;
+	bus_register(m->b, value, 0x10, &ops, &target, "moved", NULL);
+}
+
+static const struct io_ops mover_ops = {NULL, mover_write};
+
+static void test_handler_changes_bus(void **state)
+{
+	struct bus b;
+	struct mover m = {&b, 0x100};
+	struct rec a = {0};
+	struct error err = {0};
+	uint64_t v;
+
+	(void)state;
+	bus_init(&b, "test");
+	assert_int_equal(bus_register(&b, 0x10, 4, &mover_ops, &m, "mover", &err), 0);
+	assert_int_equal(bus_register(&b, 0x100, 0x10, &rec_ops, &a, "bar", &err), 0);
+	assert_true(bus_write(&b, 0x10, 4, 0x200));
+	assert_false(bus_read(&b, 0x100, 1, &v));
+	assert_true(bus_read(&b, 0x205, 1, &v));
+	assert_int_equal(v, 0x1105);
+	bus_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_register_rules),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_handler_changes_bus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
