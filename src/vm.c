@@ -56,11 +56,90 @@ static void vm_uart_rx_ready(void *ctx)
 	console_wake(&vm->console);
 }
 
+/* ACPI power-off and reset requests come from a vCPU inside a bus access: only stop. */
+static void vm_acpi_poweroff(void *ctx)
+{
+	vm_stop(ctx, VM_STATUS_POWEROFF, NULL);
+}
+
+static void vm_acpi_reset(void *ctx)
+{
+	vm_stop(ctx, VM_STATUS_RESET, "guest requested a reset");
+}
+
+static void vm_msi_send(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = ctx;
+
+	/* A failed delivery is a lost interrupt, as a bad MSI address would be on hardware;
+	 * the device's state is unaffected. */
+	kvm_msi_send(&vm->kvm, addr, data);
+}
+
+static const struct msi_ops vm_msi_ops = {vm_msi_send};
+
+static void vm_bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool mapped,
+			   uint64_t addr, uint64_t size)
+{
+	struct vm *vm = ctx;
+
+	(void)size;
+	if (d == &vm->rng_pci.pci && bar == VIRTIO_PCI_BAR)
+		virtio_kvm_bar_changed(&vm->rng_kvm, mapped, addr);
+}
+
+/* The PCI host bridge with its devices: virtio-rng in slot 1. */
+static int vm_pci(struct vm *vm, struct error *err)
+{
+	const struct pci_host_config pcfg = {
+		.mmio = &vm->mmio,
+		.pio = &vm->pio,
+		.irq_ops = &kvm_irq_ops,
+		.irq_ctx = &vm->kvm,
+		.msi_ops = &vm_msi_ops,
+		.msi_ctx = vm,
+		.mmio64_base = vm->pci64_base,
+		.mmio64_size = PLATFORM_PCI64_SIZE,
+		.listener = {vm_bar_changed, vm},
+		.reset_ops = &acpi_pm_reset_io_ops,
+		.reset_opaque = &vm->pm,
+	};
+	int ret;
+
+	ret = pci_host_init(&vm->pci, &pcfg, err);
+	if (ret)
+		return ret;
+	vm->pci_ready = true;
+	ret = virtio_rng_init(&vm->rng, &vm->mm, &vm->rng_pci.transport, NULL);
+	if (ret)
+		return error_set(err, ret, "virtio-rng: cannot set up");
+	ret = virtio_pci_init(&vm->rng_pci, &virtio_rng_ops, &vm->rng, err);
+	if (!ret)
+		ret = virtio_kvm_init(&vm->rng_kvm, &vm->kvm, &vm->loop, &vm->rng_pci,
+				      virtio_rng_ops.num_queues, err);
+	if (!ret)
+		ret = pci_host_add(&vm->pci, 1, &vm->rng_pci.pci, err);
+	if (!ret)
+		ret = pci_host_assign_bars(&vm->pci, err);
+	return ret;
+}
+
 static int vm_devices(struct vm *vm, struct error *err)
 {
 	const struct irq_line com1_irq = {&kvm_irq_ops, &vm->kvm, UART_COM1_IRQ};
 	const struct uart_backend com1_be = {vm_uart_tx, vm_uart_rx_ready, vm};
+	const struct irq_line sci = {&kvm_irq_ops, &vm->kvm, PLATFORM_ACPI_SCI_IRQ};
+	const struct acpi_pm_callbacks pm_cb = {vm_acpi_poweroff, vm_acpi_reset, vm};
 	int ret;
+
+	acpi_pm_init(&vm->pm, &sci, &pm_cb);
+	ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_EVT, ACPI_PM_EVT_WINDOW,
+			   &acpi_pm_evt_io_ops, &vm->pm, "acpi-pm1a-evt", err);
+	if (!ret)
+		ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_CNT, ACPI_PM_CNT_WINDOW,
+				   &acpi_pm_cnt_io_ops, &vm->pm, "acpi-pm1a-cnt", err);
+	if (ret)
+		return ret;
 
 	uart_init(&vm->com1, &com1_irq, &com1_be);
 	ret = bus_register(&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1, "com1",
@@ -68,8 +147,11 @@ static int vm_devices(struct vm *vm, struct error *err)
 	if (ret)
 		return ret;
 	vm->debugexit = (struct debugexit){vm_debugexit, vm};
-	return bus_register(&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
-			    &vm->debugexit, "debug-exit", err);
+	ret = bus_register(&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
+			   &vm->debugexit, "debug-exit", err);
+	if (ret)
+		return ret;
+	return vm_pci(vm, err);
 }
 
 /* The firmware area holds what the monitor sets up for a firmware guest; it is a memslot
@@ -201,8 +283,10 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 		status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
 		goto fail;
 	}
-	vm->pci64_base =
-		(memmap_ram_end(&vm->mm) + PLATFORM_PCI64_ALIGN - 1) & ~(PLATFORM_PCI64_ALIGN - 1);
+	vm->pci64_base = memmap_ram_end(&vm->mm);
+	if (vm->pci64_base < MEMMAP_HIGH_BASE)
+		vm->pci64_base = MEMMAP_HIGH_BASE;
+	vm->pci64_base = (vm->pci64_base + PLATFORM_PCI64_ALIGN - 1) & ~(PLATFORM_PCI64_ALIGN - 1);
 	ret = kvm_init(&vm->kvm, err);
 	if (ret)
 		goto fail;
@@ -264,7 +348,15 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	if (vm->pci_ready) {
+		pci_host_destroy(&vm->pci);
+		virtio_kvm_destroy(&vm->rng_kvm);
+		virtio_pci_destroy(&vm->rng_pci);
+		virtio_rng_destroy(&vm->rng);
+		vm->pci_ready = false;
+	}
 	uart_destroy(&vm->com1);
+	acpi_pm_destroy(&vm->pm);
 	memmap_destroy(&vm->mm);
 	kvm_destroy(&vm->kvm);
 	if (vm->fw_area)

@@ -17,11 +17,16 @@
 #include "bus.h"
 #include "cli.h"
 #include "console.h"
+#include "devices/acpi_pm.h"
 #include "devices/debugexit.h"
+#include "devices/pci.h"
 #include "devices/uart.h"
+#include "devices/virtio_pci.h"
+#include "devices/virtio_rng.h"
 #include "evloop.h"
 #include "kvm.h"
 #include "memmap.h"
+#include "virtio_kvm.h"
 
 /* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
 #define VM_STATUS_POWEROFF 0
@@ -42,6 +47,12 @@ struct vm {
 	struct vcpu *vcpus;
 	struct uart com1;
 	struct debugexit debugexit;
+	struct acpi_pm pm;
+	struct pci_host pci;
+	bool pci_ready; /* pci_host_init succeeded: the PCI part needs tearing down */
+	struct virtio_rng rng;
+	struct virtio_pci rng_pci;
+	struct virtio_kvm rng_kvm;
 	struct console console;
 	struct evloop loop;  /* the main thread's: signals, stop requests, ioeventfds */
 	uint8_t *fw_area;    /* the firmware area (bootinfo.h), NULL when unused */
