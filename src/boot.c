@@ -13,23 +13,8 @@
 #include "linux.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "x86.h"
 
-#define PTE_PRESENT (1ULL << 0)
-#define PTE_WRITE (1ULL << 1)
-#define PTE_HUGE (1ULL << 7)
-
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
-
-#define GDT_CODE64 0x00af9b000000ffffULL /* present, DPL 0, execute/read, L */
-#define GDT_DATA 0x00cf93000000ffffULL	 /* present, DPL 0, read/write, 4 GiB */
 #define SEL_CODE 0x08
 #define SEL_DATA 0x10
 
@@ -64,11 +49,11 @@ static int boot_page_tables(struct vm *vm, uint64_t end, struct error *err)
 	if (npdpt > 512)
 		return error_set(err, -EINVAL, "address space too large for one PML4");
 	for (i = 0; i < npdpt; i++)
-		pml4[i] = (pdpt_gpa + i * 4096) | PTE_PRESENT | PTE_WRITE;
+		pml4[i] = (pdpt_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
 	for (i = 0; i < gib; i++)
-		pdpt[i] = (pd_gpa + i * 4096) | PTE_PRESENT | PTE_WRITE;
+		pdpt[i] = (pd_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
 	for (i = 0; i < gib * 512; i++)
-		pd[i] = (i << 21) | PTE_PRESENT | PTE_WRITE | PTE_HUGE;
+		pd[i] = (i << 21) | X86_PTE_PRESENT | X86_PTE_WRITE | X86_PTE_HUGE;
 	return 0;
 }
 
@@ -99,46 +84,23 @@ static void boot_bootinfo(struct vm *vm, const char *cmdline)
 	}
 }
 
-static int boot_long_mode(struct vcpu *v, struct error *err)
+/* The firmware path's entry state, in the form linux_load gives it for a kernel. */
+static void boot_firmware_entry(struct linux_entry *e)
 {
-	struct kvm_segment code = {
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = SEL_CODE,
-		.type = 11,
-		.present = 1,
-		.s = 1,
-		.l = 1,
-		.g = 1,
-	};
-	struct kvm_segment data = code;
-	struct kvm_regs regs = {
+	*e = (struct linux_entry){
 		.rip = BOOTINFO_LOAD_GPA,
+		.rsi = 0,
 		.rsp = BOOTINFO_STACK_TOP,
-		.rdi = BOOTINFO_GPA,
-		.rflags = 2,
+		.rflags = X86_RFLAGS_RESERVED,
+		.cr0 = X86_CR0_LONG_MODE,
+		.cr3 = BOOTINFO_PT_GPA,
+		.cr4 = X86_CR4_PAE,
+		.efer = X86_EFER_LME | X86_EFER_LMA,
+		.gdt_base = BOOTINFO_GDT_GPA,
+		.gdt_limit = 3 * 8 - 1,
+		.cs_sel = SEL_CODE,
+		.ds_sel = SEL_DATA,
 	};
-	struct kvm_sregs s;
-
-	data.selector = SEL_DATA;
-	data.type = 3;
-	data.l = 0;
-	data.db = 1;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
-		return error_set(err, -errno, "KVM_GET_SREGS: %s", strerror(errno));
-	s.gdt.base = BOOTINFO_GDT_GPA;
-	s.gdt.limit = 3 * 8 - 1;
-	s.cs = code;
-	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	s.cr3 = BOOTINFO_PT_GPA;
-	s.cr4 = CR4_PAE;
-	s.efer = EFER_LME | EFER_LMA;
-	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
-		return error_set(err, -errno, "KVM_SET_SREGS: %s", strerror(errno));
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		return error_set(err, -errno, "KVM_SET_REGS: %s", strerror(errno));
-	return 0;
 }
 
 int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
@@ -146,6 +108,7 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 {
 	uint64_t *gdt = boot_fw_ptr(vm, BOOTINFO_GDT_GPA);
 	uint64_t end = memmap_ram_end(&vm->mm);
+	struct linux_entry entry;
 	int ret;
 
 	if (size == 0 || size > BOOTINFO_IMAGE_MAX)
@@ -156,17 +119,18 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 		return error_set(err, -EINVAL, "--cmdline: longer than %d bytes",
 				 BOOTINFO_CMDLINE_MAX - 1);
 	gdt[0] = 0;
-	gdt[1] = GDT_CODE64;
-	gdt[2] = GDT_DATA;
+	gdt[1] = X86_GDT_CODE64;
+	gdt[2] = X86_GDT_DATA;
 	ret = boot_page_tables(vm, end > MEMMAP_HIGH_BASE ? end : MEMMAP_HIGH_BASE, err);
 	if (ret)
 		return ret;
 	boot_bootinfo(vm, cmdline);
 	memcpy(boot_fw_ptr(vm, BOOTINFO_LOAD_GPA), image, size);
-	return boot_long_mode(bsp, err);
+	boot_firmware_entry(&entry);
+	return boot_enter(bsp, &entry, BOOTINFO_GPA, err);
 }
 
-int boot_linux(struct vcpu *bsp, const struct linux_entry *e, struct error *err)
+int boot_enter(struct vcpu *bsp, const struct linux_entry *e, uint64_t rdi, struct error *err)
 {
 	struct kvm_segment code = {
 		.base = 0,
@@ -182,6 +146,7 @@ int boot_linux(struct vcpu *bsp, const struct linux_entry *e, struct error *err)
 	struct kvm_regs regs = {
 		.rip = e->rip,
 		.rsi = e->rsi,
+		.rdi = rdi,
 		.rsp = e->rsp,
 		.rflags = e->rflags,
 	};

@@ -24,8 +24,9 @@ extern const unsigned long slabvm_demo_image_size;
  * boot vCPU in long mode at the image's entry. */
 int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
 		  const char *cmdline, struct error *err);
-/* Puts the boot vCPU in the state linux_load prepared (64-bit boot protocol). */
-int boot_linux(struct vcpu *bsp, const struct linux_entry *e, struct error *err);
+/* Puts the boot vCPU in 64-bit long mode as e says (the state linux_load prepares for a
+ * kernel; boot_firmware's for an image), with rdi as the one argument a firmware gets. */
+int boot_enter(struct vcpu *bsp, const struct linux_entry *e, uint64_t rdi, struct error *err);
 
 #define BOOT_KERNEL_MAX (256ULL << 20) /* far more than any bzImage */
 

@@ -10,6 +10,7 @@
 
 #include "guestmem.h"
 #include "platform.h"
+#include "x86.h"
 
 /* Setup header fields: offsets in the image and in the zero page alike. */
 #define HDR_START 0x1f1 /* setup_sects: the header starts here */
@@ -58,24 +59,8 @@
 
 #define PAGE_SIZE 4096ULL
 #define PD_PAGE_SIZE (2ULL << 20)
-#define PTE_PRESENT (1ULL << 0)
-#define PTE_WRITE (1ULL << 1)
-#define PTE_HUGE (1ULL << 7)
 
-#define GDT_CODE64 0x00af9b000000ffffULL /* present, DPL 0, execute/read, accessed, L, G */
-#define GDT_DATA 0x00cf93000000ffffULL	 /* present, DPL 0, read/write, accessed, DB, G */
 #define GDT_ENTRIES 4
-
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
-#define RFLAGS_RESERVED (1ULL << 1) /* always set; IF clear */
 
 /* The layout in linux.h, checked: every piece in usable RAM, none overlapping. */
 _Static_assert(LINUX_GDT_GPA + GDT_ENTRIES * 8 <= LINUX_ZERO_PAGE_GPA, "GDT overlaps zero page");
@@ -422,17 +407,17 @@ static int write_page_tables(struct memmap *mm, struct error *err)
 	int ret;
 
 	memset(page, 0, sizeof(page));
-	page[0] = LINUX_PDPT_GPA | PTE_PRESENT | PTE_WRITE;
+	page[0] = LINUX_PDPT_GPA | X86_PTE_PRESENT | X86_PTE_WRITE;
 	ret = write_guest(mm, LINUX_PML4_GPA, page, sizeof(page), "PML4", err);
 	if (ret)
 		return ret;
 	for (i = 0; i < LINUX_PD_COUNT; i++)
-		page[i] = (LINUX_PD_GPA + i * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
+		page[i] = (LINUX_PD_GPA + i * PAGE_SIZE) | X86_PTE_PRESENT | X86_PTE_WRITE;
 	ret = write_guest(mm, LINUX_PDPT_GPA, page, sizeof(page), "PDPT", err);
 	for (i = 0; !ret && i < LINUX_PD_COUNT; i++) {
 		for (j = 0; j < PAGE_SIZE / 8; j++)
-			page[j] = ((uint64_t)i * 512 + j) * PD_PAGE_SIZE | PTE_PRESENT | PTE_WRITE |
-				  PTE_HUGE;
+			page[j] = ((uint64_t)i * 512 + j) * PD_PAGE_SIZE | X86_PTE_PRESENT |
+				  X86_PTE_WRITE | X86_PTE_HUGE;
 		ret = write_guest(mm, LINUX_PD_GPA + i * PAGE_SIZE, page, sizeof(page),
 				  "page directory", err);
 	}
@@ -442,7 +427,7 @@ static int write_page_tables(struct memmap *mm, struct error *err)
 int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_entry *out,
 	       struct error *err)
 {
-	static const uint64_t gdt[GDT_ENTRIES] = {0, 0, GDT_CODE64, GDT_DATA};
+	static const uint64_t gdt[GDT_ENTRIES] = {0, 0, X86_GDT_CODE64, X86_GDT_DATA};
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
 	size_t cmdline_len = strlen(cmdline), cmdline_max;
 	struct linux_e820_entry e820[LINUX_E820_MAX];
@@ -494,11 +479,11 @@ int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_e
 	out->rip = load + ENTRY_64_OFFSET;
 	out->rsi = LINUX_ZERO_PAGE_GPA;
 	out->rsp = LINUX_STACK_TOP;
-	out->rflags = RFLAGS_RESERVED;
-	out->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	out->rflags = X86_RFLAGS_RESERVED;
+	out->cr0 = X86_CR0_LONG_MODE;
 	out->cr3 = LINUX_PML4_GPA;
-	out->cr4 = CR4_PAE;
-	out->efer = EFER_LME | EFER_LMA;
+	out->cr4 = X86_CR4_PAE;
+	out->efer = X86_EFER_LME | X86_EFER_LMA;
 	out->gdt_base = LINUX_GDT_GPA;
 	out->gdt_limit = sizeof(gdt) - 1;
 	out->cs_sel = LINUX_BOOT_CS;

@@ -238,7 +238,7 @@ static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct err
 		ret = linux_load(&vm->mm, &lc, &entry, err);
 	}
 	if (!ret)
-		ret = boot_linux(&vm->vcpus[0], &entry, err);
+		ret = boot_enter(&vm->vcpus[0], &entry, 0, err);
 	boot_file_close(&initrd);
 	boot_file_close(&kernel);
 	return ret;
