@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "size.h"
+
 const char cli_usage[] =
 	"usage: slabvm run [OPTIONS]\n"
 	"       slabvm --help | --version\n"
@@ -90,23 +92,6 @@ int cli_parse_size(const char *s, uint64_t *out)
 		return -ERANGE;
 	*out = v << shift;
 	return 0;
-}
-
-const char *cli_format_size(uint64_t size, char *buf, unsigned int len)
-{
-	static const char suffix[] = "TGMK";
-	unsigned int i;
-
-	for (i = 0; i < 4; i++) {
-		unsigned int shift = 40 - 10 * i;
-
-		if (size && size % (1ULL << shift) == 0) {
-			snprintf(buf, len, "%" PRIu64 "%c", size >> shift, suffix[i]);
-			return buf;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64, size);
-	return buf;
 }
 
 static int cli_size_arg(const char *opt, const char *arg, uint64_t *out, struct error *err)
@@ -261,11 +246,8 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 		return CLI_USAGE;
 	}
 	if (cfg->maxmem && cfg->maxmem < cfg->mem) {
-		char a[32], b[32];
-
 		error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
-			  cli_format_size(cfg->maxmem, a, sizeof(a)),
-			  cli_format_size(cfg->mem, b, sizeof(b)));
+			  size_str(cfg->maxmem).s, size_str(cfg->mem).s);
 		return CLI_USAGE;
 	}
 	return CLI_RUN;

@@ -47,9 +47,6 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 /* "512M", "2G", "4096", "4k": binary suffixes K M G T. -EINVAL or -ERANGE otherwise. */
 int cli_parse_size(const char *s, uint64_t *out);
 
-/* Writes "2M", "4K", "3G", or a byte count when no suffix fits exactly. */
-const char *cli_format_size(uint64_t size, char *buf, unsigned int len);
-
 extern const char cli_usage[];
 
 #endif

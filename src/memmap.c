@@ -15,30 +15,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "size.h"
+
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
-
-/* A size the way a user would type it: "64M", "3G", or bytes when no suffix is exact. */
-struct size_str {
-	char s[24];
-};
-
-static struct size_str fmt_size(uint64_t v)
-{
-	static const char suffix[] = "KMGT";
-	struct size_str out;
-	int i;
-
-	for (i = 3; i >= 0; i--) {
-		unsigned int shift = 10 * (i + 1);
-
-		if (v && v % (1ULL << shift) == 0) {
-			snprintf(out.s, sizeof(out.s), "%" PRIu64 "%c", v >> shift, suffix[i]);
-			return out;
-		}
-	}
-	snprintf(out.s, sizeof(out.s), "%" PRIu64, v);
-	return out;
-}
 
 static bool bit_test(const unsigned long *map, uint64_t n)
 {
@@ -161,9 +140,8 @@ int memmap_check_granule(uint64_t granule, struct error *err)
 {
 	if (granule < MEMMAP_GRANULE_MIN || granule > MEMMAP_GRANULE_MAX ||
 	    (granule & (granule - 1)))
-		return error_set(err, -EINVAL,
-				 "--granule %" PRIu64 ": must be a power of two from 4K to 1G",
-				 granule);
+		return error_set(err, -EINVAL, "--granule %s: must be a power of two from 4K to 1G",
+				 size_str(granule).s);
 	return 0;
 }
 
@@ -234,13 +212,13 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 		return ret;
 	if (mem < MEMMAP_MEM_MIN)
 		return error_set(err, -EINVAL, "--mem %s: too small, the guest needs at least %s",
-				 fmt_size(mem).s, fmt_size(MEMMAP_MEM_MIN).s);
+				 size_str(mem).s, size_str(MEMMAP_MEM_MIN).s);
 	/* Checked first so the sums below cannot overflow. */
 	if (mem > MEMMAP_RAM_END_MAX || maxmem > MEMMAP_RAM_END_MAX)
 		return error_set(err, -EINVAL, "--%s %s: more than the %s this machine addresses",
 				 mem > MEMMAP_RAM_END_MAX ? "mem" : "maxmem",
-				 fmt_size(mem > MEMMAP_RAM_END_MAX ? mem : maxmem).s,
-				 fmt_size(MEMMAP_RAM_END_MAX).s);
+				 size_str(mem > MEMMAP_RAM_END_MAX ? mem : maxmem).s,
+				 size_str(MEMMAP_RAM_END_MAX).s);
 	if (mem % g) {
 		uint64_t down = mem - mem % g;
 
@@ -248,26 +226,26 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 		if (down < MEMMAP_MEM_MIN)
 			return error_set(err, -EINVAL,
 					 "--mem %s is not a multiple of --granule %s; try --mem %s",
-					 fmt_size(mem).s, fmt_size(g).s, fmt_size(down + g).s);
+					 size_str(mem).s, size_str(g).s, size_str(down + g).s);
 		return error_set(err, -EINVAL,
 				 "--mem %s is not a multiple of --granule %s; try --mem %s or %s",
-				 fmt_size(mem).s, fmt_size(g).s, fmt_size(down).s,
-				 fmt_size(down + g).s);
+				 size_str(mem).s, size_str(g).s, size_str(down).s,
+				 size_str(down + g).s);
 	}
 	if (maxmem < mem)
 		return error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
-				 fmt_size(maxmem).s, fmt_size(mem).s);
+				 size_str(maxmem).s, size_str(mem).s);
 	if (maxmem % g)
 		return error_set(err, -EINVAL, "--maxmem %s is not a multiple of --granule %s",
-				 fmt_size(maxmem).s, fmt_size(g).s);
+				 size_str(maxmem).s, size_str(g).s);
 	if (cfg->dimm_size && maxmem == mem)
 		return error_set(err, -EINVAL,
 				 "--dimm-size %s: there is no hotplug window (--maxmem is not "
 				 "larger than --mem)",
-				 fmt_size(cfg->dimm_size).s);
+				 size_str(cfg->dimm_size).s);
 	if (cfg->dimm_size % g)
 		return error_set(err, -EINVAL, "--dimm-size %s is not a multiple of --granule %s",
-				 fmt_size(cfg->dimm_size).s, fmt_size(g).s);
+				 size_str(cfg->dimm_size).s, size_str(g).s);
 
 	low = mem < MEMMAP_LOW_END ? mem : MEMMAP_LOW_END;
 	high = mem - low;
@@ -278,8 +256,8 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 		return error_set(err, -EINVAL,
 				 "--%s %s puts the end of RAM at %s, above the %s this machine "
 				 "addresses",
-				 window ? "maxmem" : "mem", fmt_size(window ? maxmem : mem).s,
-				 fmt_size(end).s, fmt_size(MEMMAP_RAM_END_MAX).s);
+				 window ? "maxmem" : "mem", size_str(window ? maxmem : mem).s,
+				 size_str(end).s, size_str(MEMMAP_RAM_END_MAX).s);
 
 	max_slots = MEMMAP_MAX_REGIONS - (high ? 2 : 1);
 	dimm = cfg->dimm_size ? cfg->dimm_size : window;
@@ -289,16 +267,16 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 			return error_set(err, -EINVAL,
 					 "--dimm-size %s does not divide the %s hotplug window "
 					 "(--maxmem %s minus --mem %s)",
-					 fmt_size(dimm).s, fmt_size(window).s, fmt_size(maxmem).s,
-					 fmt_size(mem).s);
+					 size_str(dimm).s, size_str(window).s, size_str(maxmem).s,
+					 size_str(mem).s);
 		nslots = window / dimm;
 		if (nslots > max_slots)
 			return error_set(err, -EINVAL,
 					 "--dimm-size %s cuts the %s hotplug window into %" PRIu64
 					 " slots, more than the %" PRIu64
 					 " that fit; use --dimm-size %s or larger",
-					 fmt_size(dimm).s, fmt_size(window).s, nslots, max_slots,
-					 fmt_size(smallest_dimm_size(window, g, max_slots)).s);
+					 size_str(dimm).s, size_str(window).s, nslots, max_slots,
+					 size_str(smallest_dimm_size(window, g, max_slots)).s);
 	}
 
 	mm->granule = g;
@@ -311,7 +289,7 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 		ret = layout_region(mm, MEMMAP_DIMM, base + i * dimm, dimm);
 	if (ret)
 		return error_set(err, ret, "--mem %s: no memory for the granule map",
-				 fmt_size(mem).s);
+				 size_str(mem).s);
 	mm->dimm_base = base;
 	mm->dimm_end = base + window;
 	return 0;
@@ -343,7 +321,7 @@ int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 		if (ret) {
 			error_set(err, ret,
 				  "--mem %s: cannot create %s of guest RAM at 0x%" PRIx64 ": %s",
-				  fmt_size(cfg->mem).s, fmt_size(r->size).s, r->gpa,
+				  size_str(cfg->mem).s, size_str(r->size).s, r->gpa,
 				  strerror(-ret));
 			goto fail;
 		}
@@ -432,15 +410,15 @@ int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t r
 					 "RAM%s, but the IOMMU allows %" PRIu64
 					 " (dma_entry_limit); "
 					 "use --granule %s or larger",
-					 fmt_size(mm->granule).s, need,
-					 fmt_size(memmap_pluggable_bytes(mm)).s, devices, limit,
-					 fmt_size(g).s);
+					 size_str(mm->granule).s, need,
+					 size_str(memmap_pluggable_bytes(mm)).s, devices, limit,
+					 size_str(g).s);
 	}
 	return error_set(err, -ENOSPC,
 			 "--granule %s needs %" PRIu64 " IOMMU mappings for %s of RAM%s, but the "
 			 "IOMMU allows %" PRIu64 " (dma_entry_limit) and no granule size fits; "
 			 "raise the dma_entry_limit parameter of vfio_iommu_type1",
-			 fmt_size(mm->granule).s, need, fmt_size(memmap_pluggable_bytes(mm)).s,
+			 size_str(mm->granule).s, need, size_str(memmap_pluggable_bytes(mm)).s,
 			 devices, limit);
 }
 
@@ -724,7 +702,7 @@ int memmap_start(struct memmap *mm, struct error *err)
 		ret = region_attach(mm, r, &failed);
 		if (ret) {
 			error_set(err, ret, "%s of %s RAM at 0x%" PRIx64 ": %s refused it: %s",
-				  fmt_size(r->size).s, memmap_kind_name(r->kind), r->gpa,
+				  size_str(r->size).s, memmap_kind_name(r->kind), r->gpa,
 				  failed->name, strerror(-ret));
 			for (k = 0; k < i; k++)
 				if (mm->region[k].plugged)
@@ -775,7 +753,7 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
 	ret = mm->backing->create(mm->backing_opaque, r);
 	if (ret) {
 		error_set(err, ret, "DIMM slot %u: cannot create %s of backing: %s", index,
-			  fmt_size(r->size).s, strerror(-ret));
+			  size_str(r->size).s, strerror(-ret));
 		goto out;
 	}
 	/*
@@ -785,7 +763,7 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
 	ret = mm->backing->populate(mm->backing_opaque, r, 0, r->size);
 	if (ret) {
 		error_set(err, ret, "DIMM slot %u: cannot allocate %s: %s", index,
-			  fmt_size(r->size).s, strerror(-ret));
+			  size_str(r->size).s, strerror(-ret));
 		goto err_destroy;
 	}
 	r->plugged = true;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "size.h"
 
 #define ARGV(...) ((char *[]){"slabvm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){"slabvm", __VA_ARGS__}) / sizeof(char *)))
@@ -17,7 +18,6 @@
 static void test_sizes(void **state)
 {
 	uint64_t v;
-	char buf[32];
 
 	(void)state;
 	assert_int_equal(cli_parse_size("4096", &v), 0);
@@ -40,11 +40,11 @@ static void test_sizes(void **state)
 	assert_int_equal(v, UINT64_MAX);
 	assert_int_equal(cli_parse_size("18446744073709551616", &v), -ERANGE);
 	assert_int_equal(cli_parse_size("16777216T", &v), -ERANGE);
-	assert_string_equal(cli_format_size(2ULL << 20, buf, sizeof(buf)), "2M");
-	assert_string_equal(cli_format_size(1536ULL << 20, buf, sizeof(buf)), "1536M");
-	assert_string_equal(cli_format_size(4096, buf, sizeof(buf)), "4K");
-	assert_string_equal(cli_format_size(1000, buf, sizeof(buf)), "1000");
-	assert_string_equal(cli_format_size(0, buf, sizeof(buf)), "0");
+	assert_string_equal(size_str(2ULL << 20).s, "2M");
+	assert_string_equal(size_str(1536ULL << 20).s, "1536M");
+	assert_string_equal(size_str(4096).s, "4K");
+	assert_string_equal(size_str(1000).s, "1000");
+	assert_string_equal(size_str(0).s, "0");
 }
 
 static void test_good(void **state)

@@ -91,7 +91,7 @@ static void test_granule_check(void **state)
 		expect_msg(&err, "must be a power of two from 4K to 1G");
 	}
 	memmap_check_granule(3145728, &err);
-	assert_string_equal(err.msg, "--granule 3145728: must be a power of two from 4K to 1G");
+	assert_string_equal(err.msg, "--granule 3M: must be a power of two from 4K to 1G");
 	for (g = 4 * K; g <= G; g *= 2) {
 		memset(&err, 0, sizeof(err));
 		assert_int_equal(memmap_check_granule(g, &err), 0);
@@ -307,8 +307,8 @@ static void test_refusals(void **state)
 {
 	(void)state;
 	expect_refused(config(16 * M, 0, 3145728, 0),
-		       "--granule 3145728: must be a power of two from 4K to 1G");
-	expect_refused(config(16 * M, 0, 2 * G, 0), "--granule 2147483648");
+		       "--granule 3M: must be a power of two from 4K to 1G");
+	expect_refused(config(16 * M, 0, 2 * G, 0), "--granule 2G");
 	expect_refused(config(8 * M, 0, 0, 0), "--mem 8M: too small, the guest needs at least 16M");
 	expect_refused(config(0, 0, 0, 0), "--mem 0: too small");
 	expect_refused(config(100 * M, 0, 64 * M, 0),
