@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-balloon. The device itself decides nothing about memory: it turns each guest
+ * buffer into memmap_inflate_page / memmap_deflate_page calls, which validate every page
+ * and keep the IOMMU ordering rules, and counts what they refused.
+ */
+#include "balloon/balloon.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define BALLOON_BASE_FEATURES                                                                      \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |                         \
+	 (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_BALLOON_F_MUST_TELL_HOST))
+
+#define BALLOON_Q_INFLATE 0
+#define BALLOON_Q_DEFLATE 1
+#define BALLOON_Q_STATS 2
+#define BALLOON_STAT_ENTRY 10 /* packed: le16 tag, le64 val */
+
+enum balloon_role {
+	BALLOON_ROLE_NONE,
+	BALLOON_ROLE_INFLATE,
+	BALLOON_ROLE_DEFLATE,
+	BALLOON_ROLE_STATS,
+	BALLOON_ROLE_REPORT,
+};
+
+static bool has(uint64_t features, unsigned int bit)
+{
+	return features & (1ULL << bit);
+}
+
+static uint64_t le(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* Linux numbers the queues it finds by the negotiated features, skipping absent ones. */
+static enum balloon_role balloon_role(const struct balloon *b, unsigned int q)
+{
+	unsigned int next = BALLOON_Q_STATS;
+
+	if (q == BALLOON_Q_INFLATE)
+		return BALLOON_ROLE_INFLATE;
+	if (q == BALLOON_Q_DEFLATE)
+		return BALLOON_ROLE_DEFLATE;
+	if (has(b->features, VIRTIO_BALLOON_F_STATS_VQ) && q == next++)
+		return BALLOON_ROLE_STATS;
+	if (has(b->features, VIRTIO_BALLOON_F_REPORTING) && q == next)
+		return BALLOON_ROLE_REPORT;
+	return BALLOON_ROLE_NONE;
+}
+
+int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *transport,
+		 const struct balloon_config *cfg)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	ret = -pthread_mutex_init(&b->lock, NULL);
+	if (ret)
+		return ret;
+	b->mm = mm;
+	b->transport = transport;
+	if (cfg)
+		b->cfg = *cfg;
+	return 0;
+}
+
+void balloon_destroy(struct balloon *b)
+{
+	pthread_mutex_destroy(&b->lock);
+}
+
+/*
+ * Listeners are added before the map starts and never removed, so asking the map each
+ * time gives the same answer the driver saw when it read the features.
+ */
+static uint64_t balloon_features(void *dev)
+{
+	struct balloon *b = dev;
+	uint64_t f = BALLOON_BASE_FEATURES;
+
+	if (b->cfg.stats)
+		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+	if (b->cfg.deflate_on_oom)
+		f |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (b->cfg.free_page_reporting && !memmap_has_pinning_listener(b->mm))
+		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+	return f;
+}
+
+static bool balloon_set_features(void *dev, uint64_t features)
+{
+	struct balloon *b = dev;
+
+	if ((features & ~balloon_features(b)) || !has(features, VIRTIO_F_VERSION_1))
+		return false;
+	pthread_mutex_lock(&b->lock);
+	b->features = features;
+	pthread_mutex_unlock(&b->lock);
+	return true;
+}
+
+static void balloon_config_bytes(struct balloon *b, uint8_t c[BALLOON_CONFIG_SIZE])
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		c[i] = b->num_pages >> (8 * i);
+		c[4 + i] = b->actual >> (8 * i);
+	}
+}
+
+static uint64_t balloon_config_read(void *dev, uint32_t offset, unsigned int size)
+{
+	struct balloon *b = dev;
+	uint8_t c[BALLOON_CONFIG_SIZE];
+	uint64_t v = 0;
+	unsigned int i;
+
+	pthread_mutex_lock(&b->lock);
+	balloon_config_bytes(b, c);
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < size && i < 8; i++)
+		if (offset < BALLOON_CONFIG_SIZE && i < BALLOON_CONFIG_SIZE - offset)
+			v |= (uint64_t)c[offset + i] << (8 * i);
+	return v;
+}
+
+/* Only 'actual' belongs to the driver; num_pages is the host's. */
+static void balloon_config_write(void *dev, uint32_t offset, unsigned int size, uint64_t value)
+{
+	struct balloon *b = dev;
+	uint8_t c[BALLOON_CONFIG_SIZE];
+	unsigned int i;
+
+	pthread_mutex_lock(&b->lock);
+	balloon_config_bytes(b, c);
+	for (i = 0; i < size && i < 8; i++)
+		if (offset < BALLOON_CONFIG_SIZE && i < BALLOON_CONFIG_SIZE - offset &&
+		    offset + i >= 4)
+			c[offset + i] = value >> (8 * i);
+	b->actual = le(c + 4, 4);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void balloon_queue_ready(void *dev, unsigned int q, const struct virtio_queue_config *cfg)
+{
+	struct balloon *b = dev;
+	int ret = 0;
+
+	pthread_mutex_lock(&b->lock);
+	if (q >= BALLOON_MAX_QUEUES || balloon_role(b, q) == BALLOON_ROLE_NONE || b->error) {
+		pthread_mutex_unlock(&b->lock);
+		return;
+	}
+	if (cfg->size > BALLOON_QUEUE_SIZE)
+		ret = VIRTQUEUE_ERR_SIZE;
+	else
+		ret = virtqueue_init(&b->vq[q], b->mm, cfg, b->features);
+	b->live[q] = !ret;
+	if (ret) {
+		b->error = ret;
+		memset(b->live, 0, sizeof(b->live));
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (ret)
+		b->transport->ops->needs_reset(b->transport);
+}
+
+static void balloon_count(struct balloon *b, int ret, uint64_t *ok)
+{
+	if (!ret)
+		(*ok)++;
+	else if (ret == -EINVAL)
+		b->stats.invalid_pfns++;
+	else
+		b->stats.failed_pfns++;
+}
+
+/* One inflate or deflate buffer. 0, or a negative enum virtqueue_error. */
+static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate)
+{
+	uint64_t len = b->chain.read_len;
+	uint64_t n = len < BALLOON_MAX_CHAIN_BYTES ? len : BALLOON_MAX_CHAIN_BYTES;
+	ssize_t got;
+	uint64_t i;
+
+	n -= n % 4;
+	got = virtqueue_chain_read(&b->vq[q], &b->chain, 0, b->buf, n);
+	if (got < 0)
+		return got;
+	/* An odd tail and everything past the cap are refused, a PFN per started 4 bytes. */
+	b->stats.invalid_pfns += (len - got + 3) / 4;
+	for (i = 0; i + 4 <= (uint64_t)got; i += 4) {
+		uint64_t gpa = le(b->buf + i, 4) * BALLOON_PAGE_SIZE;
+
+		if (inflate)
+			balloon_count(b, memmap_inflate_page(b->mm, gpa), &b->stats.inflated_pages);
+		else
+			balloon_count(b, memmap_deflate_page(b->mm, gpa), &b->stats.deflated_pages);
+	}
+	return 0;
+}
+
+/*
+ * One stats buffer: keep the values and hold the buffer. A driver that sends another
+ * while we hold one gets the old one back, so no buffer is ever lost.
+ */
+static int balloon_stats_buf(struct balloon *b, unsigned int q, bool *pushed)
+{
+	uint8_t e[BALLOON_MAX_STATS * BALLOON_STAT_ENTRY];
+	size_t len = b->chain.read_len < sizeof(e) ? b->chain.read_len : sizeof(e);
+	ssize_t got;
+	size_t i;
+	int ret;
+
+	got = virtqueue_chain_read(&b->vq[q], &b->chain, 0, e, len);
+	if (got < 0)
+		return got;
+	for (i = 0; i + BALLOON_STAT_ENTRY <= (size_t)got; i += BALLOON_STAT_ENTRY) {
+		uint64_t tag = le(e + i, 2);
+
+		if (tag >= BALLOON_S_NR)
+			continue;
+		b->guest.val[tag] = le(e + i + 2, 8);
+		b->guest.valid |= 1U << tag;
+	}
+	b->guest.updates++;
+	if (b->stats_held) {
+		ret = virtqueue_push(&b->vq[q], b->stats_head, 0);
+		if (ret < 0)
+			return ret;
+		*pushed = true;
+	}
+	b->stats_held = true;
+	b->stats_head = b->chain.head;
+	return 0;
+}
+
+/*
+ * One free page report: release every whole page of every range by inflating it, which
+ * punches its backing (no pinning listener), and deflating it again, which leaves it
+ * usable. Refused with a pinning listener: see balloon.h.
+ */
+static void balloon_report(struct balloon *b)
+{
+	uint64_t budget = BALLOON_MAX_REPORT_PAGES;
+	unsigned int s;
+
+	if (memmap_has_pinning_listener(b->mm))
+		return;
+	for (s = 0; s < b->chain.nsegs; s++) {
+		const struct virtqueue_seg *seg = &b->chain.seg[s];
+		uint64_t start = (seg->gpa + BALLOON_PAGE_SIZE - 1) & ~(BALLOON_PAGE_SIZE - 1);
+		uint64_t end = (seg->gpa + seg->len) & ~(BALLOON_PAGE_SIZE - 1);
+		uint64_t gpa;
+
+		for (gpa = start; gpa < end; gpa += BALLOON_PAGE_SIZE) {
+			int ret;
+
+			if (!budget) {
+				b->stats.invalid_pfns += (end - gpa) / BALLOON_PAGE_SIZE;
+				break;
+			}
+			budget--;
+			ret = memmap_inflate_page(b->mm, gpa);
+			if (!ret)
+				ret = memmap_deflate_page(b->mm, gpa);
+			balloon_count(b, ret, &b->stats.reported_pages);
+		}
+	}
+}
+
+/* Returns 1 if the driver must be interrupted, 0 if not, or a negative virtqueue error. */
+static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role role)
+{
+	bool pushed = false;
+	int ret;
+
+	for (;;) {
+		ret = virtqueue_pop(&b->vq[q], &b->chain);
+		if (ret <= 0)
+			break;
+		switch (role) {
+		case BALLOON_ROLE_INFLATE:
+		case BALLOON_ROLE_DEFLATE:
+			ret = balloon_pfns(b, q, role == BALLOON_ROLE_INFLATE);
+			break;
+		case BALLOON_ROLE_REPORT:
+			balloon_report(b);
+			ret = 0;
+			break;
+		default:
+			ret = balloon_stats_buf(b, q, &pushed);
+			break;
+		}
+		/* Deflated pages are mapped by now: pushing tells the guest it may use them. */
+		if (ret >= 0 && role != BALLOON_ROLE_STATS) {
+			ret = virtqueue_push(&b->vq[q], b->chain.head, 0);
+			pushed = true;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	if (ret < 0 || !pushed)
+		return ret;
+	return virtqueue_notify_needed(&b->vq[q]);
+}
+
+/* Called with b->lock held after a queue error: every queue stops until reset. */
+static void balloon_break(struct balloon *b, int err)
+{
+	b->error = err;
+	memset(b->live, 0, sizeof(b->live));
+	b->stats_held = false;
+}
+
+static void balloon_queue_notify(void *dev, unsigned int q)
+{
+	struct balloon *b = dev;
+	struct virtio_transport *t = b->transport;
+	enum balloon_role role;
+	int ret = 0;
+
+	pthread_mutex_lock(&b->lock);
+	role = q < BALLOON_MAX_QUEUES ? balloon_role(b, q) : BALLOON_ROLE_NONE;
+	if (role != BALLOON_ROLE_NONE && b->live[q] && !b->error) {
+		ret = balloon_process(b, q, role);
+		if (ret < 0)
+			balloon_break(b, ret);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (ret > 0)
+		t->ops->notify_queue(t, q);
+	if (ret < 0)
+		t->ops->needs_reset(t);
+}
+
+static void balloon_reset(void *dev)
+{
+	struct balloon *b = dev;
+	unsigned int q;
+
+	pthread_mutex_lock(&b->lock);
+	for (q = 0; q < BALLOON_MAX_QUEUES; q++)
+		virtqueue_reset(&b->vq[q]);
+	memset(b->live, 0, sizeof(b->live));
+	b->features = 0;
+	b->error = 0;
+	b->stats_held = false;
+	pthread_mutex_unlock(&b->lock);
+}
+
+int balloon_set_target(struct balloon *b, uint64_t bytes, struct error *err)
+{
+	uint64_t max = memmap_pluggable_bytes(b->mm);
+	bool changed;
+
+	if (bytes > max)
+		return error_set(
+			err, -EINVAL,
+			"balloon: target %llu bytes is more than the guest's %llu bytes of RAM",
+			(unsigned long long)bytes, (unsigned long long)max);
+	pthread_mutex_lock(&b->lock);
+	changed = b->num_pages != bytes / BALLOON_PAGE_SIZE;
+	b->num_pages = bytes / BALLOON_PAGE_SIZE;
+	pthread_mutex_unlock(&b->lock);
+	if (changed)
+		b->transport->ops->notify_config(b->transport);
+	return 0;
+}
+
+int balloon_request_stats(struct balloon *b)
+{
+	struct virtio_transport *t = b->transport;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->error || !b->stats_held || !b->live[BALLOON_Q_STATS] ||
+	    balloon_role(b, BALLOON_Q_STATS) != BALLOON_ROLE_STATS) {
+		pthread_mutex_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	b->stats_held = false;
+	ret = virtqueue_push(&b->vq[BALLOON_Q_STATS], b->stats_head, 0);
+	if (ret >= 0)
+		ret = virtqueue_notify_needed(&b->vq[BALLOON_Q_STATS]);
+	if (ret < 0)
+		balloon_break(b, ret);
+	pthread_mutex_unlock(&b->lock);
+	if (ret > 0)
+		t->ops->notify_queue(t, BALLOON_Q_STATS);
+	if (ret < 0) {
+		t->ops->needs_reset(t);
+		return -EIO;
+	}
+	return 0;
+}
+
+void balloon_get_info(struct balloon *b, struct balloon_info *info)
+{
+	struct memmap_stats st;
+
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&b->lock);
+	memmap_get_stats(b->mm, &st);
+	info->target_bytes = b->num_pages * BALLOON_PAGE_SIZE;
+	info->actual_bytes = b->actual * BALLOON_PAGE_SIZE;
+	info->features = b->features;
+	info->broken = b->error != 0;
+	info->stats = b->stats;
+	info->guest = b->guest;
+	pthread_mutex_unlock(&b->lock);
+	info->inflated_bytes = st.inflated_bytes;
+	info->released_bytes = st.released_bytes;
+	info->inflated_pinned_bytes = st.inflated_pinned_bytes;
+}
+
+const struct virtio_device_ops balloon_ops = {
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = BALLOON_MAX_QUEUES,
+	.queue_max_size = BALLOON_QUEUE_SIZE,
+	.features = balloon_features,
+	.set_features = balloon_set_features,
+	.config_size = BALLOON_CONFIG_SIZE,
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.queue_ready = balloon_queue_ready,
+	.queue_notify = balloon_queue_notify,
+	.reset = balloon_reset,
+};

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-balloon (virtio 1.2, 5.5) on the granule model of memmap.h. The guest gives pages
+ * back (inflateq) and takes them again (deflateq) as arrays of le32 4 KiB page frame
+ * numbers; every PFN goes through memmap_inflate_page / memmap_deflate_page, which check
+ * it (plugged guest RAM, right state) and keep the IOMMU ordering rules. A PFN they refuse
+ * changes nothing and is counted invalid; so is the tail of a buffer that is not a multiple
+ * of 4 bytes, and everything past BALLOON_MAX_CHAIN_BYTES in one buffer, which bounds the
+ * work one buffer costs (Linux sends 256 PFNs, 1 KiB).
+ *
+ * Queues, in the order Linux finds them for the negotiated features: inflateq 0, deflateq 1,
+ * statsq 2 with STATS_VQ, then reporting_vq with REPORTING (index 2 or 3).
+ * FREE_PAGE_HINT and PAGE_POISON are never offered. DEFLATE_ON_OOM (off unless chosen)
+ * changes only what the driver does.
+ *
+ * MUST_TELL_HOST is always offered: memmap_deflate_page populates and maps a page before
+ * it returns, and the deflate buffer is pushed only after every PFN in it was processed,
+ * so the guest never uses a page the IOMMU does not map.
+ *
+ * Statistics follow the spec's protocol: the device keeps the driver's buffer after reading
+ * it and returns it only when balloon_request_stats asks for fresh numbers.
+ *
+ * Free page reporting is offered only without a pinning listener (no vfio container).
+ * With one, a reported page cannot be returned to the host without unmapping its whole
+ * granule from the IOMMU, and the guest may hand the page out again at any moment, so
+ * reporting would release nothing (G > 4 KiB) or churn IOMMU mappings under live DMA
+ * (G = 4 KiB). Without one, each whole page of a reported range is inflated, which releases
+ * its backing, and deflated at once, so the guest may use it again.
+ *
+ * Any virtqueue error means the guest broke a queue: the device stops processing every
+ * queue, reports needs_reset once and waits for the driver to reset it.
+ *
+ * Locking: every entry point takes b->lock; memmap functions are called under it (so the
+ * map's lock nests inside b->lock), never with guestmem_lock held. The transport's ops are
+ * called after b->lock is dropped, as in virtio_rng.h. Pages the balloon holds stay
+ * inflated across a device reset: the memory map, not the driver, owns that state.
+ */
+#ifndef SLABVM_BALLOON_H
+#define SLABVM_BALLOON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/virtio.h"
+#include "devices/virtqueue.h"
+#include "error.h"
+#include "memmap.h"
+
+/* Device feature bits (virtio 1.2, 5.5.3). */
+#define VIRTIO_BALLOON_F_MUST_TELL_HOST 0
+#define VIRTIO_BALLOON_F_STATS_VQ 1
+#define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
+#define VIRTIO_BALLOON_F_FREE_PAGE_HINT 3
+#define VIRTIO_BALLOON_F_PAGE_POISON 4
+#define VIRTIO_BALLOON_F_REPORTING 5
+
+#define BALLOON_PAGE_SIZE 4096ULL
+#define BALLOON_QUEUE_SIZE 256
+#define BALLOON_MAX_QUEUES 4	       /* inflate, deflate, stats, reporting */
+#define BALLOON_CONFIG_SIZE 8	       /* le32 num_pages, le32 actual */
+#define BALLOON_MAX_CHAIN_BYTES 65536  /* PFNs read from one inflate/deflate buffer */
+#define BALLOON_MAX_REPORT_PAGES 65536 /* pages released from one reporting buffer */
+#define BALLOON_MAX_STATS 64	       /* entries read from one stats buffer */
+
+/* Statistics tags (virtio 1.2, 5.5.6.3, and the ones Linux adds after them). */
+enum balloon_stat_tag {
+	BALLOON_S_SWAP_IN,
+	BALLOON_S_SWAP_OUT,
+	BALLOON_S_MAJFLT,
+	BALLOON_S_MINFLT,
+	BALLOON_S_MEMFREE,
+	BALLOON_S_MEMTOT,
+	BALLOON_S_AVAIL,
+	BALLOON_S_CACHES,
+	BALLOON_S_HTLB_PGALLOC,
+	BALLOON_S_HTLB_PGFAIL,
+	BALLOON_S_OOM_KILLS,
+	BALLOON_S_ALLOC_STALL,
+	BALLOON_S_ASYNC_SCAN,
+	BALLOON_S_DIRECT_SCAN,
+	BALLOON_S_ASYNC_RECLAIM,
+	BALLOON_S_DIRECT_RECLAIM,
+	BALLOON_S_NR, /* unknown tags are ignored, as the spec asks */
+};
+
+/* Optional features, chosen by the user. */
+struct balloon_config {
+	bool stats;
+	bool deflate_on_oom;
+	bool free_page_reporting; /* offered only without a pinning listener */
+};
+
+/* What the guest did, in pages (4 KiB). */
+struct balloon_stats {
+	uint64_t inflated_pages;
+	uint64_t deflated_pages;
+	uint64_t reported_pages; /* released through free page reporting */
+	uint64_t invalid_pfns;	 /* refused: ignored, nothing changed */
+	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed */
+};
+
+struct balloon_guest_stats {
+	uint64_t updates; /* stats buffers received */
+	uint32_t valid;	  /* bit n: val[n] was reported at least once */
+	uint64_t val[BALLOON_S_NR];
+};
+
+struct balloon_info {
+	uint64_t target_bytes; /* num_pages */
+	uint64_t actual_bytes; /* what the driver says it holds */
+	uint64_t inflated_bytes;
+	uint64_t released_bytes;	/* of those, returned to the host (memmap_get_stats) */
+	uint64_t inflated_pinned_bytes; /* inflated but kept by a pinning listener */
+	uint64_t features;		/* negotiated */
+	bool broken;			/* waiting for a reset after a queue error */
+	struct balloon_stats stats;
+	struct balloon_guest_stats guest;
+};
+
+/* Fields are private to balloon.c; tests and the fuzz harness only read them. */
+struct balloon {
+	pthread_mutex_t lock;
+	struct memmap *mm;
+	struct virtio_transport *transport;
+	struct balloon_config cfg;
+	uint64_t features; /* negotiated */
+	uint32_t num_pages;
+	uint32_t actual;
+	int error; /* the enum virtqueue_error that broke the device: ignored until reset */
+	bool live[BALLOON_MAX_QUEUES];
+	struct virtqueue vq[BALLOON_MAX_QUEUES];
+	bool stats_held; /* the driver's stats buffer, kept until balloon_request_stats */
+	uint16_t stats_head;
+	struct balloon_stats stats;
+	struct balloon_guest_stats guest;
+	struct virtqueue_chain chain;
+	uint8_t buf[BALLOON_MAX_CHAIN_BYTES];
+};
+
+/* The device starts reset with num_pages 0. Returns 0 or a negative errno. */
+int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *transport,
+		 const struct balloon_config *cfg);
+void balloon_destroy(struct balloon *b);
+
+/*
+ * Asks the guest to hold bytes of memory (rounded down to 4 KiB pages) in the balloon and
+ * raises a configuration change if that changed num_pages. -EINVAL (nothing changes) for
+ * more than all pluggable RAM.
+ */
+int balloon_set_target(struct balloon *b, uint64_t bytes, struct error *err);
+
+/*
+ * Returns the driver's stats buffer so that it sends fresh numbers. -EAGAIN if the device
+ * holds no buffer (STATS_VQ not negotiated, or the driver has not answered the last
+ * request yet); -EIO if the queue broke meanwhile (needs_reset is raised).
+ */
+int balloon_request_stats(struct balloon *b);
+
+void balloon_get_info(struct balloon *b, struct balloon_info *info);
+
+/* dev = struct balloon *. */
+extern const struct virtio_device_ops balloon_ops;
+
+#endif

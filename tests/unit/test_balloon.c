@@ -1,0 +1,873 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-balloon through its struct virtio_device_ops, as a transport drives it, on a map
+ * made of fake_iommu's backing and listeners, so every map, unmap, populate and release the
+ * balloon causes is checked against the ordering rules as it happens and the whole map is
+ * recounted (fake_env_check) after every notify. The test plays the driver, laying rings
+ * out from the spec (2.7) in little-endian bytes; the transport is a recorder.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "balloon/balloon.h"
+#include "fake_iommu.h"
+#include "guestmem.h"
+#include "memmap.h"
+
+#define K ((uint64_t)1024)
+#define M (1024 * K)
+#define G (1024 * M)
+#define PAGE ((uint64_t)4096)
+
+#define RING(q) (0x100000ULL + 0x20000ULL * (q)) /* desc; avail +0x8000, used +0x10000 */
+#define BUF 0x800000ULL				 /* driver buffers: granule 4 with 2 MiB */
+#define QSIZE 64
+
+#define F_NEXT 1
+#define F_WRITE 2
+
+#define FEAT(b) (1ULL << (b))
+#define V1 FEAT(VIRTIO_F_VERSION_1)
+#define BASE (V1 | FEAT(28) | FEAT(29) | FEAT(VIRTIO_BALLOON_F_MUST_TELL_HOST))
+
+struct fixture {
+	struct fake_env e;
+	struct balloon b;
+	struct virtio_transport t;
+	uint16_t avail_idx[BALLOON_MAX_QUEUES];
+	uint16_t next_desc[BALLOON_MAX_QUEUES];
+	unsigned int notifies[BALLOON_MAX_QUEUES];
+	unsigned int config_notifies;
+	unsigned int resets;
+	bool callback_under_lock;
+	bool threaded; /* other threads may hold the lock: trylock proves nothing */
+	/* deflate pages that must be mapped in the fake IOMMU when the driver is told */
+	uint64_t must_be_mapped[8];
+	unsigned int nmust;
+};
+
+static bool lock_is_free(struct balloon *b)
+{
+	if (pthread_mutex_trylock(&b->lock) != 0)
+		return false;
+	pthread_mutex_unlock(&b->lock);
+	return true;
+}
+
+static void rec_notify_queue(struct virtio_transport *t, unsigned int q)
+{
+	struct fixture *f = t->opaque;
+	unsigned int i;
+
+	assert_true(q < BALLOON_MAX_QUEUES);
+	if (!f->threaded && !lock_is_free(&f->b))
+		f->callback_under_lock = true;
+	/* MUST_TELL_HOST: by the time the guest hears of a deflate, the IOMMU maps the page. */
+	for (i = 0; i < f->nmust; i++)
+		assert_true(fake_listener_mapped(&f->e.iommu, f->must_be_mapped[i]));
+	__atomic_fetch_add(&f->notifies[q], 1, __ATOMIC_RELAXED);
+}
+
+static void rec_notify_config(struct virtio_transport *t)
+{
+	struct fixture *f = t->opaque;
+
+	if (!lock_is_free(&f->b))
+		f->callback_under_lock = true;
+	f->config_notifies++;
+}
+
+static void rec_needs_reset(struct virtio_transport *t)
+{
+	struct fixture *f = t->opaque;
+
+	if (!lock_is_free(&f->b))
+		f->callback_under_lock = true;
+	f->resets++;
+}
+
+static const struct virtio_transport_ops rec_ops = {
+	.notify_queue = rec_notify_queue,
+	.notify_config = rec_notify_config,
+	.needs_reset = rec_needs_reset,
+};
+
+static struct fixture *fixture_new(uint64_t mem, uint64_t granule, bool iommu,
+				   const struct balloon_config *bc)
+{
+	struct memmap_config c = {.mem = mem, .granule = granule};
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct error err = {0};
+
+	assert_non_null(f);
+	if (fake_env_init(&f->e, &c, iommu, &err))
+		fail_msg("init: %s", err.msg);
+	if (memmap_start(&f->e.mm, &err))
+		fail_msg("start: %s", err.msg);
+	f->t.ops = &rec_ops;
+	f->t.opaque = f;
+	assert_int_equal(balloon_init(&f->b, &f->e.mm, &f->t, bc), 0);
+	return f;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	assert_false(f->callback_under_lock);
+	balloon_destroy(&f->b);
+	fake_env_free(&f->e);
+	free(f);
+}
+
+static void wr(struct fixture *f, uint64_t gpa, const void *buf, size_t len)
+{
+	assert_int_equal(guestmem_write(&f->e.mm, gpa, buf, len), 0);
+}
+
+static void wr16(struct fixture *f, uint64_t gpa, uint16_t v)
+{
+	uint8_t b[2] = {v, v >> 8};
+
+	wr(f, gpa, b, sizeof(b));
+}
+
+static uint32_t rd32(struct fixture *f, uint64_t gpa)
+{
+	uint8_t b[4];
+
+	assert_int_equal(guestmem_read(&f->e.mm, gpa, b, sizeof(b)), 0);
+	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint16_t used_idx(struct fixture *f, unsigned int q)
+{
+	return rd32(f, RING(q) + 0x10000) >> 16;
+}
+
+static void expect_used(struct fixture *f, unsigned int q, uint16_t i, uint32_t id, uint32_t len)
+{
+	uint64_t e = RING(q) + 0x10000 + 4 + 8 * (uint64_t)(i % QSIZE);
+
+	assert_int_equal(rd32(f, e), id);
+	assert_int_equal(rd32(f, e + 4), len);
+}
+
+static void put_desc(struct fixture *f, unsigned int q, unsigned int i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	uint8_t b[16];
+	int k;
+
+	for (k = 0; k < 8; k++)
+		b[k] = addr >> (8 * k);
+	for (k = 0; k < 4; k++)
+		b[8 + k] = len >> (8 * k);
+	b[12] = flags;
+	b[13] = flags >> 8;
+	b[14] = next;
+	b[15] = next >> 8;
+	wr(f, RING(q) + 16 * (uint64_t)i, b, sizeof(b));
+}
+
+static void avail_add(struct fixture *f, unsigned int q, uint16_t head)
+{
+	uint64_t avail = RING(q) + 0x8000;
+
+	wr16(f, avail + 4 + 2 * (f->avail_idx[q] % QSIZE), head);
+	f->avail_idx[q]++;
+	wr16(f, avail + 2, f->avail_idx[q]);
+}
+
+/* One-descriptor buffer on queue q; returns its head. */
+static uint16_t send(struct fixture *f, unsigned int q, uint64_t gpa, uint32_t len, uint16_t flags)
+{
+	uint16_t head = f->next_desc[q]++ % QSIZE;
+
+	put_desc(f, q, head, gpa, len, flags, 0);
+	avail_add(f, q, head);
+	return head;
+}
+
+static void notify(struct fixture *f, unsigned int q)
+{
+	balloon_ops.queue_notify(&f->b, q);
+	assert_false(f->callback_under_lock);
+	fake_env_check(&f->e);
+}
+
+/* Features negotiated and queues 0..nq-1 live with zeroed rings, as a driver does. */
+static void bring_up(struct fixture *f, uint64_t features, unsigned int nq)
+{
+	static const uint8_t zero[0x20000];
+	unsigned int q;
+
+	assert_true(balloon_ops.set_features(&f->b, features));
+	for (q = 0; q < nq; q++) {
+		struct virtio_queue_config c = {.size = QSIZE,
+						.desc = RING(q),
+						.avail = RING(q) + 0x8000,
+						.used = RING(q) + 0x10000,
+						.msix_vector = VIRTIO_MSI_NO_VECTOR};
+
+		wr(f, RING(q), zero, sizeof(zero));
+		f->avail_idx[q] = 0;
+		f->next_desc[q] = 0;
+		balloon_ops.queue_ready(&f->b, q, &c);
+	}
+	assert_int_equal(f->resets, 0);
+}
+
+/* Writes PFNs for pages at gpa[0..n) as the driver's buffer at dst. */
+static void put_pfns(struct fixture *f, uint64_t dst, const uint64_t *gpa, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pfn = gpa[i] / PAGE;
+		uint8_t b[4] = {pfn, pfn >> 8, pfn >> 16, pfn >> 24};
+
+		wr(f, dst + 4 * i, b, sizeof(b));
+	}
+}
+
+static void put_range(struct fixture *f, uint64_t dst, uint64_t gpa, size_t npages)
+{
+	uint64_t *p = malloc(npages * sizeof(*p));
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < npages; i++)
+		p[i] = gpa + i * PAGE;
+	put_pfns(f, dst, p, npages);
+	free(p);
+}
+
+/*
+ * Spies on the fake IOMMU's granule_map to see whether the deflate queue's used index had
+ * already moved (the guest told) when a granule was mapped again. It runs under the map's
+ * write lock, so it reads the ring from host memory instead of through guestmem.
+ */
+static int (*spied_map)(struct memmap_listener *l, const struct memmap_region *r, uint64_t gpa,
+			uint64_t size, void *hva);
+static int map_used_idx = -1;
+
+static int spy_map(struct memmap_listener *l, const struct memmap_region *r, uint64_t gpa,
+		   uint64_t size, void *hva)
+{
+	struct memmap *mm = ((struct fake_listener *)l)->mm;
+	uint64_t used = RING(1) + 0x10000 + 2;
+	struct memmap_region *ring = memmap_find(mm, used);
+	const uint8_t *u = ring->hva + (used - ring->gpa);
+
+	map_used_idx = u[0] | u[1] << 8;
+	return spied_map(l, r, gpa, size, hva);
+}
+
+static struct balloon_info info(struct fixture *f)
+{
+	struct balloon_info i;
+
+	balloon_get_info(&f->b, &i);
+	return i;
+}
+
+static void test_identity_features(void **state)
+{
+	struct balloon_config none = {0};
+	struct balloon_config all = {
+		.stats = true, .deflate_on_oom = true, .free_page_reporting = true};
+	uint64_t full = BASE | FEAT(VIRTIO_BALLOON_F_STATS_VQ) |
+			FEAT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) | FEAT(VIRTIO_BALLOON_F_REPORTING);
+	struct fixture *f;
+
+	(void)state;
+	assert_int_equal(balloon_ops.device_id, 5);
+	assert_int_equal(balloon_ops.config_size, 8);
+	assert_true(balloon_ops.num_queues >= 4);
+
+	f = fixture_new(16 * M, 2 * M, false, &none);
+	assert_int_equal(balloon_ops.features(&f->b), BASE);
+	assert_false(balloon_ops.set_features(&f->b, BASE | FEAT(VIRTIO_BALLOON_F_STATS_VQ)));
+	assert_false(balloon_ops.set_features(&f->b, FEAT(VIRTIO_BALLOON_F_MUST_TELL_HOST)));
+	assert_true(balloon_ops.set_features(&f->b, V1));
+	fixture_free(f);
+
+	f = fixture_new(16 * M, 2 * M, false, &all);
+	assert_int_equal(balloon_ops.features(&f->b), full);
+	assert_true(balloon_ops.set_features(&f->b, full));
+	assert_false(balloon_ops.set_features(&f->b, full | FEAT(VIRTIO_BALLOON_F_FREE_PAGE_HINT)));
+	assert_false(balloon_ops.set_features(&f->b, full | FEAT(VIRTIO_BALLOON_F_PAGE_POISON)));
+	fixture_free(f);
+
+	/* A pinning listener: reporting would release nothing or churn IOMMU mappings. */
+	f = fixture_new(16 * M, 2 * M, true, &all);
+	assert_int_equal(balloon_ops.features(&f->b), full & ~FEAT(VIRTIO_BALLOON_F_REPORTING));
+	assert_false(balloon_ops.set_features(&f->b, full));
+	fixture_free(f);
+}
+
+static void test_config(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	struct error err = {0};
+
+	(void)state;
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 4), 0);
+	assert_int_equal(balloon_set_target(&f->b, 5 * PAGE + 100, &err), 0);
+	assert_int_equal(f->config_notifies, 1);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 4), 5);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 1), 5);
+	assert_int_equal(balloon_ops.config_read(&f->b, 1, 1), 0);
+	/* The same target again changes nothing and says nothing. */
+	assert_int_equal(balloon_set_target(&f->b, 5 * PAGE, &err), 0);
+	assert_int_equal(f->config_notifies, 1);
+	assert_int_equal(balloon_set_target(&f->b, 0x0f12 * PAGE, &err), 0);
+	assert_int_equal(f->config_notifies, 2);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 2), 0x0f12);
+	assert_int_equal(balloon_ops.config_read(&f->b, 1, 1), 0x0f);
+	/* More than the guest has is refused, with a message naming the value. */
+	assert_int_equal(balloon_set_target(&f->b, 16 * M + PAGE, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "16781312"));
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 4), 0x0f12);
+	assert_int_equal(f->config_notifies, 2);
+
+	/* actual is the driver's, num_pages is not. */
+	balloon_ops.config_write(&f->b, 4, 4, 0xa0b0c0d);
+	assert_int_equal(balloon_ops.config_read(&f->b, 4, 4), 0xa0b0c0d);
+	balloon_ops.config_write(&f->b, 6, 2, 0x0102);
+	assert_int_equal(balloon_ops.config_read(&f->b, 4, 4), 0x01020c0d);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 8), 0x01020c0d00000f12ULL);
+	balloon_ops.config_write(&f->b, 0, 4, 99);
+	balloon_ops.config_write(&f->b, 0, 8, 0x0000000700000063ULL);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 4), 0x0f12);
+	assert_int_equal(balloon_ops.config_read(&f->b, 4, 4), 7);
+	assert_int_equal(info(f).target_bytes, 0x0f12 * PAGE);
+	assert_int_equal(info(f).actual_bytes, 7 * PAGE);
+	/* A device reset leaves the target alone: the host still wants it. */
+	balloon_ops.reset(&f->b);
+	assert_int_equal(balloon_ops.config_read(&f->b, 0, 4), 0x0f12);
+	fixture_free(f);
+}
+
+/* Inflates a whole granule and part of another, checks states, deflates them back. */
+static void run_inflate_deflate(uint64_t granule, bool iommu)
+{
+	struct fixture *f = fixture_new(16 * M, granule, iommu, NULL);
+	uint64_t whole = 2 * M; /* granule 1 with 2 MiB; pages 512.. with 4 KiB */
+	uint64_t part = 6 * M;
+	size_t nwhole = granule / PAGE;
+	struct balloon_info i;
+	uint16_t h;
+
+	bring_up(f, BASE, 2);
+	/* Whole granule in 256-PFN buffers (as Linux sends), then 3 pages of another. */
+	for (size_t done = 0; done < nwhole; done += 256) {
+		size_t n = nwhole - done < 256 ? nwhole - done : 256;
+
+		put_range(f, BUF + done * 4, whole + done * PAGE, n);
+		h = send(f, 0, BUF + done * 4, n * 4, 0);
+	}
+	put_range(f, BUF + 0x10000, part, 3);
+	h = send(f, 0, BUF + 0x10000, 12, 0);
+	notify(f, 0);
+	assert_int_equal(used_idx(f, 0), (nwhole + 255) / 256 + 1);
+	expect_used(f, 0, used_idx(f, 0) - 1, h, 0);
+	assert_int_equal(f->notifies[0], 1);
+
+	assert_int_equal(memmap_granule_state(&f->e.mm, whole), GRANULE_DISCARDED);
+	if (granule == PAGE) {
+		assert_int_equal(memmap_granule_state(&f->e.mm, part), GRANULE_DISCARDED);
+		assert_int_equal(memmap_granule_state(&f->e.mm, part + 3 * PAGE), GRANULE_MAPPED);
+	} else {
+		assert_int_equal(memmap_granule_state(&f->e.mm, part), GRANULE_PARTIAL);
+	}
+	if (iommu)
+		assert_false(fake_listener_mapped(&f->e.iommu, whole));
+	assert_true(fake_backing_released(&f->e.backing, whole));
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, nwhole + 3);
+	assert_int_equal(i.stats.invalid_pfns, 0);
+	assert_int_equal(i.inflated_bytes, (nwhole + 3) * PAGE);
+	if (iommu && granule > PAGE) {
+		/* The part granule keeps its backing while the IOMMU pins it. */
+		assert_int_equal(i.inflated_pinned_bytes, 3 * PAGE);
+		assert_int_equal(i.released_bytes, nwhole * PAGE);
+		assert_false(fake_backing_released(&f->e.backing, part));
+	} else {
+		assert_int_equal(i.inflated_pinned_bytes, 0);
+		assert_int_equal(i.released_bytes, (nwhole + 3) * PAGE);
+		assert_true(fake_backing_released(&f->e.backing, part));
+	}
+
+	/* Deflate one page of the discarded granule: mapped again before the guest hears. */
+	if (iommu) {
+		f->must_be_mapped[f->nmust++] = whole;
+		f->must_be_mapped[f->nmust++] = whole + granule - PAGE;
+		spied_map = f->e.iommu.l.granule_map;
+		f->e.iommu.l.granule_map = spy_map;
+		map_used_idx = -1;
+	}
+	put_range(f, BUF + 0x20000, whole + granule - PAGE, 1);
+	h = send(f, 1, BUF + 0x20000, 4, 0);
+	notify(f, 1);
+	if (iommu) {
+		/* Mapped while the used ring still said nothing. */
+		assert_int_equal(map_used_idx, 0);
+		f->e.iommu.l.granule_map = spied_map;
+	}
+	assert_int_equal(used_idx(f, 1), 1);
+	expect_used(f, 1, 0, h, 0);
+	assert_int_equal(f->notifies[1], 1);
+	if (granule == PAGE) {
+		assert_int_equal(memmap_granule_state(&f->e.mm, whole + granule - PAGE),
+				 GRANULE_MAPPED);
+	} else {
+		assert_int_equal(memmap_granule_state(&f->e.mm, whole), GRANULE_PARTIAL);
+		if (iommu)
+			assert_true(fake_listener_mapped(&f->e.iommu, whole));
+	}
+	/* The rest, and the part granule, in one buffer. */
+	put_range(f, BUF + 0x30000, whole, nwhole - 1);
+	put_range(f, BUF + 0x30000 + (nwhole - 1) * 4, part, 3);
+	send(f, 1, BUF + 0x30000, (nwhole + 2) * 4, 0);
+	notify(f, 1);
+	assert_int_equal(memmap_granule_state(&f->e.mm, whole), GRANULE_MAPPED);
+	assert_int_equal(memmap_granule_state(&f->e.mm, part), GRANULE_MAPPED);
+	if (iommu) {
+		assert_true(fake_listener_mapped(&f->e.iommu, whole));
+		assert_true(fake_listener_mapped(&f->e.iommu, part));
+	}
+	i = info(f);
+	assert_int_equal(i.stats.deflated_pages, nwhole + 3);
+	assert_int_equal(i.stats.invalid_pfns, 0);
+	assert_int_equal(i.stats.failed_pfns, 0);
+	assert_int_equal(i.inflated_bytes, 0);
+	assert_int_equal(i.released_bytes, 0);
+	assert_int_equal(f->resets, 0);
+	f->nmust = 0;
+	fixture_free(f);
+}
+
+static void test_inflate_deflate_4k(void **state)
+{
+	(void)state;
+	run_inflate_deflate(4 * K, false);
+}
+
+static void test_inflate_deflate_4k_iommu(void **state)
+{
+	(void)state;
+	run_inflate_deflate(4 * K, true);
+}
+
+static void test_inflate_deflate_2m(void **state)
+{
+	(void)state;
+	run_inflate_deflate(2 * M, false);
+}
+
+static void test_inflate_deflate_2m_iommu(void **state)
+{
+	(void)state;
+	run_inflate_deflate(2 * M, true);
+}
+
+/* Nothing the guest writes into a PFN list changes anything it should not. */
+static void run_malicious(uint64_t granule, bool iommu)
+{
+	/* Boot RAM below the hole and 32 MiB above 4 GiB, so the hole lies between RAM. */
+	struct fixture *f = fixture_new(3 * G + 32 * M, granule, iommu, NULL);
+	uint64_t bad[] = {
+		16 * G,		      /* beyond RAM */
+		3 * G,		      /* the PCI hole */
+		4 * G - PAGE,	      /* its last page */
+		4 * G + 32 * M,	      /* just past high RAM */
+		0xffffffffULL * PAGE, /* the largest PFN */
+	};
+	uint64_t dup[] = {2 * M, 2 * M + PAGE, 2 * M};
+	size_t before, nbig = BALLOON_MAX_CHAIN_BYTES / 4 + 1000;
+	struct balloon_info i;
+
+	bring_up(f, BASE, 2);
+	before = f->e.log.n;
+	put_pfns(f, BUF, bad, 5);
+	send(f, 0, BUF, sizeof(bad) / sizeof(bad[0]) * 4, 0);
+	send(f, 1, BUF, sizeof(bad) / sizeof(bad[0]) * 4, 0);
+	/* Deflate of pages never inflated, in low and high RAM. */
+	put_pfns(f, BUF + 0x1000, (uint64_t[]){2 * M, 4 * G + PAGE}, 2);
+	send(f, 1, BUF + 0x1000, 8, 0);
+	notify(f, 0);
+	notify(f, 1);
+	i = info(f);
+	assert_int_equal(i.stats.invalid_pfns, 5 + 5 + 2);
+	assert_int_equal(i.stats.inflated_pages + i.stats.deflated_pages, 0);
+	assert_int_equal(f->e.log.n, before);
+	assert_int_equal(used_idx(f, 0), 1);
+	assert_int_equal(used_idx(f, 1), 2);
+
+	/* Duplicates in one buffer: the second is refused. An odd tail counts once. */
+	put_pfns(f, BUF + 0x2000, dup, 3);
+	send(f, 0, BUF + 0x2000, 3 * 4 + 3, 0);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, 2);
+	assert_int_equal(i.stats.invalid_pfns, 12 + 2);
+	assert_int_equal(i.inflated_bytes, 2 * PAGE);
+	/* High RAM works like low RAM. */
+	put_pfns(f, BUF + 0x3000, (uint64_t[]){4 * G, 4 * G}, 2);
+	send(f, 0, BUF + 0x3000, 8, 0);
+	notify(f, 0);
+	assert_int_equal(info(f).stats.inflated_pages, 3);
+	assert_int_equal(info(f).stats.invalid_pfns, 15);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 4 * G),
+			 granule == PAGE ? GRANULE_DISCARDED : GRANULE_PARTIAL);
+	/* Lengths 1..3: nothing but one invalid entry each. */
+	send(f, 1, BUF + 0x2000, 1, 0);
+	send(f, 1, BUF + 0x2000, 3, 0);
+	notify(f, 1);
+	assert_int_equal(info(f).stats.invalid_pfns, 17);
+	assert_int_equal(info(f).stats.deflated_pages, 0);
+
+	/* A huge list: only the cap is read, the rest is counted and ignored. */
+	{
+		uint8_t *junk = malloc(nbig * 4);
+
+		assert_non_null(junk);
+		memset(junk, 0xff, nbig * 4);
+		wr(f, BUF + 0x10000, junk, nbig * 4);
+		free(junk);
+	}
+	put_pfns(f, BUF + 0x10000, (uint64_t[]){2 * M + 2 * PAGE}, 1);
+	put_pfns(f, BUF + 0x10000 + BALLOON_MAX_CHAIN_BYTES, (uint64_t[]){2 * M + 3 * PAGE}, 1);
+	send(f, 0, BUF + 0x10000, nbig * 4, 0);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, 4); /* the first, never the one past the cap */
+	assert_int_equal(i.stats.invalid_pfns, 17 + nbig - 1);
+	assert_int_equal(i.inflated_bytes, 4 * PAGE);
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
+static void test_malicious_2m(void **state)
+{
+	(void)state;
+	run_malicious(2 * M, false);
+}
+
+static void test_malicious_2m_iommu(void **state)
+{
+	(void)state;
+	run_malicious(2 * M, true);
+}
+
+static void test_malicious_4k_iommu(void **state)
+{
+	(void)state;
+	run_malicious(4 * K, true);
+}
+
+static void put_stat(uint8_t *p, uint16_t tag, uint64_t val)
+{
+	int k;
+
+	p[0] = tag;
+	p[1] = tag >> 8;
+	for (k = 0; k < 8; k++)
+		p[2 + k] = val >> (8 * k);
+}
+
+static void test_stats(void **state)
+{
+	struct balloon_config bc = {.stats = true};
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, &bc);
+	uint8_t s[4 * 10 + 3];
+	struct balloon_info i;
+	uint16_t h1, h2, h3;
+
+	(void)state;
+	bring_up(f, BASE | FEAT(VIRTIO_BALLOON_F_STATS_VQ), 3);
+	assert_int_equal(balloon_request_stats(&f->b), -EAGAIN);
+	put_stat(s, BALLOON_S_MEMFREE, 1000);
+	put_stat(s + 10, BALLOON_S_MEMTOT, 4000);
+	put_stat(s + 20, 999, 1); /* unknown: ignored */
+	put_stat(s + 30, BALLOON_S_AVAIL, 2000);
+	memset(s + 40, 0xee, 3); /* a torn entry: ignored */
+	wr(f, BUF, s, sizeof(s));
+	h1 = send(f, 2, BUF, sizeof(s), 0);
+	notify(f, 2);
+	/* Kept, not returned. */
+	assert_int_equal(used_idx(f, 2), 0);
+	assert_int_equal(f->notifies[2], 0);
+	i = info(f);
+	assert_int_equal(i.guest.updates, 1);
+	assert_int_equal(i.guest.valid, (1U << BALLOON_S_MEMFREE) | (1U << BALLOON_S_MEMTOT) |
+						(1U << BALLOON_S_AVAIL));
+	assert_int_equal(i.guest.val[BALLOON_S_MEMFREE], 1000);
+	assert_int_equal(i.guest.val[BALLOON_S_MEMTOT], 4000);
+	assert_int_equal(i.guest.val[BALLOON_S_AVAIL], 2000);
+
+	/* The host asks: the buffer goes back, once. */
+	assert_int_equal(balloon_request_stats(&f->b), 0);
+	assert_int_equal(used_idx(f, 2), 1);
+	expect_used(f, 2, 0, h1, 0);
+	assert_int_equal(f->notifies[2], 1);
+	assert_int_equal(balloon_request_stats(&f->b), -EAGAIN);
+
+	/* The driver answers with fresh numbers; old tags keep their last value. */
+	put_stat(s, BALLOON_S_MEMFREE, 1500);
+	wr(f, BUF + 0x1000, s, 10);
+	h2 = send(f, 2, BUF + 0x1000, 10, 0);
+	notify(f, 2);
+	i = info(f);
+	assert_int_equal(i.guest.updates, 2);
+	assert_int_equal(i.guest.val[BALLOON_S_MEMFREE], 1500);
+	assert_int_equal(i.guest.val[BALLOON_S_MEMTOT], 4000);
+	assert_int_equal(used_idx(f, 2), 1);
+
+	/* A driver that sends another buffer while one is held gets the old one back. */
+	put_stat(s, BALLOON_S_MEMFREE, 1700);
+	wr(f, BUF + 0x2000, s, 10);
+	h3 = send(f, 2, BUF + 0x2000, 10, 0);
+	notify(f, 2);
+	assert_int_equal(used_idx(f, 2), 2);
+	expect_used(f, 2, 1, h2, 0);
+	assert_int_equal(info(f).guest.val[BALLOON_S_MEMFREE], 1700);
+	assert_int_equal(balloon_request_stats(&f->b), 0);
+	expect_used(f, 2, 2, h3, 0);
+
+	/* After a reset the device holds nothing. */
+	put_stat(s, BALLOON_S_MEMFREE, 1);
+	wr(f, BUF + 0x3000, s, 10);
+	send(f, 2, BUF + 0x3000, 10, 0);
+	notify(f, 2);
+	balloon_ops.reset(&f->b);
+	assert_int_equal(balloon_request_stats(&f->b), -EAGAIN);
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
+static void test_stats_not_negotiated(void **state)
+{
+	struct balloon_config bc = {.stats = true, .free_page_reporting = true};
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, &bc);
+	uint8_t s[10];
+
+	(void)state;
+	/* Without STATS_VQ, queue 2 is the reporting queue: a stats buffer there is a report. */
+	bring_up(f, BASE | FEAT(VIRTIO_BALLOON_F_REPORTING), 3);
+	put_stat(s, BALLOON_S_MEMFREE, 1);
+	wr(f, BUF, s, sizeof(s));
+	send(f, 2, BUF, sizeof(s), F_WRITE);
+	notify(f, 2);
+	assert_int_equal(used_idx(f, 2), 1);
+	assert_int_equal(info(f).guest.updates, 0);
+	assert_int_equal(balloon_request_stats(&f->b), -EAGAIN);
+	fixture_free(f);
+}
+
+static void run_reporting(bool with_stats)
+{
+	struct balloon_config bc = {.stats = true, .free_page_reporting = true};
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, &bc);
+	unsigned int q = with_stats ? 3 : 2;
+	uint64_t feat = BASE | FEAT(VIRTIO_BALLOON_F_REPORTING) |
+			(with_stats ? FEAT(VIRTIO_BALLOON_F_STATS_VQ) : 0);
+	struct balloon_info i;
+	uint16_t head;
+
+	bring_up(f, feat, q + 1);
+	/* Two ranges: 2 whole pages plus a partial one, and one page; writable, as Linux. */
+	head = f->next_desc[q]++;
+	put_desc(f, q, head, 10 * M, 2 * PAGE + 100, F_WRITE | F_NEXT, head + 1);
+	put_desc(f, q, head + 1, 12 * M + 4 * PAGE, PAGE, F_WRITE, 0);
+	f->next_desc[q]++;
+	avail_add(f, q, head);
+	/* A range of pages already in the balloon: refused, left as it is. */
+	put_pfns(f, BUF, (uint64_t[]){14 * M}, 1);
+	send(f, 0, BUF, 4, 0);
+	notify(f, 0);
+	send(f, q, 14 * M, PAGE, F_WRITE);
+	notify(f, q);
+	assert_int_equal(used_idx(f, q), 2);
+	expect_used(f, q, 0, head, 0);
+	assert_int_equal(f->notifies[q], 1);
+	assert_true(fake_backing_released(&f->e.backing, 10 * M));
+	assert_true(fake_backing_released(&f->e.backing, 10 * M + PAGE));
+	assert_false(fake_backing_released(&f->e.backing, 10 * M + 2 * PAGE));
+	assert_true(fake_backing_released(&f->e.backing, 12 * M + 4 * PAGE));
+	assert_int_equal(memmap_granule_state(&f->e.mm, 10 * M), GRANULE_MAPPED);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 14 * M), GRANULE_PARTIAL);
+	i = info(f);
+	assert_int_equal(i.stats.reported_pages, 3);
+	assert_int_equal(i.stats.invalid_pfns, 1);
+	assert_int_equal(i.inflated_bytes, PAGE);
+	/* The guest may use a reported page again at once. */
+	assert_int_equal(guestmem_write(&f->e.mm, 10 * M, "x", 1), 0);
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
+static void test_reporting(void **state)
+{
+	(void)state;
+	run_reporting(false);
+}
+
+static void test_reporting_after_stats(void **state)
+{
+	(void)state;
+	run_reporting(true);
+}
+
+static void test_queue_errors(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	struct virtio_queue_config bad = {.size = QSIZE,
+					  .desc = RING(0) + 8, /* misaligned */
+					  .avail = RING(0) + 0x8000,
+					  .used = RING(0) + 0x10000,
+					  .msix_vector = VIRTIO_MSI_NO_VECTOR};
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	/* A head outside the ring breaks the device: reported once, then ignored. */
+	avail_add(f, 0, QSIZE + 1);
+	put_range(f, BUF, 2 * M, 1);
+	send(f, 1, BUF, 4, 0);
+	notify(f, 0);
+	assert_int_equal(f->resets, 1);
+	assert_true(info(f).broken);
+	notify(f, 0);
+	notify(f, 1);
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(used_idx(f, 1), 0);
+
+	/* The driver resets and starts over. */
+	balloon_ops.reset(&f->b);
+	f->resets = 0;
+	bring_up(f, BASE, 2);
+	assert_false(info(f).broken);
+	put_range(f, BUF, 2 * M, 1);
+	send(f, 0, BUF, 4, 0);
+	notify(f, 0);
+	assert_int_equal(info(f).stats.inflated_pages, 1);
+
+	/* A ring layout the device refuses. */
+	balloon_ops.queue_ready(&f->b, 1, &bad);
+	assert_int_equal(f->resets, 1);
+	/* Queues outside the negotiated layout are ignored. */
+	balloon_ops.reset(&f->b);
+	f->resets = 0;
+	bring_up(f, BASE, 2);
+	balloon_ops.queue_ready(&f->b, 2, &bad);
+	balloon_ops.queue_notify(&f->b, 2);
+	balloon_ops.queue_notify(&f->b, 3);
+	balloon_ops.queue_notify(&f->b, 100);
+	assert_int_equal(f->resets, 0);
+	/* A buffer outside RAM. */
+	send(f, 0, 64 * M, 4, 0);
+	notify(f, 0);
+	assert_int_equal(f->resets, 1);
+	fixture_free(f);
+}
+
+static void *notifier(void *arg)
+{
+	struct fixture *f = arg;
+	struct balloon_info i;
+	int k;
+
+	for (k = 0; k < 50; k++) {
+		balloon_ops.queue_notify(&f->b, 0);
+		balloon_get_info(&f->b, &i);
+		(void)balloon_ops.config_read(&f->b, 4, 4);
+	}
+	return NULL;
+}
+
+/* vCPU threads notifying at once: every buffer is processed and pushed exactly once. */
+static void test_concurrent_notify(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	pthread_t th[4];
+	int k;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	f->threaded = true;
+	for (k = 0; k < QSIZE; k++) {
+		put_range(f, BUF + 0x1000 * k, 2 * M + 8 * PAGE * k, 8);
+		send(f, 0, BUF + 0x1000 * k, 32, 0);
+	}
+	for (k = 0; k < 4; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, notifier, f), 0);
+	for (k = 0; k < 4; k++)
+		pthread_join(th[k], NULL);
+	fake_env_check(&f->e);
+	assert_int_equal(used_idx(f, 0), QSIZE);
+	assert_int_equal(info(f).stats.inflated_pages, 8 * QSIZE);
+	assert_int_equal(info(f).stats.invalid_pfns, 0);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 2 * M), GRANULE_DISCARDED);
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
+/* Two devices on one map keep their own state. */
+static void test_two_instances(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	struct balloon *b2 = calloc(1, sizeof(*b2));
+	struct balloon_info i2;
+	struct error err = {0};
+
+	(void)state;
+	assert_non_null(b2);
+	assert_int_equal(balloon_init(b2, &f->e.mm, &f->t, NULL), 0);
+	assert_int_equal(balloon_set_target(b2, 8 * PAGE, &err), 0);
+	bring_up(f, BASE, 2);
+	put_range(f, BUF, 2 * M, 4);
+	send(f, 0, BUF, 16, 0);
+	notify(f, 0);
+	balloon_get_info(b2, &i2);
+	assert_int_equal(i2.stats.inflated_pages, 0);
+	assert_int_equal(i2.target_bytes, 8 * PAGE);
+	assert_int_equal(info(f).target_bytes, 0);
+	assert_int_equal(info(f).stats.inflated_pages, 4);
+	assert_int_equal(info(f).inflated_pinned_bytes, 4 * PAGE);
+	balloon_destroy(b2);
+	free(b2);
+	fixture_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identity_features),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_inflate_deflate_4k),
+		cmocka_unit_test(test_inflate_deflate_4k_iommu),
+		cmocka_unit_test(test_inflate_deflate_2m),
+		cmocka_unit_test(test_inflate_deflate_2m_iommu),
+		cmocka_unit_test(test_malicious_2m),
+		cmocka_unit_test(test_malicious_2m_iommu),
+		cmocka_unit_test(test_malicious_4k_iommu),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_stats_not_negotiated),
+		cmocka_unit_test(test_reporting),
+		cmocka_unit_test(test_reporting_after_stats),
+		cmocka_unit_test(test_queue_errors),
+		cmocka_unit_test(test_concurrent_notify),
+		cmocka_unit_test(test_two_instances),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
