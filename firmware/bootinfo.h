@@ -4,8 +4,9 @@
  * tables, this structure, the stack and the image itself) lives in the firmware area, a
  * small monitor-owned memory slot in the PCI hole, so every byte of guest RAM is the
  * guest's own to scribble on. The guest starts in 64-bit long mode at BOOTINFO_LOAD_GPA
- * with [0, max(4 GiB, end of RAM incl. the hotplug window)) identity-mapped by 2 MiB
- * pages, rsp = BOOTINFO_STACK_TOP, rdi = BOOTINFO_GPA. Shared by monitor and firmware/.
+ * with everything up to the end of the 64-bit PCI window (above RAM and the hotplug
+ * window) identity-mapped by 2 MiB pages, rsp = BOOTINFO_STACK_TOP, rdi = BOOTINFO_GPA.
+ * Shared by monitor and firmware/.
  */
 #ifndef SLABVM_BOOTINFO_H
 #define SLABVM_BOOTINFO_H

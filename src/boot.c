@@ -11,6 +11,7 @@
 
 #include "bootinfo.h"
 #include "linux.h"
+#include "platform.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "x86.h"
@@ -107,7 +108,8 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 		  const char *cmdline, struct error *err)
 {
 	uint64_t *gdt = boot_fw_ptr(vm, BOOTINFO_GDT_GPA);
-	uint64_t end = memmap_ram_end(&vm->mm);
+	/* RAM, the PCI hole and the 64-bit PCI window, so a test guest can reach BARs. */
+	uint64_t end = vm->pci64_base + PLATFORM_PCI64_SIZE;
 	struct linux_entry entry;
 	int ret;
 
@@ -121,7 +123,7 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 	gdt[0] = 0;
 	gdt[1] = X86_GDT_CODE64;
 	gdt[2] = X86_GDT_DATA;
-	ret = boot_page_tables(vm, end > MEMMAP_HIGH_BASE ? end : MEMMAP_HIGH_BASE, err);
+	ret = boot_page_tables(vm, end, err);
 	if (ret)
 		return ret;
 	boot_bootinfo(vm, cmdline);

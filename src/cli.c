@@ -12,6 +12,7 @@
 
 const char cli_usage[] =
 	"usage: slabvm run [OPTIONS]\n"
+	"       slabvm ctl SOCKET COMMAND [NAME=VALUE ...]\n"
 	"       slabvm --help | --version\n"
 	"\n"
 	"Run a virtual machine: a Linux kernel, a firmware image, or by default the built-in\n"
@@ -27,6 +28,10 @@ const char cli_usage[] =
 	"  -f, --firmware FILE   run a freestanding 64-bit guest image (see firmware/)\n"
 	"      --cmdline STRING  command line handed to the kernel or firmware\n"
 	"      --console WHERE   stdio (default), none, or file:PATH\n"
+	"      --balloon[=FEATURES]  add a virtio-balloon device; FEATURES is a comma list of\n"
+	"                        stats, deflate-on-oom, free-page-reporting (default: stats,\n"
+	"                        free-page-reporting; deflate-on-oom is off as in QEMU)\n"
+	"      --qmp PATH        QMP control socket (mode 0600); see also: slabvm ctl\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
 	"\n"
@@ -38,6 +43,8 @@ enum {
 	OPT_MAXMEM = 256,
 	OPT_CMDLINE,
 	OPT_CONSOLE,
+	OPT_BALLOON,
+	OPT_QMP,
 };
 
 static const struct option cli_options[] = {
@@ -50,6 +57,8 @@ static const struct option cli_options[] = {
 	{"initrd", required_argument, NULL, 'i'},
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"balloon", optional_argument, NULL, OPT_BALLOON},
+	{"qmp", required_argument, NULL, OPT_QMP},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -121,6 +130,39 @@ static int cli_console_arg(const char *arg, struct cli_config *cfg, struct error
 		cfg->console_path = arg + 5;
 	} else {
 		return error_set(err, -EINVAL, "--console %s: use stdio, none or file:PATH", arg);
+	}
+	return 0;
+}
+
+static int cli_balloon_arg(const char *arg, struct cli_config *cfg, struct error *err)
+{
+	const char *p = arg;
+
+	cfg->balloon = true;
+	cfg->balloon_stats = true;
+	cfg->balloon_free_page_reporting = true;
+	cfg->balloon_deflate_on_oom = false;
+	if (!arg)
+		return 0;
+	/* An explicit list replaces the defaults. */
+	cfg->balloon_stats = cfg->balloon_free_page_reporting = false;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 5 && !strncmp(p, "stats", n))
+			cfg->balloon_stats = true;
+		else if (n == 14 && !strncmp(p, "deflate-on-oom", n))
+			cfg->balloon_deflate_on_oom = true;
+		else if (n == 19 && !strncmp(p, "free-page-reporting", n))
+			cfg->balloon_free_page_reporting = true;
+		else if (n != 0)
+			return error_set(err, -EINVAL,
+					 "--balloon=%s: unknown feature '%.*s' (use stats, "
+					 "deflate-on-oom, free-page-reporting)",
+					 arg, (int)n, p);
+		p += n;
+		if (*p == ',')
+			p++;
 	}
 	return 0;
 }
@@ -210,6 +252,14 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			break;
 		case OPT_CONSOLE:
 			ret = cli_console_arg(optarg, cfg, err);
+			break;
+		case OPT_BALLOON:
+			ret = cli_balloon_arg(optarg, cfg, err);
+			break;
+		case OPT_QMP:
+			if (!*optarg)
+				ret = error_set(err, -EINVAL, "--qmp: empty socket path");
+			cfg->qmp = optarg;
 			break;
 		case 'h':
 			return CLI_HELP;

@@ -40,6 +40,11 @@ struct cli_config {
 	const char *cmdline;
 	enum console_kind console;
 	const char *console_path;
+	bool balloon; /* a virtio-balloon device, with these optional features: */
+	bool balloon_stats;
+	bool balloon_deflate_on_oom;
+	bool balloon_free_page_reporting;
+	const char *qmp; /* control socket path */
 };
 
 enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err);

@@ -37,7 +37,7 @@ int evloop_add(struct evloop *e, int fd, void (*ready)(void *ctx), void *ctx, st
 
 	if (!s)
 		return error_set(err, -ENOMEM, "out of memory");
-	*s = (struct evloop_source){fd, ready, ctx, true, e->sources};
+	*s = (struct evloop_source){fd, ready, ctx, true, false, e->sources};
 	ev.data.ptr = s;
 	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int ret = error_set(err, -errno, "epoll_ctl(fd %d): %s", fd, strerror(errno));
@@ -49,6 +49,37 @@ int evloop_add(struct evloop *e, int fd, void (*ready)(void *ctx), void *ctx, st
 	return 0;
 }
 
+void evloop_remove(struct evloop *e, int fd)
+{
+	struct evloop_source *s;
+
+	for (s = e->sources; s; s = s->next) {
+		if (s->fd != fd || s->removed)
+			continue;
+		if (s->active)
+			epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+		s->active = false;
+		s->removed = true;
+	}
+}
+
+/* Sources removed during a batch are freed after it, when no event can point at them. */
+static void evloop_reap(struct evloop *e)
+{
+	struct evloop_source **pp = &e->sources;
+
+	while (*pp) {
+		struct evloop_source *s = *pp;
+
+		if (s->removed) {
+			*pp = s->next;
+			free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
 void evloop_set_active(struct evloop *e, int fd, bool active)
 {
 	struct evloop_source *s;
@@ -58,7 +89,7 @@ void evloop_set_active(struct evloop *e, int fd, bool active)
 	for (s = e->sources; s; s = s->next) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
 
-		if (s->fd != fd || s->active == active)
+		if (s->fd != fd || s->active == active || s->removed)
 			continue;
 		epoll_ctl(e->epfd, active ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev);
 		s->active = active;
@@ -77,4 +108,5 @@ void evloop_run_once(struct evloop *e, int timeout)
 		if (s->active)
 			s->ready(s->ctx);
 	}
+	evloop_reap(e);
 }

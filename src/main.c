@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "config.h"
+#include "ctl.h"
 #include "vm.h"
 
 int main(int argc, char **argv)
@@ -12,6 +14,8 @@ int main(int argc, char **argv)
 	struct vm vm;
 	int status;
 
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 2, argv + 2);
 	switch (cli_parse(argc, argv, &cfg, &err)) {
 	case CLI_HELP:
 		fputs(cli_usage, stdout);

@@ -84,12 +84,39 @@ static void vm_bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool 
 	struct vm *vm = ctx;
 
 	(void)size;
-	if (d == &vm->rng_pci.pci && bar == VIRTIO_PCI_BAR)
+	if (bar != VIRTIO_PCI_BAR)
+		return;
+	if (d == &vm->rng_pci.pci)
 		virtio_kvm_bar_changed(&vm->rng_kvm, mapped, addr);
+	else if (vm->balloon && d == &vm->bln_pci.pci)
+		virtio_kvm_bar_changed(&vm->bln_kvm, mapped, addr);
 }
 
-/* The PCI host bridge with its devices: virtio-rng in slot 1. */
-static int vm_pci(struct vm *vm, struct error *err)
+/* virtio-balloon in slot 2, driving the memory map's granule state machine. */
+static int vm_balloon(struct vm *vm, const struct cli_config *cfg, struct error *err)
+{
+	const struct balloon_config bcfg = {
+		.stats = cfg->balloon_stats,
+		.deflate_on_oom = cfg->balloon_deflate_on_oom,
+		.free_page_reporting = cfg->balloon_free_page_reporting,
+	};
+	int ret;
+
+	ret = balloon_init(&vm->bln, &vm->mm, &vm->bln_pci.transport, &bcfg);
+	if (ret)
+		return error_set(err, ret, "virtio-balloon: cannot set up");
+	vm->balloon = true;
+	ret = virtio_pci_init(&vm->bln_pci, &balloon_ops, &vm->bln, err);
+	if (!ret)
+		ret = virtio_kvm_init(&vm->bln_kvm, &vm->kvm, &vm->loop, &vm->bln_pci,
+				      balloon_ops.num_queues, err);
+	if (!ret)
+		ret = pci_host_add(&vm->pci, 2, &vm->bln_pci.pci, err);
+	return ret;
+}
+
+/* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2. */
+static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err)
 {
 	const struct pci_host_config pcfg = {
 		.mmio = &vm->mmio,
@@ -119,12 +146,14 @@ static int vm_pci(struct vm *vm, struct error *err)
 				      virtio_rng_ops.num_queues, err);
 	if (!ret)
 		ret = pci_host_add(&vm->pci, 1, &vm->rng_pci.pci, err);
+	if (!ret && cfg->balloon)
+		ret = vm_balloon(vm, cfg, err);
 	if (!ret)
 		ret = pci_host_assign_bars(&vm->pci, err);
 	return ret;
 }
 
-static int vm_devices(struct vm *vm, struct error *err)
+static int vm_devices(struct vm *vm, const struct cli_config *cfg, struct error *err)
 {
 	const struct irq_line com1_irq = {&kvm_irq_ops, &vm->kvm, UART_COM1_IRQ};
 	const struct uart_backend com1_be = {vm_uart_tx, vm_uart_rx_ready, vm};
@@ -151,7 +180,7 @@ static int vm_devices(struct vm *vm, struct error *err)
 			   &vm->debugexit, "debug-exit", err);
 	if (ret)
 		return ret;
-	return vm_pci(vm, err);
+	return vm_pci(vm, cfg, err);
 }
 
 /* The firmware area holds what the monitor sets up for a firmware guest; it is a memslot
@@ -300,7 +329,7 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 	if (!ret)
 		ret = memmap_start(&vm->mm, err);
 	if (!ret)
-		ret = vm_devices(vm, err);
+		ret = vm_devices(vm, cfg, err);
 	if (ret)
 		goto fail;
 
@@ -322,6 +351,14 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 		goto fail;
 	}
 
+	if (cfg->qmp) {
+		ret = control_init(&vm->control, vm, cfg->qmp, err);
+		if (ret) {
+			status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+			goto fail;
+		}
+	}
+
 	ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
 				 memmap_has_pinning_listener(&vm->mm), err);
 	if (!ret)
@@ -341,6 +378,7 @@ void vm_destroy(struct vm *vm)
 	unsigned int i;
 
 	console_destroy(&vm->console);
+	control_destroy(&vm->control);
 	if (vm->vcpus) {
 		for (i = 0; i < vm->ncpus; i++)
 			if (vm->vcpus[i].fd >= 0)
@@ -354,6 +392,12 @@ void vm_destroy(struct vm *vm)
 		virtio_pci_destroy(&vm->rng_pci);
 		virtio_rng_destroy(&vm->rng);
 		vm->pci_ready = false;
+	}
+	if (vm->balloon) {
+		virtio_kvm_destroy(&vm->bln_kvm);
+		virtio_pci_destroy(&vm->bln_pci);
+		balloon_destroy(&vm->bln);
+		vm->balloon = false;
 	}
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
@@ -411,6 +455,26 @@ static void vm_console_quit(void *ctx)
 	vm_stop(ctx, VM_STATUS_POWEROFF, "quit from the console (Ctrl-A x)");
 }
 
+/* Tells control-socket clients how the VM ended, in QMP's words. */
+static void vm_shutdown_event(struct vm *vm)
+{
+	bool guest = false;
+	const char *reason = "host-error";
+
+	if (vm->status >= VM_STATUS_SIGNAL_BASE) {
+		reason = "host-signal";
+	} else if (vm->status == VM_STATUS_RESET) {
+		guest = true;
+		reason = "guest-reset";
+	} else if (!strcmp(vm->stop_why, VM_WHY_QMP_QUIT)) {
+		reason = "host-qmp-quit";
+	} else if (!vm->stop_why[0] || vm->status == VM_STATUS_POWEROFF) {
+		guest = !vm->stop_why[0];
+		reason = guest ? "guest-shutdown" : "host-ui";
+	}
+	control_shutdown_event(&vm->control, guest, reason);
+}
+
 int vm_run(struct vm *vm)
 {
 	struct vm_signals vs = {vm, -1};
@@ -446,6 +510,8 @@ int vm_run(struct vm *vm)
 	for (i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	console_stop(&vm->console);
+	if (vm->control.vm)
+		vm_shutdown_event(vm);
 	close(vs.fd);
 	console_restore(&vm->console);
 	if (vm->stop_why[0])

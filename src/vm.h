@@ -14,9 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "balloon/balloon.h"
 #include "bus.h"
 #include "cli.h"
 #include "console.h"
+#include "control.h"
 #include "devices/acpi_pm.h"
 #include "devices/debugexit.h"
 #include "devices/pci.h"
@@ -36,6 +38,8 @@
 #define VM_STATUS_VCPU_ERROR 4
 #define VM_STATUS_SIGNAL_BASE 128
 
+#define VM_WHY_QMP_QUIT "quit from the control socket"
+
 struct vcpu;
 
 struct vm {
@@ -53,10 +57,15 @@ struct vm {
 	struct virtio_rng rng;
 	struct virtio_pci rng_pci;
 	struct virtio_kvm rng_kvm;
+	bool balloon; /* --balloon: the three below are set up */
+	struct balloon bln;
+	struct virtio_pci bln_pci;
+	struct virtio_kvm bln_kvm;
 	struct console console;
-	struct evloop loop;  /* the main thread's: signals, stop requests, ioeventfds */
-	uint8_t *fw_area;    /* the firmware area (bootinfo.h), NULL when unused */
-	uint64_t pci64_base; /* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
+	struct evloop loop;	/* the main thread's: signals, stop requests, ioeventfds */
+	struct control control; /* --qmp; control.vm is NULL without it */
+	uint8_t *fw_area;	/* the firmware area (bootinfo.h), NULL when unused */
+	uint64_t pci64_base;	/* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
 	pthread_mutex_t stop_lock;
 	bool stopping;

@@ -130,9 +130,37 @@ static void test_bad(void **state)
 	EXPECT_USAGE("--kernel bz", "--firmware fw", "run", "--kernel", "bz", "--firmware", "fw");
 	EXPECT_USAGE("--initrd rd", "needs --kernel", "run", "--initrd", "rd");
 	EXPECT_USAGE("--kernel", "empty", "run", "--kernel", "");
+	EXPECT_USAGE("--balloon=stats,bogus", "'bogus'", "run", "--balloon=stats,bogus");
+	EXPECT_USAGE("--qmp", "empty", "run", "--qmp", "");
 }
 
 /* getopt keeps global state: a second parse must start afresh. */
+static void test_balloon(void **state)
+{
+	struct cli_config cfg;
+	struct error err = {0};
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, &err, "run"), CLI_RUN);
+	assert_false(cfg.balloon);
+	assert_null(cfg.qmp);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--balloon", "--qmp", "/tmp/s"), CLI_RUN);
+	assert_true(cfg.balloon);
+	assert_true(cfg.balloon_stats);
+	assert_true(cfg.balloon_free_page_reporting);
+	assert_false(cfg.balloon_deflate_on_oom);
+	assert_string_equal(cfg.qmp, "/tmp/s");
+	assert_int_equal(PARSE(&cfg, &err, "run", "--balloon=deflate-on-oom"), CLI_RUN);
+	assert_true(cfg.balloon);
+	assert_false(cfg.balloon_stats);
+	assert_false(cfg.balloon_free_page_reporting);
+	assert_true(cfg.balloon_deflate_on_oom);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--balloon=stats,free-page-reporting"), CLI_RUN);
+	assert_true(cfg.balloon_stats);
+	assert_true(cfg.balloon_free_page_reporting);
+	assert_false(cfg.balloon_deflate_on_oom);
+}
+
 static void test_reparse(void **state)
 {
 	struct cli_config cfg;
@@ -147,9 +175,8 @@ static void test_reparse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_sizes),	cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),	cmocka_unit_test(test_balloon),
 		cmocka_unit_test(test_reparse),
 	};
 
