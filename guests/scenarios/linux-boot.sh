@@ -6,10 +6,10 @@
 # Level-1 kernel arguments (run-testbed --append):
 #   slabtest.runs=N        boot level 2 N times (default 1) and print the median boot time
 #                          (bench/l2-boot)
-#   slabtest.l2verbose=1   level 2 without `quiet`: its whole boot log on the console
+#   slabtest.l2verbose=1   level 2 without `quiet`: its whole boot log, live, on the console
 #   slabtest.l2timeout=S   seconds one level-2 boot may take (default 120)
 #   slabtest.l2args=A+B    more level-2 kernel arguments, separated by '+' (e.g.
-#                          slabtest.l2args=pci=lastbus=0+nokaslr)
+#                          slabtest.l2args=nokaslr+earlyprintk=ttyS0)
 #
 # Each run prints `linux-boot: run I: boot to init T s, ...`: T is the time from slabvm's
 # start to the level-2 init's first line (`SLABTEST-L2: BEGIN`), both read on level 1's
@@ -54,7 +54,7 @@ cr=$(printf '\r')
 
 # l2_run I: one boot of level 2. Its console goes to /tmp/l2-I.out, each line prefixed with
 # the seconds since slabvm's start; slabvm's stderr to /tmp/l2-I.err, its exit status to
-# /tmp/l2-I.status.
+# /tmp/l2-I.status, the seconds it ran to /tmp/l2-I.time.
 l2_run() {
 	read -r t0 _ </proc/uptime
 	{
@@ -64,8 +64,15 @@ l2_run() {
 	} | while IFS= read -r line || [ -n "$line" ]; do
 		read -r t _ </proc/uptime
 		echo "$t ${line%"$cr"}"
-	done | awk -v t0="$t0" '{ t = $1; sub(/^[^ ]* /, ""); printf "%6.2f %s\n", t - t0, $0 }' \
-		>"/tmp/l2-$1.out"
+	done | awk -v t0="$t0" '{ t = $1; sub(/^[^ ]* /, ""); printf "%6.2f %s\n", t - t0, $0
+		fflush() }' | if [ -n "$verbose" ]; then
+		# Live, so that the console shows how far level 2 got even if it hangs.
+		tee "/tmp/l2-$1.out" | sed 's/^/l2| /'
+	else
+		cat >"/tmp/l2-$1.out"
+	fi
+	read -r t1 _ </proc/uptime
+	awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f\n", t1 - t0 }' >"/tmp/l2-$1.time"
 }
 
 # l2_tail I WHY: fails run I, showing what level 2 and slabvm said.
@@ -86,15 +93,14 @@ while [ "$i" -le "$runs" ]; do
 	l2_run "$i"
 	out=/tmp/l2-$i.out
 	status=$(cat "/tmp/l2-$i.status")
-	[ -n "$verbose" ] && sed 's/^/l2| /' "$out"
 
 	# The times first, so that a failed run still tells how far and how fast it got.
 	init=$(awk '/SLABTEST-L2: BEGIN/ { print $1; exit }' "$out")
 	kinit=$(sed -n 's/.*boot: kernel ran \/init at \([0-9.?]*\) s.*/\1/p' "$out" | head -1)
 	uinit=$(sed -n 's/.*SLABTEST-L2: BEGIN .* at uptime \([0-9.]*\) s.*/\1/p' "$out" | head -1)
-	end=$(awk '{ t = $1 } END { print t }' "$out")
 	echo "linux-boot: run $i: boot to init ${init:-?} s (level-2 kernel: ran /init at \
-${kinit:-?} s, init's first line at ${uinit:-?} s of its uptime), last line at ${end:-?} s"
+${kinit:-?} s, init's first line at ${uinit:-?} s of its uptime), slabvm exited after \
+$(cat "/tmp/l2-$i.time") s"
 
 	case "$status" in
 	0) ;;

@@ -43,13 +43,15 @@ dmesg | grep -E "ACPI (BIOS )?Warning|\[Firmware (Bug|Warn)\]|MMCONFIG" |
 # a second CPU and the IOAPIC).
 dmesg | grep -q "ACPI: APIC " || fail "no MADT (ACPI: APIC) in the kernel log:
 $(dmesg | grep -i acpi | head -20)"
+# The tables' files (data/ and dynamic/ beside them are directories).
+tables=$(for t in /sys/firmware/acpi/tables/*; do [ -f "$t" ] && printf '%s ' "${t##*/}"; done)
 for t in APIC FACP DSDT MCFG; do
-	[ -e "/sys/firmware/acpi/tables/$t" ] || fail "no ACPI table $t in /sys/firmware/acpi/tables \
-(have: $(ls /sys/firmware/acpi/tables | tr '\n' ' '))"
+	[ -e "/sys/firmware/acpi/tables/$t" ] ||
+		fail "no ACPI table $t in /sys/firmware/acpi/tables (have: $tables)"
 done
 dmesg | grep -q "ACPI: Interpreter enabled" ||
 	fail "the ACPI interpreter is not enabled: $(dmesg | grep -i acpi | tail -5)"
-log "ACPI tables: $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
+log "ACPI tables: $tables"
 
 # CPUs and RAM.
 online=$(cat /sys/devices/system/cpu/online)
