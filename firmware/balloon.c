@@ -114,19 +114,6 @@ struct dev {
 	uint32_t notify_mult;
 };
 
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
-}
-
 static inline void barrier(void)
 {
 	__asm__ volatile("" : : : "memory");

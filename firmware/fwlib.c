@@ -12,19 +12,6 @@
 #define UART_LSR_DR 0x01
 #define UART_LSR_THRE 0x20
 
-static inline void outb(uint16_t port, uint8_t val)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(val), "Nd"(port) : "memory");
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t val;
-
-	__asm__ volatile("inb %1, %0" : "=a"(val) : "Nd"(port) : "memory");
-	return val;
-}
-
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" : : : "memory");

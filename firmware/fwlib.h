@@ -48,4 +48,31 @@ int fw_cmdline_u64(const char *cmdline, const char *key, uint64_t *val);
 /* Checks magic and version; prints why and returns -1 if they are not what we speak. */
 int fw_check_bootinfo(const struct bootinfo *bi);
 
+/* Port I/O, for the UART, the exit port and PCI configuration mechanism #1. */
+static inline void outb(uint16_t port, uint8_t val)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(val), "Nd"(port) : "memory");
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t val;
+
+	__asm__ volatile("inb %1, %0" : "=a"(val) : "Nd"(port) : "memory");
+	return val;
+}
+
+static inline void outl(uint16_t port, uint32_t val)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(val), "Nd"(port) : "memory");
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t val;
+
+	__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port) : "memory");
+	return val;
+}
+
 #endif
