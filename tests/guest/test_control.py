@@ -2,9 +2,10 @@
 """The control socket of a running slabvm (the echo guest keeps it running): a raw QMP
 client checks the greeting, capabilities negotiation, replies and errors, that malformed,
 truncated and oversized input leave the connection usable, the socket's mode, and that
-quit ends slabvm with status 0 after a SHUTDOWN event. `slabvm ctl` is checked too.
+quit ends slabvm with status 0 after a SHUTDOWN event, and that the balloon guest's new
+size arrives as a BALLOON_CHANGE event. `slabvm ctl` is checked too.
 
-usage: test_control.py SLABVM ECHO_BIN
+usage: test_control.py SLABVM ECHO_BIN BALLOON_BIN
 """
 import json
 import os
@@ -118,6 +119,32 @@ def test_protocol():
             assert not os.path.exists(path), "the socket file was left behind"
 
 
+def test_balloon_change():
+    """The driver's new size reaches every client in command mode as BALLOON_CHANGE."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "vm.sock")
+        args = ["--firmware", BALLOON, "--mem", "64M", "--balloon", "--qmp", path]
+        with guestrun.Guest(SLABVM, args) as g:
+            pos = g.wait_for("balloon: inflated", timeout=60)
+            c = Client(path)
+            c.recv()
+            assert c.execute("qmp_capabilities") == {"return": {}}
+            before = c.execute("query-balloon")["return"]["actual"]
+            g.send(b"x")  # the guest deflates some pages and lowers its actual
+            pos = g.wait_for("balloon: deflated", start=pos, timeout=60)
+            deadline = time.monotonic() + 10
+            while True:
+                ev = c.recv()
+                if ev.get("event") == "BALLOON_CHANGE":
+                    break
+                assert time.monotonic() < deadline, "no BALLOON_CHANGE"
+            after = c.execute("query-balloon")["return"]["actual"]
+            assert ev["data"]["actual"] == after and after > before, (ev, before, after)
+            assert set(ev["timestamp"]) == {"seconds", "microseconds"}, ev
+            g.send(b"q")
+            assert g.wait() == 0, g.report()
+
+
 def test_bad_paths():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "file")
@@ -130,5 +157,6 @@ def test_bad_paths():
 
 
 if __name__ == "__main__":
-    SLABVM, ECHO = sys.argv[1:3]
-    guestrun.main([("protocol", test_protocol), ("bad paths", test_bad_paths)])
+    SLABVM, ECHO, BALLOON = sys.argv[1:4]
+    guestrun.main([("protocol", test_protocol), ("balloon change", test_balloon_change),
+                   ("bad paths", test_bad_paths)])
