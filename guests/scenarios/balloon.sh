@@ -20,10 +20,10 @@
 #   slabtest.l2verbose=1       level 2 without `quiet`
 #   slabtest.balloonfeat=LIST  --balloon=LIST (default stats: no free page reporting,
 #                              which would release the freed pages before the inflate)
-#   slabtest.balloonmem=MiB    level 2's RAM (default 512). Each first touch of a level-2
-#                              page costs 1-2 ms here (a nested fault under TCG, 2-4
-#                              MiB/s): with 1024 the scenario takes 10-15 minutes, so
-#                              give run-testbed a --timeout of 1500 for it.
+#   slabtest.balloonmem=MiB    level 2's RAM (default 512). First touches of level-2 pages
+#                              are nested faults under TCG (2-10 MiB/s): with 1024 the
+#                              scenario took 420 s at load average 4-5, so give
+#                              run-testbed a --timeout of 1200 for it.
 
 verbose=
 features=stats
