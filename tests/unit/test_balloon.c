@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "vring_test.h"
+
 #include "balloon/balloon.h"
 #include "fake_iommu.h"
 #include "guestmem.h"
@@ -163,18 +165,7 @@ static void expect_used(struct fixture *f, unsigned int q, uint16_t i, uint32_t 
 static void put_desc(struct fixture *f, unsigned int q, unsigned int i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t b[16];
-	int k;
-
-	for (k = 0; k < 8; k++)
-		b[k] = addr >> (8 * k);
-	for (k = 0; k < 4; k++)
-		b[8 + k] = len >> (8 * k);
-	b[12] = flags;
-	b[13] = flags >> 8;
-	b[14] = next;
-	b[15] = next >> 8;
-	wr(f, RING(q) + 16 * (uint64_t)i, b, sizeof(b));
+	vring_put_desc(&f->e.mm, RING(q), i, addr, len, flags, next);
 }
 
 static void avail_add(struct fixture *f, unsigned int q, uint16_t head)

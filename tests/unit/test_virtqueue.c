@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "vring_test.h"
+
 #include "devices/virtqueue.h"
 #include "guestmem.h"
 #include "memmap.h"
@@ -79,18 +81,7 @@ static uint16_t rd16(struct fixture *f, uint64_t gpa)
 static void put_desc(struct fixture *f, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t b[16];
-	int k;
-
-	for (k = 0; k < 8; k++)
-		b[k] = addr >> (8 * k);
-	for (k = 0; k < 4; k++)
-		b[8 + k] = len >> (8 * k);
-	b[12] = flags;
-	b[13] = flags >> 8;
-	b[14] = next;
-	b[15] = next >> 8;
-	wr(f, table + 16 * (uint64_t)i, b, sizeof(b));
+	vring_put_desc(&f->mm, table, i, addr, len, flags, next);
 }
 
 /* Publishes head as the next available entry. */
