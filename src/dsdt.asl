@@ -20,7 +20,7 @@ DefinitionBlock ("", "DSDT", 2, "SLABVM", "SLABDSDT", 1)
 
 	Scope (\_SB)
 	{
-		/* The PCI Express host bridge: segment 0, buses 0..255 behind ECAM (MCFG). */
+		/* The PCI Express host bridge: segment 0, bus 0 behind ECAM (MCFG). */
 		Device (PCI0)
 		{
 			Name (_HID, EisaId ("PNP0A08"))
@@ -32,7 +32,7 @@ DefinitionBlock ("", "DSDT", 2, "SLABVM", "SLABDSDT", 1)
 			Name (_CRS, ResourceTemplate ()
 			{
 				WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
-					0x0000, 0x0000, 0x00FF, 0x0000, 0x0100)
+					0x0000, 0x0000, 0x0000, 0x0000, 0x0001)
 				/* Configuration mechanism #1, used by the bridge itself. */
 				IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08)
 				/* All other port space is forwarded: legacy devices and I/O BARs. */
@@ -119,7 +119,7 @@ DefinitionBlock ("", "DSDT", 2, "SLABVM", "SLABDSDT", 1)
 			Name (_UID, Zero)
 			Name (_CRS, ResourceTemplate ()
 			{
-				Memory32Fixed (ReadWrite, 0xE0000000, 0x10000000)
+				Memory32Fixed (ReadWrite, 0xE0000000, 0x00100000)
 			})
 		}
 

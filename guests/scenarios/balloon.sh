@@ -55,7 +55,7 @@ slabvm ctl 2>&1 | grep -q "usage: slabvm ctl" ||
 
 quiet=quiet
 [ "${verbose:-0}" != 0 ] && quiet=ignore_loglevel
-cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 pci=lastbus=0 slabtest.scenario=balloon"
+cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 slabtest.scenario=balloon"
 
 # slabvm's pid, for its VmRSS and its exit status. Started directly (no timeout(1) in
 # between); every wait below is bounded, and a failure kills it.

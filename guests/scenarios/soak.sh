@@ -17,7 +17,7 @@ while [ $i -le "$n" ]; do
 	t0=$(slabtest_uptime)
 	timeout 120 slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus $cpus \
 		--mem 512M --cmdline "console=ttyS0 panic=-1 quiet cryptomgr.notests=1 \
-pci=lastbus=0 slabtest.scenario=hello" >/tmp/soak.out 2>&1
+slabtest.scenario=hello" >/tmp/soak.out 2>&1
 	status=$?
 	log "soak $i/$n: cpus $cpus, status $status, $(awk -v a="$t0" -v b="$(slabtest_uptime)" \
 		'BEGIN { printf "%.1f", b - a }') s"

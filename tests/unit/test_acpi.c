@@ -309,6 +309,8 @@ static void check_dsdt(const struct built *b)
 			  (1u << PLATFORM_COM1_GSI) & 0xff,
 			  (1u << PLATFORM_COM1_GSI) >> 8};
 	uint8_t ecam[12] = {0x86, 9, 0, 1};
+	/* WordBusNumber: type 2, producer, fixed min and max; min 0, max, length. */
+	uint8_t busnum[16] = {0x88, 13, 0, 2, 0x0c, 0};
 	const uint8_t *s5;
 	size_t i;
 
@@ -333,6 +335,9 @@ static void check_dsdt(const struct built *b)
 	put(ecam + 4, PLATFORM_ECAM_BASE, 4);
 	put(ecam + 8, PLATFORM_ECAM_SIZE, 4);
 	assert_int_equal(count(d, len, ecam, sizeof(ecam)), 1);
+	put(busnum + 10, PLATFORM_ECAM_BUSES - 1, 2);
+	put(busnum + 14, PLATFORM_ECAM_BUSES, 2);
+	assert_int_equal(count(d, len, busnum, sizeof(busnum)), 1);
 	assert_int_equal(count(d, len, com1, sizeof(com1)), 1);
 	/* Name (_S5, Package (4) { PLATFORM_ACPI_S5_TYP (a BytePrefix constant), ... }) */
 	assert_int_equal(count(d, len, "_S5_", 4), 1);

@@ -61,6 +61,14 @@ want_online=0
 [ "$online" = "$want_online" ] && [ "$n" -eq "$cpus" ] ||
 	fail "want $cpus CPUs online ($want_online), have $n in /proc/cpuinfo, online $online:
 $(dmesg | grep -iE "smpboot|smp:|APIC|CPU[0-9]" | tail -10)"
+# PCI: one bus. MCFG's range is ECAM's for bus 0 and the host bridge's _CRS ends there too,
+# so Linux does not probe peer buses through ECAM (guests/README.md).
+dmesg | grep -q "MMCONFIG for domain 0000 \[bus 00-00\] at \[mem 0xe0000000-0xe00fffff\]" ||
+	fail "ECAM is not bus 0 at 0xe0000000: $(dmesg | grep -E "MMCONFIG|root bus resource \[bus" |
+		tr '\n' ';')"
+dmesg | grep -q "root bus resource \[bus 00\]" ||
+	fail "the host bridge's bus range is not bus 0: $(dmesg | grep "root bus resource")"
+
 memtotal=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
 low=$((mem * 1024 * 25 / 32)) # the kernel keeps some: 78% of it, 400 MiB of 512
 [ "$memtotal" -gt "$low" ] && [ "$memtotal" -le $((mem * 1024)) ] ||
