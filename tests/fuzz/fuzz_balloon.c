@@ -44,15 +44,8 @@
 #include "../unit/fake_iommu.c"
 #pragma clang attribute pop
 #include "balloon/balloon.h"
+#include "fuzz_input.h"
 #include "guestmem.h"
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define RAM_END (16ULL << 20)
 #define QSIZE 16
@@ -101,26 +94,6 @@ void print_message(const char *const format, ...)
 	va_start(ap, format);
 	vfprintf(stderr, format, ap);
 	va_end(ap);
-}
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		v |= (uint64_t)(in->n ? *in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
 }
 
 struct harness {
@@ -193,17 +166,17 @@ static void bring_up(void)
 	}
 }
 
-static void op_chain(struct input *in)
+static void op_chain(struct fuzz_input *in)
 {
-	unsigned int q = take(in, 1) % BALLOON_MAX_QUEUES;
-	uint16_t head = take(in, 1) % QSIZE;
-	unsigned int n = take(in, 1) % 4 + 1, i;
+	unsigned int q = fuzz_take(in, 1) % BALLOON_MAX_QUEUES;
+	uint16_t head = fuzz_take(in, 1) % QSIZE;
+	unsigned int n = fuzz_take(in, 1) % 4 + 1, i;
 	uint8_t b[16];
 
 	for (i = 0; i < n; i++) {
-		uint64_t addr = take(in, 3);
-		uint32_t len = take(in, 3);
-		uint16_t flags = take(in, 1) & 7;
+		uint64_t addr = fuzz_take(in, 3);
+		uint32_t len = fuzz_take(in, 3);
+		uint16_t flags = fuzz_take(in, 1) & 7;
 		uint16_t next = (head + i + 1) % QSIZE;
 		int k;
 
@@ -227,14 +200,14 @@ static void op_chain(struct input *in)
 	put(RING(q) + 0x400 + 2, b, 2);
 }
 
-static void op_pfns(struct input *in)
+static void op_pfns(struct fuzz_input *in)
 {
-	uint64_t addr = take(in, 3);
-	unsigned int n = take(in, 1), i;
+	uint64_t addr = fuzz_take(in, 3);
+	unsigned int n = fuzz_take(in, 1), i;
 	uint8_t b[4 * 256];
 
 	for (i = 0; i < n; i++) {
-		uint32_t pfn = take(in, 2) & 0x1fff;
+		uint32_t pfn = fuzz_take(in, 2) & 0x1fff;
 
 		b[4 * i] = pfn;
 		b[4 * i + 1] = pfn >> 8;
@@ -272,8 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint64_t granules[4] = {4096, 64 << 10, 1 << 20, 2 << 20};
-	struct input in = {data, size};
-	uint8_t setup = take(&in, 1);
+	struct fuzz_input in = {data, size, 0};
+	uint8_t setup = fuzz_take(&in, 1);
 	struct memmap_config c = {.mem = RAM_END, .granule = granules[setup & 3]};
 	struct balloon_config bc = {.stats = setup & 8,
 				    .free_page_reporting = setup & 16,
@@ -298,17 +271,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bring_up();
 	check_all(true);
 
-	for (ops = 0; in.n && ops < MAX_OPS; ops++) {
-		uint8_t op = take(&in, 1);
+	for (ops = 0; fuzz_left(&in) && ops < MAX_OPS; ops++) {
+		uint8_t op = fuzz_take(&in, 1);
 
 		switch (op & 7) {
 		case 0: {
-			uint64_t addr = take(&in, 3);
+			uint64_t addr = fuzz_take(&in, 3);
 			uint8_t buf[256];
-			unsigned int n = take(&in, 1), i;
+			unsigned int n = fuzz_take(&in, 1), i;
 
 			for (i = 0; i < n; i++)
-				buf[i] = take(&in, 1);
+				buf[i] = fuzz_take(&in, 1);
 			put(addr, buf, n);
 			break;
 		}
@@ -316,10 +289,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_chain(&in);
 			break;
 		case 2:
-			balloon_ops.queue_notify(&h.b, take(&in, 1) % (BALLOON_MAX_QUEUES + 1));
+			balloon_ops.queue_notify(&h.b,
+						 fuzz_take(&in, 1) % (BALLOON_MAX_QUEUES + 1));
 			break;
 		case 3: {
-			uint64_t bytes = take(&in, 4) * BALLOON_PAGE_SIZE;
+			uint64_t bytes = fuzz_take(&in, 4) * BALLOON_PAGE_SIZE;
 			struct balloon_info info;
 			int ret = balloon_set_target(&h.b, bytes, &err);
 
@@ -339,9 +313,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bring_up();
 			break;
 		case 6: {
-			uint32_t off = take(&in, 1) % BALLOON_CONFIG_SIZE;
-			unsigned int sz = 1u << (take(&in, 1) % 3);
-			uint32_t v = take(&in, 4);
+			uint32_t off = fuzz_take(&in, 1) % BALLOON_CONFIG_SIZE;
+			unsigned int sz = 1u << (fuzz_take(&in, 1) % 3);
+			uint32_t v = fuzz_take(&in, 4);
 
 			if (sz <= BALLOON_CONFIG_SIZE - off) {
 				uint32_t before = balloon_ops.config_read(&h.b, 0, 4);

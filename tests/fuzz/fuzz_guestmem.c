@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "guestmem.h"
 #include "memmap.h"
 
@@ -27,34 +28,6 @@
 #define NPAGES ((LOW_SIZE + 2 * DIMM_SIZE) / PAGE)
 #define MAX_LEN 16384
 #define MAX_OPS 256
-
-#define check(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		v |= (uint64_t)(in->n ? *in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
 
 /* A pinning listener that keeps the set of mapped granules and checks each call. */
 struct pinner {
@@ -79,7 +52,7 @@ static long granule_slot(struct memmap *mm, uint64_t gpa)
 {
 	long p = page_index(gpa);
 
-	check(p >= 0 && gpa % mm->granule == 0);
+	FUZZ_CHECK(p >= 0 && gpa % mm->granule == 0);
 	return p;
 }
 
@@ -89,9 +62,9 @@ static int pin_map(struct memmap_listener *l, const struct memmap_region *r, uin
 	struct pinner *pn = (struct pinner *)l;
 	long s = granule_slot(pn->mm, gpa);
 
-	check(size == pn->mm->granule && hva == r->hva + (gpa - r->gpa));
-	check(gpa >= r->gpa && gpa + size <= r->gpa + r->size);
-	check(!pn->mapped[s]);
+	FUZZ_CHECK(size == pn->mm->granule && hva == r->hva + (gpa - r->gpa));
+	FUZZ_CHECK(gpa >= r->gpa && gpa + size <= r->gpa + r->size);
+	FUZZ_CHECK(!pn->mapped[s]);
 	pn->mapped[s] = 1;
 	return 0;
 }
@@ -103,7 +76,7 @@ static int pin_unmap(struct memmap_listener *l, const struct memmap_region *r, u
 	long s = granule_slot(pn->mm, gpa);
 
 	(void)r;
-	check(size == pn->mm->granule && pn->mapped[s]);
+	FUZZ_CHECK(size == pn->mm->granule && pn->mapped[s]);
 	pn->mapped[s] = 0;
 	return 0;
 }
@@ -114,7 +87,7 @@ static void expect_unpinned(struct memmap_region *r, uint64_t off, uint64_t len)
 	uint64_t g;
 
 	for (g = off & ~(pinner.mm->granule - 1); g < off + len; g += pinner.mm->granule)
-		check(!pinner.mapped[page_index(r->gpa + g)]);
+		FUZZ_CHECK(!pinner.mapped[page_index(r->gpa + g)]);
 }
 
 static int fz_create(void *opaque, struct memmap_region *r)
@@ -170,7 +143,7 @@ static void shadow_set(uint64_t gpa, uint8_t v)
 
 	if (!shadow[p]) {
 		shadow[p] = calloc(1, PAGE);
-		check(shadow[p]);
+		FUZZ_CHECK(shadow[p]);
 	}
 	shadow[p][gpa % PAGE] = v;
 }
@@ -248,22 +221,22 @@ static void check_granule(struct memmap *mm, uint64_t gpa, bool pin)
 	first = page_index(r->gpa + g * mm->granule);
 	for (p = 0; p < mm->pages_per_granule; p++)
 		n += inflated[first + p];
-	check(n == r->ninflated[g]);
+	FUZZ_CHECK(n == r->ninflated[g]);
 	switch (r->state[g]) {
 	case GRANULE_MAPPED:
-		check(n == 0);
+		FUZZ_CHECK(n == 0);
 		break;
 	case GRANULE_PARTIAL:
-		check(n > 0);
+		FUZZ_CHECK(n > 0);
 		break;
 	case GRANULE_DISCARDED:
-		check(n == mm->pages_per_granule);
+		FUZZ_CHECK(n == mm->pages_per_granule);
 		break;
 	default:
-		check(false);
+		FUZZ_CHECK(false);
 	}
 	if (pin)
-		check(pinner.mapped[first] == (r->state[g] != GRANULE_DISCARDED));
+		FUZZ_CHECK(pinner.mapped[first] == (r->state[g] != GRANULE_DISCARDED));
 }
 
 /* Bytes from gpa to the end of its region, so lengths can hit region ends exactly. */
@@ -281,21 +254,21 @@ static uint64_t to_region_end(uint64_t gpa)
 }
 
 /* A length: small, huge, or the distance to the region's end give or take a little. */
-static uint64_t random_len(struct input *in, uint64_t gpa, uint64_t max)
+static uint64_t random_len(struct fuzz_input *in, uint64_t gpa, uint64_t max)
 {
-	unsigned int mode = take(in, 1);
+	unsigned int mode = fuzz_take(in, 1);
 	uint64_t len;
 
 	if (mode % 4 == 0)
-		len = to_region_end(gpa) + (int8_t)take(in, 1);
+		len = to_region_end(gpa) + (int8_t)fuzz_take(in, 1);
 	else if (mode % 4 == 1)
-		len = take(in, 8);
+		len = fuzz_take(in, 8);
 	else
-		len = take(in, 2);
+		len = fuzz_take(in, 2);
 	return max && len > max ? len % (max + 1) : len;
 }
 
-static uint64_t random_gpa(struct input *in)
+static uint64_t random_gpa(struct fuzz_input *in)
 {
 	static const uint64_t bases[] = {
 		0,
@@ -306,23 +279,23 @@ static uint64_t random_gpa(struct input *in)
 		0xC0000000ULL,
 		UINT64_MAX,
 	};
-	unsigned int sel = take(in, 1);
-	int32_t off = (int32_t)take(in, 4);
+	unsigned int sel = fuzz_take(in, 1);
+	int32_t off = (int32_t)fuzz_take(in, 4);
 
 	if (sel % 8 == 7)
-		return take(in, 8);
+		return fuzz_take(in, 8);
 	return bases[sel % 8] + (int64_t)off;
 }
 
 static uint8_t buf[MAX_LEN];
 
-static void run(struct memmap *mm, struct input *in, bool pin)
+static void run(struct memmap *mm, struct fuzz_input *in, bool pin)
 {
 	struct error err;
 	unsigned int ops, discards = 0;
 
-	for (ops = 0; ops < MAX_OPS && in->n; ops++) {
-		unsigned int op = take(in, 1) % 8;
+	for (ops = 0; ops < MAX_OPS && fuzz_left(in); ops++) {
+		unsigned int op = fuzz_take(in, 1) % 8;
 		uint64_t gpa = op <= 4 || op == 7 ? random_gpa(in) : 0;
 		uint64_t len, i;
 		long p;
@@ -335,8 +308,8 @@ static void run(struct memmap *mm, struct input *in, bool pin)
 			for (i = 0; i < len; i++)
 				buf[i] = (uint8_t)(gpa + i * 131 + ops);
 			ret = guestmem_write(mm, gpa, buf, len);
-			check((ret == 0) == model_range(gpa, len));
-			check(ret == 0 || ret == -EFAULT);
+			FUZZ_CHECK((ret == 0) == model_range(gpa, len));
+			FUZZ_CHECK(ret == 0 || ret == -EFAULT);
 			for (i = 0; !ret && i < len; i++)
 				shadow_set(gpa + i, buf[i]);
 			break;
@@ -344,21 +317,21 @@ static void run(struct memmap *mm, struct input *in, bool pin)
 			len = random_len(in, gpa, MAX_LEN);
 			memset(buf, 0xa5, len);
 			ret = guestmem_read(mm, gpa, buf, len);
-			check((ret == 0) == model_range(gpa, len));
+			FUZZ_CHECK((ret == 0) == model_range(gpa, len));
 			for (i = 0; i < len; i++)
-				check(ret ? buf[i] == 0xa5 : buf[i] == shadow_byte(gpa + i));
+				FUZZ_CHECK(ret ? buf[i] == 0xa5 : buf[i] == shadow_byte(gpa + i));
 			break;
 		case 2: /* pointer */
 			len = random_len(in, gpa, 0);
 			guestmem_lock(mm);
 			ptr = guestmem_ptr(mm, gpa, len);
-			check((ptr != NULL) == model_ptr(gpa, len));
+			FUZZ_CHECK((ptr != NULL) == model_ptr(gpa, len));
 			if (ptr) {
 				struct memmap_region *r = memmap_find(mm, gpa);
 
-				check((uint8_t *)ptr == r->hva + (gpa - r->gpa));
+				FUZZ_CHECK((uint8_t *)ptr == r->hva + (gpa - r->gpa));
 				for (i = 0; i < len && i < 256; i++)
-					check(((uint8_t *)ptr)[i] == shadow_byte(gpa + i));
+					FUZZ_CHECK(((uint8_t *)ptr)[i] == shadow_byte(gpa + i));
 			}
 			guestmem_unlock(mm);
 			break;
@@ -368,23 +341,23 @@ static void run(struct memmap *mm, struct input *in, bool pin)
 			ret = op == 3 ? memmap_inflate_page(mm, gpa) : memmap_deflate_page(mm, gpa);
 			if (p < 0 || gpa % PAGE || !model_plugged(gpa) ||
 			    inflated[p] != (op == 4)) {
-				check(ret == -EINVAL);
+				FUZZ_CHECK(ret == -EINVAL);
 				break;
 			}
-			check(ret == 0);
+			FUZZ_CHECK(ret == 0);
 			inflated[p] = op == 3;
 			sync_granule(mm, gpa);
 			check_granule(mm, gpa, pin);
 			break;
 		case 5: /* plug */
 		case 6: /* unplug */
-			i = take(in, 1) % 4;
+			i = fuzz_take(in, 1) % 4;
 			ret = op == 5 ? memmap_plug(mm, i, &err) : memmap_unplug(mm, i, &err);
 			if (i == 0 || i == 3 || plugged[i] != (op == 6)) {
-				check(ret < 0);
+				FUZZ_CHECK(ret < 0);
 				break;
 			}
-			check(ret == 0);
+			FUZZ_CHECK(ret == 0);
 			plugged[i] = op == 5;
 			for (p = page_index(DIMM_BASE + (i - 1) * DIMM_SIZE), len = 0;
 			     len < DIMM_SIZE / PAGE; p++, len++) {
@@ -400,10 +373,10 @@ static void run(struct memmap *mm, struct input *in, bool pin)
 				p = page_index(gpa + i * PAGE);
 				ret = memmap_inflate_page(mm, gpa + i * PAGE);
 				if (p < 0 || !model_plugged(gpa) || inflated[p]) {
-					check(ret == -EINVAL);
+					FUZZ_CHECK(ret == -EINVAL);
 					continue;
 				}
-				check(ret == 0);
+				FUZZ_CHECK(ret == 0);
 				inflated[p] = 1;
 			}
 			sync_granule(mm, gpa);
@@ -418,11 +391,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint64_t granules[] = {4096, 65536, 2ULL << 20, 4ULL << 20};
-	struct input in = {data, size};
+	struct fuzz_input in = {data, size, 0};
 	struct memmap_config cfg = {0};
 	struct memmap mm;
 	struct error err = {0};
-	unsigned int setup = take(&in, 1);
+	unsigned int setup = fuzz_take(&in, 1);
 	bool pin = setup & 4;
 	long p;
 
@@ -430,14 +403,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.maxmem = LOW_SIZE + 2 * DIMM_SIZE;
 	cfg.granule = granules[setup % 4];
 	cfg.dimm_size = DIMM_SIZE;
-	check(memmap_init(&mm, &cfg, &fz_backing, NULL, &err) == 0);
+	FUZZ_CHECK(memmap_init(&mm, &cfg, &fz_backing, NULL, &err) == 0);
 	memset(&pinner, 0, sizeof(pinner));
 	pinner.l = (struct memmap_listener){
 		.name = "pinner", .pins = true, .granule_map = pin_map, .granule_unmap = pin_unmap};
 	pinner.mm = &mm;
 	if (pin)
-		check(memmap_add_listener(&mm, &pinner.l, &err) == 0);
-	check(memmap_start(&mm, &err) == 0);
+		FUZZ_CHECK(memmap_add_listener(&mm, &pinner.l, &err) == 0);
+	FUZZ_CHECK(memmap_start(&mm, &err) == 0);
 	plugged[0] = true;
 	plugged[1] = plugged[2] = false;
 
@@ -453,9 +426,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ninf += inflated[p];
 			nrel += inflated[p] && released[p];
 		}
-		check(st.inflated_bytes == ninf * PAGE);
-		check(st.released_bytes == nrel * PAGE);
-		check(st.plugged_bytes == LOW_SIZE + (plugged[1] + plugged[2]) * DIMM_SIZE);
+		FUZZ_CHECK(st.inflated_bytes == ninf * PAGE);
+		FUZZ_CHECK(st.released_bytes == nrel * PAGE);
+		FUZZ_CHECK(st.plugged_bytes == LOW_SIZE + (plugged[1] + plugged[2]) * DIMM_SIZE);
 	}
 
 	/* The pinner's owner goes away first, as a vfio container would. */

@@ -19,15 +19,8 @@
 
 #include <json-c/json.h>
 
+#include "fuzz_input.h"
 #include "qmp.h"
-
-#define check(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 struct harness {
 	struct qmp_session *s;
@@ -70,30 +63,30 @@ static void check_write(void *opaque, const char *buf, size_t len)
 	int kinds;
 	size_t i;
 
-	check(!h->closed);
-	check(tok && len >= 3 && len < (1 << 20));
-	check(buf[len - 2] == '\r' && buf[len - 1] == '\n');
+	FUZZ_CHECK(!h->closed);
+	FUZZ_CHECK(tok && len >= 3 && len < (1 << 20));
+	FUZZ_CHECK(buf[len - 2] == '\r' && buf[len - 1] == '\n');
 	for (i = 0; i < len - 2; i++)
-		check((unsigned char)buf[i] >= 0x20);
+		FUZZ_CHECK((unsigned char)buf[i] >= 0x20);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	msg = json_tokener_parse_ex(tok, buf, (int)(len - 2));
-	check(json_tokener_get_error(tok) == json_tokener_success);
-	check(json_tokener_get_parse_end(tok) == len - 2);
-	check(json_object_is_type(msg, json_type_object));
-	check(finite_numbers(msg));
+	FUZZ_CHECK(json_tokener_get_error(tok) == json_tokener_success);
+	FUZZ_CHECK(json_tokener_get_parse_end(tok) == len - 2);
+	FUZZ_CHECK(json_object_is_type(msg, json_type_object));
+	FUZZ_CHECK(finite_numbers(msg));
 	kinds = json_object_object_get_ex(msg, "QMP", NULL) +
 		json_object_object_get_ex(msg, "return", NULL) +
 		json_object_object_get_ex(msg, "error", &e) +
 		json_object_object_get_ex(msg, "event", NULL);
-	check(kinds == 1);
-	check(json_object_object_get_ex(msg, "QMP", NULL) == (h->msgs == 0));
+	FUZZ_CHECK(kinds == 1);
+	FUZZ_CHECK(json_object_object_get_ex(msg, "QMP", NULL) == (h->msgs == 0));
 	if (json_object_object_get_ex(msg, "error", &e)) {
 		struct json_object *cls, *desc;
 
-		check(json_object_object_get_ex(e, "class", &cls) &&
-		      json_object_is_type(cls, json_type_string));
-		check(json_object_object_get_ex(e, "desc", &desc) &&
-		      json_object_is_type(desc, json_type_string));
+		FUZZ_CHECK(json_object_object_get_ex(e, "class", &cls) &&
+			   json_object_is_type(cls, json_type_string));
+		FUZZ_CHECK(json_object_object_get_ex(e, "desc", &desc) &&
+			   json_object_is_type(desc, json_type_string));
 	}
 	h->msgs++;
 	json_object_put(msg);
@@ -163,36 +156,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fuzz_input in = {data, size, 0};
 	struct harness h = {0};
 	struct error err = {0};
 	unsigned int pattern;
-	size_t off = 1, n;
+	const uint8_t *buf;
+	size_t n;
 
 	if (!size)
 		return 0;
-	pattern = data[0];
+	pattern = fuzz_take(&in, 1);
 	h.s = qmp_session_new(cmds, &h, check_write, &h, &err);
-	check(h.s && h.msgs == 1);
-	while (off < size && !h.closed) {
+	FUZZ_CHECK(h.s && h.msgs == 1);
+	while (fuzz_left(&in) && !h.closed) {
 		/* Whole stream, single bytes, or reads of 1..16 bytes. */
 		if (pattern < 0x40)
-			n = size - off;
+			n = fuzz_left(&in);
 		else if (pattern < 0x80)
 			n = 1;
 		else
-			n = 1 + (off * 7 + pattern) % 16;
-		if (n > size - off)
-			n = size - off;
-		if (qmp_session_input(h.s, data + off, n) == QMP_CLOSE) {
-			check(qmp_session_closing(h.s));
+			n = 1 + (in.pos * 7 + pattern) % 16;
+		buf = fuzz_take_bytes(&in, &n);
+		if (qmp_session_input(h.s, buf, n) == QMP_CLOSE) {
+			FUZZ_CHECK(qmp_session_closing(h.s));
 			h.closed = true;
 		}
-		off += n;
 	}
 	/* An event reaches a session in command mode only, and never a closing one. */
 	n = h.msgs;
 	qmp_session_event(h.s, "END", NULL);
-	check(h.msgs == n + (qmp_session_command_mode(h.s) && !h.closed));
+	FUZZ_CHECK(h.msgs == n + (qmp_session_command_mode(h.s) && !h.closed));
 	qmp_session_free(h.s);
 	return 0;
 }

@@ -16,14 +16,7 @@
 #include <stdlib.h>
 
 #include "devices/uart.h"
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_input.h"
 
 struct harness {
 	struct uart u;
@@ -209,13 +202,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct harness h = {0};
 	struct irq_line irq = {&fuzz_irq_ops, &h, UART_COM1_IRQ};
 	struct uart_backend be = {fuzz_tx, fuzz_rx_ready, &h};
-	size_t i = 0;
+	struct fuzz_input in = {data, size, 0};
 
 	uart_init(&h.u, &irq, &be);
-	while (i < size) {
-		uint8_t op = data[i++];
+	while (fuzz_left(&in)) {
+		uint8_t op = fuzz_take(&in, 1);
 		uint64_t offset = (op >> 2) & 0x0f;
 		unsigned int access = 1u << (op >> 6);
+		const uint8_t *buf;
 		size_t len;
 
 		switch (op & 3) {
@@ -223,15 +217,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_read(&h, offset, access);
 			break;
 		case 1:
-			if (i < size)
-				fuzz_write(&h, offset, access, data[i++]);
+			if (fuzz_left(&in))
+				fuzz_write(&h, offset, access, fuzz_take(&in, 1));
 			break;
 		case 2:
 			len = op >> 2;
-			if (len > size - i)
-				len = size - i;
-			fuzz_receive(&h, data + i, len);
-			i += len;
+			buf = fuzz_take_bytes(&in, &len);
+			fuzz_receive(&h, buf, len);
 			break;
 		default:
 			h.refill = !h.refill;

@@ -19,17 +19,10 @@
 
 #define VIRTIO_PCI_NO_LEGACY
 #include "devices/virtio_pci.h"
+#include "fuzz_input.h"
 #include "platform.h"
 
 #include <linux/virtio_pci.h>
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define SLOT 5
 #define NQ 2
@@ -238,21 +231,6 @@ static void check(struct harness *h)
 		FUZZ_CHECK(d->intx_level);
 }
 
-static const uint8_t *fuzz_p;
-static size_t fuzz_n;
-
-static uint64_t take(unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	if (bytes > fuzz_n)
-		bytes = fuzz_n;
-	memcpy(&v, fuzz_p, bytes);
-	fuzz_p += bytes;
-	fuzz_n -= bytes;
-	return v;
-}
-
 /* A BAR's current address, or an address where nothing is when it is not on the bus. */
 static uint64_t bar_addr(struct harness *h, unsigned int bar)
 {
@@ -276,7 +254,7 @@ static const struct {
 	{VIRTIO_PCI_COMMON_Q_USEDHI, 4},  {VIRTIO_PCI_COMMON_Q_DESCLO, 8},
 };
 
-static void step(struct harness *h, uint8_t op)
+static void step(struct harness *h, struct fuzz_input *in, uint8_t op)
 {
 	struct virtio_transport *t = &h->vp.transport;
 	unsigned int size = 1U << ((op >> 3) & 3);
@@ -286,42 +264,42 @@ static void step(struct harness *h, uint8_t op)
 
 	switch (op & 7) {
 	case 0:
-		off = take(1) & 7;
+		off = fuzz_take(in, 1) & 7;
 		if (write)
-			pci_conf1_io_ops.write(&h->host, off, size, take(size));
+			pci_conf1_io_ops.write(&h->host, off, size, fuzz_take(in, size));
 		else
 			pci_conf1_io_ops.read(&h->host, off, size);
 		break;
 	case 1:
 		/* Mostly our function, sometimes anywhere in ECAM. */
-		sel = take(1);
-		off = (sel & 0x80) ? take(4) % PLATFORM_ECAM_SIZE
-				   : ((uint64_t)SLOT << 15) | (take(2) & 0xfff);
+		sel = fuzz_take(in, 1);
+		off = (sel & 0x80) ? fuzz_take(in, 4) % PLATFORM_ECAM_SIZE
+				   : ((uint64_t)SLOT << 15) | (fuzz_take(in, 2) & 0xfff);
 		if (write)
-			pci_ecam_io_ops.write(&h->host, off, size, take(size));
+			pci_ecam_io_ops.write(&h->host, off, size, fuzz_take(in, size));
 		else
 			pci_ecam_io_ops.read(&h->host, off, size);
 		break;
 	case 2:
 	case 3:
-		off = take(2) % (VIRTIO_PCI_BAR_SIZE + 16);
+		off = fuzz_take(in, 2) % (VIRTIO_PCI_BAR_SIZE + 16);
 		off += bar_addr(h, (op & 7) == 2 ? VIRTIO_PCI_BAR : VIRTIO_PCI_MSIX_BAR);
 		if (write)
-			bus_write(&h->mmio, off, size, take(size));
+			bus_write(&h->mmio, off, size, fuzz_take(in, size));
 		else
 			bus_read(&h->mmio, off, size, &v);
 		break;
 	case 4:
-		sel = take(1) % (sizeof(common_regs) / sizeof(common_regs[0]));
+		sel = fuzz_take(in, 1) % (sizeof(common_regs) / sizeof(common_regs[0]));
 		off = bar_addr(h, VIRTIO_PCI_BAR) + common_regs[sel].off;
 		if (write)
 			bus_write(&h->mmio, off, common_regs[sel].width,
-				  take(common_regs[sel].width));
+				  fuzz_take(in, common_regs[sel].width));
 		else
 			bus_read(&h->mmio, off, common_regs[sel].width, &v);
 		break;
 	case 5:
-		sel = take(1);
+		sel = fuzz_take(in, 1);
 		if (sel % 3 == 0)
 			t->ops->notify_queue(t, sel / 3 % (NQ + 1));
 		else if (sel % 3 == 1)
@@ -330,12 +308,12 @@ static void step(struct harness *h, uint8_t op)
 			t->ops->needs_reset(t);
 		break;
 	case 6:
-		virtio_pci_kick(&h->vp, take(1) % (NQ + 2));
+		virtio_pci_kick(&h->vp, fuzz_take(in, 1) % (NQ + 2));
 		break;
 	default:
 		bus_write(&h->mmio,
 			  bar_addr(h, VIRTIO_PCI_BAR) +
-				  virtio_pci_notify_offset(take(1) % (NQ + 2)),
+				  virtio_pci_notify_offset(fuzz_take(in, 1) % (NQ + 2)),
 			  2, 0);
 		break;
 	}
@@ -379,6 +357,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fuzz_input in = {data, size, 0};
 	struct harness *h = fuzz_h;
 
 	if (!h) {
@@ -386,10 +365,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(h);
 	}
 	harness_init(h);
-	fuzz_p = data;
-	fuzz_n = size;
-	while (fuzz_n) {
-		step(h, take(1));
+	while (fuzz_left(&in)) {
+		step(h, &in, fuzz_take(&in, 1));
 		check(h);
 	}
 	harness_destroy(h);

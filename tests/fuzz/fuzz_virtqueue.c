@@ -32,38 +32,13 @@
 
 #include "devices/virtio_rng.h"
 #include "devices/virtqueue.h"
+#include "fuzz_input.h"
 #include "guestmem.h"
 #include "memmap.h"
-
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define RAM_END (16ULL << 20)
 /* Enough for a notify whose buffers keep rewriting avail->idx to a constant: one lap. */
 #define MAX_POPS_PER_NOTIFY (65536 + 32768)
-
-struct input {
-	const uint8_t *data;
-	size_t size, pos;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++)
-		if (in->pos < in->size)
-			v |= (uint64_t)in->data[in->pos++] << (8 * i);
-		else
-			in->pos++;
-	return v;
-}
 
 struct harness {
 	struct memmap mm;
@@ -354,16 +329,16 @@ static void wipe_ram(void)
 	FUZZ_CHECK(!h.mm.backing->release(h.mm.backing_opaque, r, 0, r->size));
 }
 
-static void parse_config(struct input *in)
+static void parse_config(struct fuzz_input *in)
 {
-	uint8_t mode = take(in, 1), sz = take(in, 1);
-	uint16_t raw_size = take(in, 2);
+	uint8_t mode = fuzz_take(in, 1), sz = fuzz_take(in, 1);
+	uint16_t raw_size = fuzz_take(in, 2);
 	uint64_t raw[3], n;
 	unsigned int layout = (mode >> 3) & 3;
 	int i;
 
 	for (i = 0; i < 3; i++)
-		raw[i] = take(in, 8);
+		raw[i] = fuzz_take(in, 8);
 	h.features = 1ULL << VIRTIO_F_VERSION_1;
 	if (mode & 1)
 		h.features |= 1ULL << VIRTIO_F_INDIRECT_DESC;
@@ -404,7 +379,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size, 0};
+	struct fuzz_input in = {data, size, 0};
+	const uint8_t *buf;
 	size_t len;
 
 	setup_once();
@@ -412,30 +388,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.resets = 0;
 	h.fill = 0xa5;
 	parse_config(&in);
-	len = take(&in, 2);
-	if (in.pos < size) {
-		if (len > size - in.pos)
-			len = size - in.pos;
-		FUZZ_CHECK(!guestmem_write(&h.mm, 0, data + in.pos, len));
-		in.pos += len;
+	len = fuzz_take(&in, 2);
+	if (fuzz_left(&in)) {
+		buf = fuzz_take_bytes(&in, &len);
+		FUZZ_CHECK(!guestmem_write(&h.mm, 0, buf, len));
 	}
 	queue_up();
 	notify();
-	while (in.pos < size) {
-		uint8_t op = take(&in, 1);
+	while (fuzz_left(&in)) {
+		uint8_t op = fuzz_take(&in, 1);
 		uint64_t gpa;
 
 		switch (op & 3) {
 		case 0:
-			gpa = take(&in, 3);
-			len = take(&in, 1);
-			if (in.pos >= size)
+			gpa = fuzz_take(&in, 3);
+			len = fuzz_take(&in, 1);
+			if (!fuzz_left(&in))
 				break;
-			if (len > size - in.pos)
-				len = size - in.pos;
+			buf = fuzz_take_bytes(&in, &len);
 			if (in_ram(gpa, len))
-				FUZZ_CHECK(!guestmem_write(&h.mm, gpa, data + in.pos, len));
-			in.pos += len;
+				FUZZ_CHECK(!guestmem_write(&h.mm, gpa, buf, len));
 			break;
 		case 2:
 			queue_up();
