@@ -34,9 +34,6 @@
 #define BUF 0x800000ULL				 /* driver buffers: granule 4 with 2 MiB */
 #define QSIZE 64
 
-#define F_NEXT 1
-#define F_WRITE 2
-
 #define FEAT(b) (1ULL << (b))
 #define V1 FEAT(VIRTIO_F_VERSION_1)
 #define BASE (V1 | FEAT(28) | FEAT(29) | FEAT(VIRTIO_BALLOON_F_MUST_TELL_HOST))
@@ -129,37 +126,14 @@ static void fixture_free(struct fixture *f)
 	free(f);
 }
 
-static void wr(struct fixture *f, uint64_t gpa, const void *buf, size_t len)
-{
-	assert_int_equal(guestmem_write(&f->e.mm, gpa, buf, len), 0);
-}
-
-static void wr16(struct fixture *f, uint64_t gpa, uint16_t v)
-{
-	uint8_t b[2] = {v, v >> 8};
-
-	wr(f, gpa, b, sizeof(b));
-}
-
-static uint32_t rd32(struct fixture *f, uint64_t gpa)
-{
-	uint8_t b[4];
-
-	assert_int_equal(guestmem_read(&f->e.mm, gpa, b, sizeof(b)), 0);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static uint16_t used_idx(struct fixture *f, unsigned int q)
 {
-	return rd32(f, RING(q) + 0x10000) >> 16;
+	return vring_read32(&f->e.mm, RING(q) + 0x10000) >> 16;
 }
 
 static void expect_used(struct fixture *f, unsigned int q, uint16_t i, uint32_t id, uint32_t len)
 {
-	uint64_t e = RING(q) + 0x10000 + 4 + 8 * (uint64_t)(i % QSIZE);
-
-	assert_int_equal(rd32(f, e), id);
-	assert_int_equal(rd32(f, e + 4), len);
+	vring_expect_used(&f->e.mm, RING(q) + 0x10000, QSIZE, i, id, len);
 }
 
 static void put_desc(struct fixture *f, unsigned int q, unsigned int i, uint64_t addr, uint32_t len,
@@ -170,11 +144,7 @@ static void put_desc(struct fixture *f, unsigned int q, unsigned int i, uint64_t
 
 static void avail_add(struct fixture *f, unsigned int q, uint16_t head)
 {
-	uint64_t avail = RING(q) + 0x8000;
-
-	wr16(f, avail + 4 + 2 * (f->avail_idx[q] % QSIZE), head);
-	f->avail_idx[q]++;
-	wr16(f, avail + 2, f->avail_idx[q]);
+	vring_avail_add(&f->e.mm, RING(q) + 0x8000, QSIZE, &f->avail_idx[q], head);
 }
 
 /* One-descriptor buffer on queue q; returns its head. */
@@ -202,13 +172,10 @@ static void bring_up(struct fixture *f, uint64_t features, unsigned int nq)
 
 	assert_true(balloon_ops.set_features(&f->b, features));
 	for (q = 0; q < nq; q++) {
-		struct virtio_queue_config c = {.size = QSIZE,
-						.desc = RING(q),
-						.avail = RING(q) + 0x8000,
-						.used = RING(q) + 0x10000,
-						.msix_vector = VIRTIO_MSI_NO_VECTOR};
+		struct virtio_queue_config c =
+			vring_qcfg(QSIZE, RING(q), RING(q) + 0x8000, RING(q) + 0x10000);
 
-		wr(f, RING(q), zero, sizeof(zero));
+		vring_write(&f->e.mm, RING(q), zero, sizeof(zero));
 		f->avail_idx[q] = 0;
 		f->next_desc[q] = 0;
 		balloon_ops.queue_ready(&f->b, q, &c);
@@ -225,7 +192,7 @@ static void put_pfns(struct fixture *f, uint64_t dst, const uint64_t *gpa, size_
 		uint64_t pfn = gpa[i] / PAGE;
 		uint8_t b[4] = {pfn, pfn >> 8, pfn >> 16, pfn >> 24};
 
-		wr(f, dst + 4 * i, b, sizeof(b));
+		vring_write(&f->e.mm, dst + 4 * i, b, sizeof(b));
 	}
 }
 
@@ -533,7 +500,7 @@ static void run_malicious(uint64_t granule, bool iommu)
 
 		assert_non_null(junk);
 		memset(junk, 0xff, nbig * 4);
-		wr(f, BUF + 0x10000, junk, nbig * 4);
+		vring_write(&f->e.mm, BUF + 0x10000, junk, nbig * 4);
 		free(junk);
 	}
 	put_pfns(f, BUF + 0x10000, (uint64_t[]){2 * M + 2 * PAGE}, 1);
@@ -592,7 +559,7 @@ static void test_stats(void **state)
 	put_stat(s + 20, 999, 1); /* unknown: ignored */
 	put_stat(s + 30, BALLOON_S_AVAIL, 2000);
 	memset(s + 40, 0xee, 3); /* a torn entry: ignored */
-	wr(f, BUF, s, sizeof(s));
+	vring_write(&f->e.mm, BUF, s, sizeof(s));
 	h1 = send(f, 2, BUF, sizeof(s), 0);
 	notify(f, 2);
 	/* Kept, not returned. */
@@ -615,7 +582,7 @@ static void test_stats(void **state)
 
 	/* The driver answers with fresh numbers; old tags keep their last value. */
 	put_stat(s, BALLOON_S_MEMFREE, 1500);
-	wr(f, BUF + 0x1000, s, 10);
+	vring_write(&f->e.mm, BUF + 0x1000, s, 10);
 	h2 = send(f, 2, BUF + 0x1000, 10, 0);
 	notify(f, 2);
 	i = info(f);
@@ -626,7 +593,7 @@ static void test_stats(void **state)
 
 	/* A driver that sends another buffer while one is held gets the old one back. */
 	put_stat(s, BALLOON_S_MEMFREE, 1700);
-	wr(f, BUF + 0x2000, s, 10);
+	vring_write(&f->e.mm, BUF + 0x2000, s, 10);
 	h3 = send(f, 2, BUF + 0x2000, 10, 0);
 	notify(f, 2);
 	assert_int_equal(used_idx(f, 2), 2);
@@ -637,7 +604,7 @@ static void test_stats(void **state)
 
 	/* After a reset the device holds nothing. */
 	put_stat(s, BALLOON_S_MEMFREE, 1);
-	wr(f, BUF + 0x3000, s, 10);
+	vring_write(&f->e.mm, BUF + 0x3000, s, 10);
 	send(f, 2, BUF + 0x3000, 10, 0);
 	notify(f, 2);
 	balloon_ops.reset(&f->b);
@@ -656,7 +623,7 @@ static void test_stats_not_negotiated(void **state)
 	/* Without STATS_VQ, queue 2 is the reporting queue: a stats buffer there is a report. */
 	bring_up(f, BASE | FEAT(VIRTIO_BALLOON_F_REPORTING), 3);
 	put_stat(s, BALLOON_S_MEMFREE, 1);
-	wr(f, BUF, s, sizeof(s));
+	vring_write(&f->e.mm, BUF, s, sizeof(s));
 	send(f, 2, BUF, sizeof(s), F_WRITE);
 	notify(f, 2);
 	assert_int_equal(used_idx(f, 2), 1);

@@ -54,6 +54,19 @@ static void env_start(struct fake_env *e, struct memmap_config c, bool iommu)
 	fake_env_check(e);
 }
 
+/* A started map with an iommu and extra, one more listener (name, pins), added before start. */
+static void env_start_with(struct fake_env *e, struct memmap_config c, struct fake_listener *extra,
+			   const char *name, bool pins)
+{
+	struct error err = {0};
+
+	assert_int_equal(fake_env_init(e, &c, true, &err), 0);
+	fake_listener_init(extra, name, pins, true, &e->mm, &e->log, &e->backing);
+	assert_int_equal(memmap_add_listener(&e->mm, &extra->l, &err), 0);
+	e->ls[e->nls++] = extra;
+	assert_int_equal(memmap_start(&e->mm, &err), 0);
+}
+
 static uint8_t *host(struct memmap *mm, uint64_t gpa)
 {
 	struct memmap_region *r = memmap_find(mm, gpa);
@@ -754,16 +767,11 @@ static void test_balloon_nonpinning_granule_listener(void **state)
 	struct fake_env e;
 	struct fake_listener dirty;
 	struct error err = {0};
-	struct memmap_config c = config(16 * M, 32 * M, 64 * K, 16 * M);
 	const uint64_t dimm = 4 * G;
 	uint64_t p;
 
 	(void)state;
-	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
-	fake_listener_init(&dirty, "dirty", false, true, &e.mm, &e.log, &e.backing);
-	assert_int_equal(memmap_add_listener(&e.mm, &dirty.l, &err), 0);
-	e.ls[e.nls++] = &dirty;
-	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	env_start_with(&e, config(16 * M, 32 * M, 64 * K, 16 * M), &dirty, "dirty", false);
 	assert_int_equal(dirty.nlive, 256);
 	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
 	assert_int_equal(dirty.nlive, 512);
@@ -1018,17 +1026,11 @@ static void test_fail_inflate_pinned(void **state)
 {
 	struct fake_env e;
 	struct fake_listener second;
-	struct error err = {0};
-	struct memmap_config c = config(16 * M, 0, 64 * K, 0);
 	struct memmap_stats st;
 	uint64_t p;
 
 	(void)state;
-	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
-	fake_listener_init(&second, "iommu2", true, true, &e.mm, &e.log, &e.backing);
-	assert_int_equal(memmap_add_listener(&e.mm, &second.l, &err), 0);
-	e.ls[e.nls++] = &second;
-	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	env_start_with(&e, config(16 * M, 0, 64 * K, 0), &second, "iommu2", true);
 	for (p = 0; p < 15; p++)
 		assert_int_equal(memmap_inflate_page(&e.mm, p * PAGE), 0);
 
@@ -1085,17 +1087,11 @@ static void test_fail_deflate(void **state)
 {
 	struct fake_env e;
 	struct fake_listener second;
-	struct error err = {0};
-	struct memmap_config c = config(16 * M, 0, 64 * K, 0);
 	struct snapshot s;
 	uint64_t p;
 
 	(void)state;
-	assert_int_equal(fake_env_init(&e, &c, true, &err), 0);
-	fake_listener_init(&second, "iommu2", true, true, &e.mm, &e.log, &e.backing);
-	assert_int_equal(memmap_add_listener(&e.mm, &second.l, &err), 0);
-	e.ls[e.nls++] = &second;
-	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	env_start_with(&e, config(16 * M, 0, 64 * K, 0), &second, "iommu2", true);
 	for (p = 0; p < 16; p++)
 		assert_int_equal(memmap_inflate_page(&e.mm, 64 * K + p * PAGE), 0);
 	assert_int_equal(memmap_granule_state(&e.mm, 64 * K), GRANULE_DISCARDED);

@@ -14,10 +14,11 @@
 
 #include <cmocka.h>
 
+#include "pci_test.h"
+
 #include "devices/pci.h"
 #include "platform.h"
 
-#define ECAM(slot, fn, reg) (((uint64_t)(slot) << 15) | ((uint64_t)(fn) << 12) | (reg))
 #define CONF1(slot, reg) (0x80000000U | (slot) << 11 | ((reg)&0xfc))
 
 struct rec_irq {
@@ -146,10 +147,6 @@ static int setup(void **state)
 	struct pci_host_config cfg = {0};
 	struct error err = {0};
 
-	bus_init(&f->mmio, "MMIO");
-	bus_init(&f->pio, "port I/O");
-	cfg.mmio = &f->mmio;
-	cfg.pio = &f->pio;
 	cfg.irq_ops = &rec_irq_ops;
 	cfg.irq_ctx = &f->irq;
 	cfg.msi_ops = &rec_msi_ops;
@@ -159,7 +156,7 @@ static int setup(void **state)
 	cfg.listener = (struct pci_bar_listener){rec_bar_changed, f};
 	cfg.reset_ops = &rec_reset_ops;
 	cfg.reset_opaque = f;
-	assert_int_equal(pci_host_init(&f->host, &cfg, &err), 0);
+	pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg);
 	pci_dev_init(&f->dev, "testdev", &test_id);
 	assert_int_equal(pci_dev_add_bar(&f->dev, TEST_IO_BAR, PCI_BAR_IO, 32, &rec_bar_ops,
 					 &f->bar_rec, &err),
@@ -202,13 +199,13 @@ static struct pci_dev *extra_dev(struct fixture *f, const char *name)
 /* Guest-style accesses straight to the handlers. */
 static uint32_t ecam_read(struct fixture *f, unsigned int slot, unsigned int reg, unsigned int size)
 {
-	return pci_ecam_io_ops.read(&f->host, ECAM(slot, 0, reg), size);
+	return pci_test_cfg_read(&f->host, slot, reg, size);
 }
 
 static void ecam_write(struct fixture *f, unsigned int slot, unsigned int reg, unsigned int size,
 		       uint32_t v)
 {
-	pci_ecam_io_ops.write(&f->host, ECAM(slot, 0, reg), size, v);
+	pci_test_cfg_write(&f->host, slot, reg, size, v);
 }
 
 static uint32_t conf1_read(struct fixture *f, uint32_t addr, unsigned int byte, unsigned int size)
@@ -271,9 +268,11 @@ static void test_absent_reads_ones(void **state)
 	assert_int_equal(ecam_read(f, 7, 0, 2), 0xffff);
 	assert_int_equal(ecam_read(f, 7, 2, 1), 0xff);
 	/* Function 1 of a present device, and bus 1. */
-	assert_int_equal(pci_ecam_io_ops.read(&f->host, ECAM(TEST_SLOT, 1, 0), 4), 0xffffffff);
-	assert_int_equal(pci_ecam_io_ops.read(&f->host, (1ULL << 20) | ECAM(TEST_SLOT, 0, 0), 4),
+	assert_int_equal(pci_ecam_io_ops.read(&f->host, PCI_TEST_ECAM(TEST_SLOT, 1, 0), 4),
 			 0xffffffff);
+	assert_int_equal(
+		pci_ecam_io_ops.read(&f->host, (1ULL << 20) | PCI_TEST_ECAM(TEST_SLOT, 0, 0), 4),
+		0xffffffff);
 	assert_int_equal(conf1_read(f, CONF1(TEST_SLOT, 0) | 1 << 8, 0, 4), 0xffffffff);
 	assert_int_equal(conf1_read(f, CONF1(TEST_SLOT, 0) | 1 << 16, 0, 4), 0xffffffff);
 	/* Without the enable bit the data port reaches nothing. */
@@ -287,7 +286,7 @@ static void test_absent_reads_ones(void **state)
 	assert_int_equal(ecam_read(f, TEST_SLOT, 0xffc, 4), 0);
 	assert_int_equal(ecam_read(f, TEST_SLOT, 2, 4), 0xffffffff);
 	assert_int_equal(ecam_read(f, TEST_SLOT, 3, 2), 0xffff);
-	assert_int_equal(pci_ecam_io_ops.read(&f->host, ECAM(TEST_SLOT, 0, 0), 8), ~0ULL);
+	assert_int_equal(pci_ecam_io_ops.read(&f->host, PCI_TEST_ECAM(TEST_SLOT, 0, 0), 8), ~0ULL);
 	assert_int_equal(pci_ecam_io_ops.read(&f->host, PLATFORM_ECAM_SIZE, 4), 0xffffffff);
 	/* Only a dword access at 0xCF8 is the address register. */
 	assert_int_equal(pci_conf1_io_ops.read(&f->host, 0, 2), 0xffff);

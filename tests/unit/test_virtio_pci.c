@@ -15,6 +15,7 @@
 
 #define VIRTIO_PCI_NO_LEGACY
 #include "devices/virtio_pci.h"
+#include "pci_test.h"
 #include "platform.h"
 
 #include <linux/virtio_pci.h>
@@ -162,12 +163,12 @@ struct fixture {
 
 static uint32_t cfg_read(struct fixture *f, unsigned int reg, unsigned int size)
 {
-	return pci_ecam_io_ops.read(&f->host, (uint64_t)SLOT << 15 | reg, size);
+	return pci_test_cfg_read(&f->host, SLOT, reg, size);
 }
 
 static void cfg_write(struct fixture *f, unsigned int reg, unsigned int size, uint32_t v)
 {
-	pci_ecam_io_ops.write(&f->host, (uint64_t)SLOT << 15 | reg, size, v);
+	pci_test_cfg_write(&f->host, SLOT, reg, size, v);
 }
 
 static uint64_t bar_base(struct fixture *f, unsigned int bar)
@@ -321,17 +322,13 @@ static int setup(void **state)
 	struct pci_host_config cfg = {0};
 	struct error err = {0};
 
-	bus_init(&f->mmio, "MMIO");
-	bus_init(&f->pio, "port I/O");
-	cfg.mmio = &f->mmio;
-	cfg.pio = &f->pio;
 	cfg.irq_ops = &rec_irq_ops;
 	cfg.irq_ctx = &f->irq;
 	cfg.msi_ops = &rec_msi_ops;
 	cfg.msi_ctx = &f->msi;
 	cfg.mmio64_base = 1ULL << 36;
 	cfg.mmio64_size = PLATFORM_PCI64_SIZE;
-	assert_int_equal(pci_host_init(&f->host, &cfg, &err), 0);
+	pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg);
 	f->dev.features = OFFERED;
 	memcpy(f->dev.config, "\x11\x22\x33\x44\x55\x66\x77\x88", CFG_SIZE);
 	assert_int_equal(virtio_pci_init(&f->vp, &fake_ops, &f->dev, &err), 0);

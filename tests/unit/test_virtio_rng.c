@@ -33,14 +33,6 @@
 #define TABLE 0x40000ULL
 #define BUF 0x100000ULL
 
-#define F_NEXT 1
-#define F_WRITE 2
-#define F_INDIRECT 4
-
-#define FEAT_INDIRECT (1ULL << 28)
-#define FEAT_EVENT_IDX (1ULL << 29)
-#define FEAT_VERSION_1 (1ULL << 32)
-
 struct fixture {
 	struct memmap mm;
 	struct virtio_rng rng;
@@ -116,29 +108,9 @@ static int counting_entropy(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
-static void wr(struct fixture *f, uint64_t gpa, const void *buf, size_t len)
-{
-	assert_int_equal(guestmem_write(&f->mm, gpa, buf, len), 0);
-}
-
-static void wr16(struct fixture *f, uint64_t gpa, uint16_t v)
-{
-	uint8_t b[2] = {v, v >> 8};
-
-	wr(f, gpa, b, sizeof(b));
-}
-
-static uint32_t rd32(struct fixture *f, uint64_t gpa)
-{
-	uint8_t b[4];
-
-	assert_int_equal(guestmem_read(&f->mm, gpa, b, sizeof(b)), 0);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static uint16_t used_idx(struct fixture *f)
 {
-	return rd32(f, USED) >> 16;
+	return vring_read32(&f->mm, USED) >> 16;
 }
 
 static void put_desc(struct fixture *f, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
@@ -149,17 +121,12 @@ static void put_desc(struct fixture *f, uint64_t table, unsigned int i, uint64_t
 
 static void avail_add(struct fixture *f, uint16_t head)
 {
-	wr16(f, AVAIL + 4 + 2 * (f->avail_idx % f->size), head);
-	f->avail_idx++;
-	wr16(f, AVAIL + 2, f->avail_idx);
+	vring_avail_add(&f->mm, AVAIL, f->size, &f->avail_idx, head);
 }
 
 static void expect_used(struct fixture *f, uint16_t i, uint32_t id, uint32_t len)
 {
-	uint64_t e = USED + 4 + 8 * (uint64_t)(i % f->size);
-
-	assert_int_equal(rd32(f, e), id);
-	assert_int_equal(rd32(f, e + 4), len);
+	vring_expect_used(&f->mm, USED, f->size, i, id, len);
 }
 
 /* The guest bytes at gpa are entropy bytes first, first + 1, ... */
@@ -191,24 +158,12 @@ static void expect_bytes(struct fixture *f, uint64_t gpa, size_t len, uint8_t v)
 	free(buf);
 }
 
-static struct virtio_queue_config qcfg(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	return (struct virtio_queue_config){.size = size,
-					    .desc = desc,
-					    .avail = avail,
-					    .used = used,
-					    .msix_vector = VIRTIO_MSI_NO_VECTOR};
-}
-
 /* Features negotiated and queue 0 live at DESC/AVAIL/USED, rings zeroed, as a driver does. */
 static void bring_up(struct fixture *f, uint16_t size, uint64_t features)
 {
-	static const uint8_t zero[0x10000];
-	struct virtio_queue_config c = qcfg(size, DESC, AVAIL, USED);
+	struct virtio_queue_config c = vring_qcfg(size, DESC, AVAIL, USED);
 
-	wr(f, DESC, zero, sizeof(zero));
-	wr(f, AVAIL, zero, sizeof(zero));
-	wr(f, USED, zero, sizeof(zero));
+	vring_zero(&f->mm, DESC, AVAIL, USED);
 	f->size = size;
 	f->avail_idx = 0;
 	assert_true(virtio_rng_ops.set_features(&f->rng, features));
@@ -328,8 +283,8 @@ static void test_readable_parts(void **state)
 
 	bring_up(f, 16, FEAT_VERSION_1);
 	memset(pattern, 0x5a, sizeof(pattern));
-	wr(f, BUF, pattern, sizeof(pattern));
-	wr(f, BUF + 0x100, pattern, sizeof(pattern));
+	vring_write(&f->mm, BUF, pattern, sizeof(pattern));
+	vring_write(&f->mm, BUF + 0x100, pattern, sizeof(pattern));
 	/* Read-only: completed with length 0, nothing written. */
 	put_desc(f, DESC, 0, BUF, 64, 0, 0);
 	/* A readable header then a writable part: only the latter is filled. */
@@ -442,7 +397,7 @@ static void test_bad_loop(void **state)
 static void test_bad_layout(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_queue_config c = qcfg(16, DESC, PCI_HOLE, USED);
+	struct virtio_queue_config c = vring_qcfg(16, DESC, PCI_HOLE, USED);
 
 	assert_true(virtio_rng_ops.set_features(&f->rng, FEAT_VERSION_1));
 	virtio_rng_ops.queue_ready(&f->rng, 0, &c);
@@ -454,7 +409,7 @@ static void test_bad_layout(void **state)
 
 	/* Bigger than the device's maximum: a transport bug, still never trusted. */
 	virtio_rng_ops.reset(&f->rng);
-	c = qcfg(512, DESC, AVAIL, USED);
+	c = vring_qcfg(512, DESC, AVAIL, USED);
 	assert_true(virtio_rng_ops.set_features(&f->rng, FEAT_VERSION_1));
 	virtio_rng_ops.queue_ready(&f->rng, 0, &c);
 	assert_int_equal(f->resets, 2);
@@ -474,7 +429,7 @@ static void test_bad_layout(void **state)
 static void test_other_queue(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_queue_config c = qcfg(16, PCI_HOLE, PCI_HOLE, PCI_HOLE);
+	struct virtio_queue_config c = vring_qcfg(16, PCI_HOLE, PCI_HOLE, PCI_HOLE);
 
 	bring_up(f, 16, FEAT_VERSION_1);
 	put_desc(f, DESC, 0, BUF, 8, F_WRITE, 0);
@@ -494,7 +449,7 @@ static void test_interrupt_suppression(void **state)
 	/* VIRTQ_AVAIL_F_NO_INTERRUPT. */
 	bring_up(f, 16, FEAT_VERSION_1);
 	put_desc(f, DESC, 0, BUF, 8, F_WRITE, 0);
-	wr16(f, AVAIL, 1);
+	vring_write16(&f->mm, AVAIL, 1);
 	avail_add(f, 0);
 	notify(f);
 	assert_int_equal(used_idx(f), 1);
@@ -504,7 +459,7 @@ static void test_interrupt_suppression(void **state)
 	virtio_rng_ops.reset(&f->rng);
 	bring_up(f, 16, FEAT_VERSION_1 | FEAT_EVENT_IDX);
 	put_desc(f, DESC, 0, BUF, 8, F_WRITE, 0);
-	wr16(f, AVAIL + 4 + 2 * 16, 1);
+	vring_write16(&f->mm, AVAIL + 4 + 2 * 16, 1);
 	avail_add(f, 0);
 	notify(f);
 	assert_int_equal(f->notifies, 0);
@@ -513,7 +468,7 @@ static void test_interrupt_suppression(void **state)
 	assert_int_equal(f->notifies, 1);
 	assert_int_equal(used_idx(f), 2);
 	/* And the device asks to be notified about the next entry (avail_event). */
-	assert_int_equal(rd32(f, USED + 4 + 8 * 16) & 0xffff, 2);
+	assert_int_equal(vring_read32(&f->mm, USED + 4 + 8 * 16) & 0xffff, 2);
 }
 
 /* Two devices on one guest keep apart. */
@@ -521,7 +476,7 @@ static void test_two_instances(void **state)
 {
 	struct fixture *f = *state;
 	struct virtio_rng *other = calloc(1, sizeof(*other));
-	struct virtio_queue_config c = qcfg(16, DESC + 0x1000, AVAIL + 0x1000, USED + 0x1000);
+	struct virtio_queue_config c = vring_qcfg(16, DESC + 0x1000, AVAIL + 0x1000, USED + 0x1000);
 	struct virtio_rng_entropy src = {counting_entropy, f};
 
 	assert_non_null(other);
@@ -538,7 +493,7 @@ static void test_two_instances(void **state)
 	assert_int_equal(used_idx(f), 1);
 	/* Breaking one leaves the other working. */
 	put_desc(f, DESC + 0x1000, 0, PCI_HOLE, 8, F_WRITE, 0);
-	wr16(f, AVAIL + 0x1000 + 2, 1);
+	vring_write16(&f->mm, AVAIL + 0x1000 + 2, 1);
 	virtio_rng_ops.queue_notify(other, 0);
 	assert_int_equal(other->error, VIRTQUEUE_ERR_BUF_ADDR);
 	assert_int_equal(f->rng.error, 0);
@@ -584,12 +539,12 @@ static void test_concurrent_notify(void **state)
 		pthread_join(th[i], NULL);
 	assert_int_equal(used_idx(f), 256);
 	for (i = 0; i < 256; i++) {
-		uint32_t id = rd32(f, USED + 4 + 8 * i);
+		uint32_t id = vring_read32(&f->mm, USED + 4 + 8 * i);
 
 		assert_true(id < 256);
 		assert_false(seen[id]);
 		seen[id] = true;
-		assert_int_equal(rd32(f, USED + 8 + 8 * i), 64);
+		assert_int_equal(vring_read32(&f->mm, USED + 8 + 8 * i), 64);
 	}
 	assert_int_equal(f->entropy_pos, 256 * 64);
 	assert_int_equal(f->notifies, 1);

@@ -34,14 +34,6 @@
 #define TABLE 0x40000ULL /* indirect tables */
 #define BUF 0x100000ULL	 /* buffers */
 
-#define F_NEXT 1
-#define F_WRITE 2
-#define F_INDIRECT 4
-
-#define FEAT_INDIRECT (1ULL << 28)
-#define FEAT_EVENT_IDX (1ULL << 29)
-#define FEAT_VERSION_1 (1ULL << 32)
-
 struct fixture {
 	struct memmap mm;
 	struct virtqueue vq;
@@ -49,34 +41,6 @@ struct fixture {
 	uint16_t size;
 	uint16_t avail_idx; /* the driver's */
 };
-
-static void wr(struct fixture *f, uint64_t gpa, const void *buf, size_t len)
-{
-	assert_int_equal(guestmem_write(&f->mm, gpa, buf, len), 0);
-}
-
-static void wr16(struct fixture *f, uint64_t gpa, uint16_t v)
-{
-	uint8_t b[2] = {v, v >> 8};
-
-	wr(f, gpa, b, sizeof(b));
-}
-
-static uint32_t rd32(struct fixture *f, uint64_t gpa)
-{
-	uint8_t b[4];
-
-	assert_int_equal(guestmem_read(&f->mm, gpa, b, sizeof(b)), 0);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint16_t rd16(struct fixture *f, uint64_t gpa)
-{
-	uint8_t b[2];
-
-	assert_int_equal(guestmem_read(&f->mm, gpa, b, sizeof(b)), 0);
-	return b[0] | b[1] << 8;
-}
 
 static void put_desc(struct fixture *f, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
@@ -87,58 +51,41 @@ static void put_desc(struct fixture *f, uint64_t table, unsigned int i, uint64_t
 /* Publishes head as the next available entry. */
 static void avail_add(struct fixture *f, uint16_t head)
 {
-	wr16(f, AVAIL + 4 + 2 * (f->avail_idx % f->size), head);
-	f->avail_idx++;
-	wr16(f, AVAIL + 2, f->avail_idx);
+	vring_avail_add(&f->mm, AVAIL, f->size, &f->avail_idx, head);
 }
 
 static void set_avail_idx(struct fixture *f, uint16_t idx)
 {
 	f->avail_idx = idx;
-	wr16(f, AVAIL + 2, idx);
+	vring_write16(&f->mm, AVAIL + 2, idx);
 }
 
 static uint16_t used_idx(struct fixture *f)
 {
-	return rd16(f, USED + 2);
+	return vring_read16(&f->mm, USED + 2);
 }
 
 static void expect_used(struct fixture *f, uint16_t i, uint32_t id, uint32_t len)
 {
-	uint64_t e = USED + 4 + 8 * (uint64_t)(i % f->size);
-
-	assert_int_equal(rd32(f, e), id);
-	assert_int_equal(rd32(f, e + 4), len);
+	vring_expect_used(&f->mm, USED, f->size, i, id, len);
 }
 
 static void set_used_event(struct fixture *f, uint16_t v)
 {
-	wr16(f, AVAIL + 4 + 2 * (uint64_t)f->size, v);
+	vring_write16(&f->mm, AVAIL + 4 + 2 * (uint64_t)f->size, v);
 }
 
 static uint16_t avail_event(struct fixture *f)
 {
-	return rd16(f, USED + 4 + 8 * (uint64_t)f->size);
-}
-
-static struct virtio_queue_config qcfg(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	return (struct virtio_queue_config){.size = size,
-					    .desc = desc,
-					    .avail = avail,
-					    .used = used,
-					    .msix_vector = VIRTIO_MSI_NO_VECTOR};
+	return vring_read16(&f->mm, USED + 4 + 8 * (uint64_t)f->size);
 }
 
 /* A fresh queue of this size at DESC/AVAIL/USED, with zeroed rings. */
 static void start(struct fixture *f, uint16_t size, uint64_t features)
 {
-	struct virtio_queue_config c = qcfg(size, DESC, AVAIL, USED);
-	static const uint8_t zero[0x10000];
+	struct virtio_queue_config c = vring_qcfg(size, DESC, AVAIL, USED);
 
-	wr(f, DESC, zero, sizeof(zero));
-	wr(f, AVAIL, zero, sizeof(zero));
-	wr(f, USED, zero, sizeof(zero));
+	vring_zero(&f->mm, DESC, AVAIL, USED);
 	f->size = size;
 	f->avail_idx = 0;
 	assert_int_equal(virtqueue_init(&f->vq, &f->mm, &c, features), 0);
@@ -214,24 +161,24 @@ static void test_init_size(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_init(f, qcfg(0, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
-	expect_init(f, qcfg(3, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
-	expect_init(f, qcfg(48, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
-	expect_init(f, qcfg(65535, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
-	expect_init(f, qcfg(1, DESC, AVAIL, USED), 0);
+	expect_init(f, vring_qcfg(0, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
+	expect_init(f, vring_qcfg(3, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
+	expect_init(f, vring_qcfg(48, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
+	expect_init(f, vring_qcfg(65535, DESC, AVAIL, USED), VIRTQUEUE_ERR_SIZE);
+	expect_init(f, vring_qcfg(1, DESC, AVAIL, USED), 0);
 	/* 32768 entries: 512 KiB of descriptors, parts placed one after the other. */
-	expect_init(f, qcfg(32768, 0x100000, 0x200000, 0x300000), 0);
+	expect_init(f, vring_qcfg(32768, 0x100000, 0x200000, 0x300000), 0);
 }
 
 static void test_init_align(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_init(f, qcfg(16, DESC + 8, AVAIL, USED), VIRTQUEUE_ERR_RING_ALIGN);
-	expect_init(f, qcfg(16, DESC, AVAIL + 1, USED), VIRTQUEUE_ERR_RING_ALIGN);
-	expect_init(f, qcfg(16, DESC, AVAIL, USED + 2), VIRTQUEUE_ERR_RING_ALIGN);
+	expect_init(f, vring_qcfg(16, DESC + 8, AVAIL, USED), VIRTQUEUE_ERR_RING_ALIGN);
+	expect_init(f, vring_qcfg(16, DESC, AVAIL + 1, USED), VIRTQUEUE_ERR_RING_ALIGN);
+	expect_init(f, vring_qcfg(16, DESC, AVAIL, USED + 2), VIRTQUEUE_ERR_RING_ALIGN);
 	/* The minimum alignments are enough. */
-	expect_init(f, qcfg(16, DESC + 16, AVAIL + 2, USED + 4), 0);
+	expect_init(f, vring_qcfg(16, DESC + 16, AVAIL + 2, USED + 4), 0);
 }
 
 static void test_init_outside_ram(void **state)
@@ -244,34 +191,35 @@ static void test_init_outside_ram(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		expect_init(f, qcfg(16, bad[i], AVAIL, USED), VIRTQUEUE_ERR_RING_ADDR);
-		expect_init(f, qcfg(16, DESC, bad[i], USED), VIRTQUEUE_ERR_RING_ADDR);
-		expect_init(f, qcfg(16, DESC, AVAIL, bad[i]), VIRTQUEUE_ERR_RING_ADDR);
+		expect_init(f, vring_qcfg(16, bad[i], AVAIL, USED), VIRTQUEUE_ERR_RING_ADDR);
+		expect_init(f, vring_qcfg(16, DESC, bad[i], USED), VIRTQUEUE_ERR_RING_ADDR);
+		expect_init(f, vring_qcfg(16, DESC, AVAIL, bad[i]), VIRTQUEUE_ERR_RING_ADDR);
 	}
 	/* Flush against the end of RAM is fine; one element more is not (used_event). */
-	expect_init(f, qcfg(16, RAM_END - 256, AVAIL, USED), 0);
-	expect_init(f, qcfg(16, DESC, RAM_END - 38, USED), 0);
-	expect_init(f, qcfg(16, DESC, RAM_END - 36, USED), VIRTQUEUE_ERR_RING_ADDR);
-	expect_init(f, qcfg(16, DESC, AVAIL, RAM_END - 136), 0);
-	expect_init(f, qcfg(16, DESC, AVAIL, RAM_END - 132), VIRTQUEUE_ERR_RING_ADDR);
+	expect_init(f, vring_qcfg(16, RAM_END - 256, AVAIL, USED), 0);
+	expect_init(f, vring_qcfg(16, DESC, RAM_END - 38, USED), 0);
+	expect_init(f, vring_qcfg(16, DESC, RAM_END - 36, USED), VIRTQUEUE_ERR_RING_ADDR);
+	expect_init(f, vring_qcfg(16, DESC, AVAIL, RAM_END - 136), 0);
+	expect_init(f, vring_qcfg(16, DESC, AVAIL, RAM_END - 132), VIRTQUEUE_ERR_RING_ADDR);
 }
 
 static void test_rings_at_end_of_ram(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_queue_config c = qcfg(16, RAM_END - 0x1000, RAM_END - 0x800, RAM_END - 136);
+	struct virtio_queue_config c =
+		vring_qcfg(16, RAM_END - 0x1000, RAM_END - 0x800, RAM_END - 136);
 	uint8_t b[16];
 
 	assert_int_equal(virtqueue_init(&f->vq, &f->mm, &c, FEAT_EVENT_IDX), 0);
 	put_desc(f, c.desc, 3, BUF, 4, 0, 0);
-	wr16(f, c.avail + 4, 3);
-	wr16(f, c.avail + 2, 1);
+	vring_write16(&f->mm, c.avail + 4, 3);
+	vring_write16(&f->mm, c.avail + 2, 1);
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 1);
 	assert_int_equal(virtqueue_push(&f->vq, 3, 0), 0);
 	/* avail_event ends two bytes short of the end of RAM (134 bytes at 4-byte alignment). */
 	assert_int_equal(guestmem_read(&f->mm, RAM_END - 16, b, sizeof(b)), 0);
 	assert_int_equal(b[12] | b[13] << 8, 1);
-	assert_int_equal(rd16(f, c.used + 2), 1);
+	assert_int_equal(vring_read16(&f->mm, c.used + 2), 1);
 }
 
 /* Chains that are fine */
@@ -294,8 +242,8 @@ static void test_direct_chain(void **state)
 	start(f, 16, FEAT_VERSION_1);
 	for (i = 0; i < sizeof(in); i++)
 		in[i] = i * 7;
-	wr(f, BUF, in, 100);
-	wr(f, BUF + 0x1000, in + 100, 200);
+	vring_write(&f->mm, BUF, in, 100);
+	vring_write(&f->mm, BUF + 0x1000, in + 100, 200);
 	/* 5 -> 9 -> 2: two device-readable, one device-writable. */
 	put_desc(f, DESC, 5, BUF, 100, F_NEXT, 9);
 	put_desc(f, DESC, 9, BUF + 0x1000, 200, F_NEXT, 2);
@@ -479,7 +427,7 @@ static void test_wrap_batch(void **state)
 	}
 	for (i = 0; i < 4; i++)
 		avail_add(f, i);
-	assert_int_equal(rd16(f, AVAIL + 2), 2);
+	assert_int_equal(vring_read16(&f->mm, AVAIL + 2), 2);
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 1);
 		assert_int_equal(f->chain.head, i);
@@ -502,13 +450,13 @@ static void test_no_interrupt(void **state)
 	/* Nothing pushed since: nothing to say. */
 	assert_int_equal(virtqueue_notify_needed(&f->vq), 0);
 
-	wr16(f, AVAIL, 1); /* VIRTQ_AVAIL_F_NO_INTERRUPT */
+	vring_write16(&f->mm, AVAIL, 1); /* VIRTQ_AVAIL_F_NO_INTERRUPT */
 	avail_add(f, 0);
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 1);
 	assert_int_equal(virtqueue_push(&f->vq, 0, 1), 0);
 	assert_int_equal(virtqueue_notify_needed(&f->vq), 0);
 	/* used_event means nothing without EVENT_IDX. */
-	wr16(f, AVAIL, 0);
+	vring_write16(&f->mm, AVAIL, 0);
 	set_used_event(f, 100);
 	avail_add(f, 0);
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 1);
@@ -541,10 +489,10 @@ static void test_event_idx_used_event(void **state)
 	assert_int_equal(cycle(f, 1), 1);
 	assert_int_equal(cycle(f, 1), 0);
 	/* The flags bit is ignored with EVENT_IDX. */
-	wr16(f, AVAIL, 1);
+	vring_write16(&f->mm, AVAIL, 1);
 	set_used_event(f, 2);
 	assert_int_equal(cycle(f, 1), 1); /* 2 -> 3 */
-	wr16(f, AVAIL, 0);
+	vring_write16(&f->mm, AVAIL, 0);
 	/* A batch 3 -> 6 crosses used_event 4: one interrupt. */
 	set_used_event(f, 4);
 	assert_int_equal(cycle(f, 3), 1);
@@ -578,7 +526,7 @@ static void test_event_idx_avail_event(void **state)
 
 	start(f, 16, FEAT_EVENT_IDX);
 	put_desc(f, DESC, 0, BUF, 1, F_WRITE, 0);
-	wr16(f, USED + 4 + 8 * 16, 0xbeef);
+	vring_write16(&f->mm, USED + 4 + 8 * 16, 0xbeef);
 	/* An empty pop asks to hear about the next entry, 0. */
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(avail_event(f), 0);
@@ -591,7 +539,7 @@ static void test_event_idx_avail_event(void **state)
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 0);
 	assert_int_equal(avail_event(f), 2);
 	/* The device never sets VIRTQ_USED_F_NO_NOTIFY with EVENT_IDX (it must leave 0). */
-	assert_int_equal(rd16(f, USED), 0);
+	assert_int_equal(vring_read16(&f->mm, USED), 0);
 }
 
 /* What the guest may get wrong: the available ring */
@@ -909,7 +857,8 @@ static void test_error_stops_queue(void **state)
 static void test_ram_unplugged(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_queue_config c = qcfg(16, DIMM_BASE, DIMM_BASE + 0x1000, DIMM_BASE + 0x2000);
+	struct virtio_queue_config c =
+		vring_qcfg(16, DIMM_BASE, DIMM_BASE + 0x1000, DIMM_BASE + 0x2000);
 	unsigned int dimm = 1; /* region 0 is the boot RAM */
 	struct error err = {0};
 
@@ -918,8 +867,8 @@ static void test_ram_unplugged(void **state)
 	assert_int_equal(virtqueue_init(&f->vq, &f->mm, &c, 0), 0);
 	f->size = 16;
 	put_desc(f, DIMM_BASE, 0, DIMM_BASE + 0x10000, 8, F_WRITE, 0);
-	wr16(f, c.avail + 4, 0);
-	wr16(f, c.avail + 2, 1);
+	vring_write16(&f->mm, c.avail + 4, 0);
+	vring_write16(&f->mm, c.avail + 2, 1);
 	assert_int_equal(virtqueue_pop(&f->vq, &f->chain), 1);
 	assert_int_equal(memmap_unplug(&f->mm, dimm, &err), 0);
 	assert_int_equal(virtqueue_chain_write(&f->vq, &f->chain, 0, "x", 1),
