@@ -109,12 +109,23 @@ static void memfd_backing_destroy(void *opaque, struct memmap_region *r)
 	close(r->fd);
 }
 
+/*
+ * fallocate on a memfd (shmem) stops with EINTR when a signal arrives, SA_RESTART or not;
+ * a vCPU thread can get the kick signal while it deflates. Both calls can simply be
+ * repeated: what was allocated or punched already stays so.
+ */
+static int memfd_fallocate(int fd, int mode, uint64_t off, uint64_t len)
+{
+	while (fallocate(fd, mode, off, len) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 static int memfd_backing_populate(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
 {
 	(void)opaque;
-	if (fallocate(r->fd, 0, off, len) < 0)
-		return -errno;
-	return 0;
+	return memfd_fallocate(r->fd, 0, off, len);
 }
 
 /*
@@ -124,9 +135,7 @@ static int memfd_backing_populate(void *opaque, struct memmap_region *r, uint64_
 static int memfd_backing_release(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
 {
 	(void)opaque;
-	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0)
-		return -errno;
-	return 0;
+	return memfd_fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
 }
 
 const struct memmap_backing_ops memmap_memfd_backing = {
