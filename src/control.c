@@ -14,6 +14,8 @@
 #include "config.h"
 #include "guestmem.h"
 #include "qmp.h"
+#include "vcpu.h"
+#include "vcpu_info.h"
 #include "vm.h"
 
 #define CONTROL_READ_CHUNK 4096
@@ -202,8 +204,32 @@ static int cmd_quit(void *ctx, struct json_object *args, struct json_object **re
 	return 0;
 }
 
+/* Every vCPU's state, read by the vCPUs themselves; the main loop waits for them (at most
+ * VCPU_INFO_TIMEOUT_S), which is fine for a debugging aid. */
+static int control_vcpu_state(void *ctx, unsigned int parts, struct vcpu_info **cpus,
+			      unsigned int *n, struct error *err)
+{
+	struct vm *vm = ctx;
+	struct vcpu_info *v = calloc(vm->ncpus, sizeof(*v));
+
+	if (!v)
+		return error_set(err, -ENOMEM, "out of memory");
+	vcpu_query_all(vm, parts, v, VCPU_INFO_TIMEOUT_S);
+	*cpus = v;
+	*n = vm->ncpus;
+	return 0;
+}
+
+/* For debugging: info registers, info lapic, info cpus (src/vcpu_info.h). */
+static int cmd_human_monitor_command(void *ctx, struct json_object *args, struct json_object **ret,
+				     struct error *err)
+{
+	return vcpu_info_hmp(args, control_vcpu_state, ctx, ret, err);
+}
+
 static const struct qmp_command control_commands[] = {
 	{"balloon", cmd_balloon},
+	{"human-monitor-command", cmd_human_monitor_command},
 	{"query-balloon", cmd_query_balloon},
 	{"query-granules", cmd_query_granules},
 	{"query-status", cmd_query_status},

@@ -2,7 +2,8 @@
 /*
  * The control socket (--qmp PATH): a Unix socket, mode 0600, that speaks the QMP subset
  * in qmp.c to any number of clients from the main loop, with slabvm's commands (balloon,
- * query-balloon, query-granules, query-status, query-version, system_powerdown, quit)
+ * query-balloon, query-granules, query-status, query-version, system_powerdown, quit,
+ * and for debugging human-monitor-command with info registers, info lapic and info cpus)
  * and events (BALLOON_CHANGE, SHUTDOWN).
  */
 #ifndef SLABVM_CONTROL_H

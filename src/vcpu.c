@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -190,17 +191,43 @@ static void vcpu_mmio(struct vcpu *v)
 	}
 }
 
+/* One ioctl that reads state into out; the first that fails is recorded there. */
+static void vcpu_get(struct vcpu *v, unsigned long req, const char *name, void *arg,
+		     struct vcpu_info *out)
+{
+	if (!out->failed && ioctl(v->fd, req, arg) < 0) {
+		out->failed = name;
+		out->err = errno;
+	}
+}
+
+/* Reads the parts (VCPU_INFO_*) of the vCPU's state; only its own thread may, outside
+ * KVM_RUN. */
+static void vcpu_read_state(struct vcpu *v, unsigned int parts, struct vcpu_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = v->id;
+	out->answer = VCPU_INFO_ANSWERED;
+	if (parts & VCPU_INFO_REGS) {
+		vcpu_get(v, KVM_GET_REGS, "KVM_GET_REGS", &out->regs, out);
+		vcpu_get(v, KVM_GET_SREGS, "KVM_GET_SREGS", &out->sregs, out);
+		vcpu_get(v, KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &out->mp, out);
+	}
+	if (parts & VCPU_INFO_LAPIC)
+		vcpu_get(v, KVM_GET_LAPIC, "KVM_GET_LAPIC", &out->lapic, out);
+}
+
+/* The registers on a vCPU error, in the control socket's `info registers` layout. */
 static void vcpu_dump(struct vcpu *v)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	struct vcpu_info info;
+	char text[4096];
+	const char *line, *end;
 
-	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
-		return;
-	fprintf(stderr,
-		"slabvm: vCPU %u: rip=%016llx rsp=%016llx rflags=%08llx\n"
-		"slabvm: vCPU %u: cr0=%08llx cr3=%016llx cr4=%08llx efer=%llx cs=%04x\n",
-		v->id, r.rip, r.rsp, r.rflags, v->id, s.cr0, s.cr3, s.cr4, s.efer, s.cs.selector);
+	vcpu_read_state(v, VCPU_INFO_REGS, &info);
+	vcpu_info_registers(&info, text, sizeof(text));
+	for (line = text; (end = strchr(line, '\n')); line = end + 1)
+		fprintf(stderr, "slabvm: %.*s\n", (int)(end - line), line);
 }
 
 /* Handles one exit; returns false when the VM must stop (vm_stop already called). */
@@ -259,19 +286,48 @@ static bool vcpu_stopping(struct vcpu *v)
 	return __atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Answers the control socket's request, if one is pending. Called only when KVM_RUN
+ * returned EINTR or EAGAIN, never right after an exit to userspace: until KVM_RUN is
+ * entered again the exit's instruction is not complete and the state not consistent (KVM's
+ * API documentation), and the kick's immediate_exit makes that KVM_RUN complete it and
+ * return at once, without running the guest on.
+ */
+static void vcpu_answer(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->info_lock);
+	if (v->info_done != v->info_asked) {
+		vcpu_read_state(v, v->info_parts, &v->info);
+		v->info_done = v->info_asked;
+		pthread_cond_broadcast(&vm->info_cond);
+	}
+	pthread_mutex_unlock(&vm->info_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
 	sigset_t set;
 	char why[160];
 
+	pthread_mutex_lock(&vm->info_lock);
+	v->tid = gettid();
+	pthread_mutex_unlock(&vm->info_lock);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vcpu_stopping(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+				/* An exchange, not a plain store, reads the latest value: a kick
+				 * whose immediate_exit it clears is one whose stop or request it
+				 * then sees (release in vcpu_kick); a later kick leaves 1 for the
+				 * next KVM_RUN. */
+				__atomic_exchange_n(&v->run->immediate_exit, 0, __ATOMIC_ACQ_REL);
+				vcpu_answer(v);
 				continue;
 			}
 			snprintf(why, sizeof(why), "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
@@ -282,6 +338,10 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+	pthread_mutex_lock(&vm->info_lock);
+	v->running = false;
+	pthread_cond_broadcast(&vm->info_cond);
+	pthread_mutex_unlock(&vm->info_lock);
 	return NULL;
 }
 
@@ -290,9 +350,12 @@ static void vcpu_kick_handler(int sig)
 	(void)sig;
 }
 
+/* SA_RESTART: a kick for a request may now come while a vCPU thread is in some other
+ * system call (a device writing the console); that call goes on. KVM_RUN still returns
+ * EINTR, which is never restarted. */
 void vcpu_setup_kick_signal(void)
 {
-	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
+	struct sigaction sa = {.sa_handler = vcpu_kick_handler, .sa_flags = SA_RESTART};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
@@ -300,17 +363,28 @@ void vcpu_setup_kick_signal(void)
 
 int vcpu_start(struct vcpu *v, struct error *err)
 {
-	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int ret;
 
-	if (ret)
+	/* Running from now on, so that a request made before the thread gets going waits for
+	 * its answer instead of finding the vCPU not running. */
+	pthread_mutex_lock(&v->vm->info_lock);
+	v->running = true;
+	pthread_mutex_unlock(&v->vm->info_lock);
+	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (ret) {
+		pthread_mutex_lock(&v->vm->info_lock);
+		v->running = false;
+		pthread_mutex_unlock(&v->vm->info_lock);
 		return error_set(err, -ret, "vCPU %u: thread: %s", v->id, strerror(ret));
+	}
 	v->started = true;
 	return 0;
 }
 
-/* immediate_exit covers the window where the thread checked vm->stopping but has not yet
- * entered KVM_RUN: the next KVM_RUN returns at once. The signal covers a thread inside
- * KVM_RUN, including one blocked in a halted or wait-for-SIPI state. */
+/* immediate_exit covers the window where the thread checked vm->stopping (or for a
+ * request) but has not yet entered KVM_RUN: the next KVM_RUN returns at once. The signal
+ * covers a thread inside KVM_RUN, including one blocked in a halted or wait-for-SIPI
+ * state. Neither stops the vCPU: vm->stopping does. */
 void vcpu_kick(struct vcpu *v)
 {
 	if (!v->started)
@@ -325,4 +399,50 @@ void vcpu_join(struct vcpu *v)
 		return;
 	pthread_join(v->thread, NULL);
 	v->started = false;
+}
+
+void vcpu_query_all(struct vm *vm, unsigned int parts, struct vcpu_info *out, int timeout_s)
+{
+	struct timespec deadline;
+	unsigned int i;
+	bool waiting;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_s;
+	pthread_mutex_lock(&vm->info_lock);
+	for (i = 0; parts && i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		/* A request that went unanswered is replaced: the vCPU answers the last. */
+		v->info_parts = parts;
+		v->info_asked++;
+	}
+	pthread_mutex_unlock(&vm->info_lock);
+	for (i = 0; parts && i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+
+	pthread_mutex_lock(&vm->info_lock);
+	do {
+		waiting = false;
+		for (i = 0; parts && i < vm->ncpus; i++)
+			if (vm->vcpus[i].running &&
+			    vm->vcpus[i].info_done != vm->vcpus[i].info_asked)
+				waiting = true;
+	} while (waiting &&
+		 pthread_cond_timedwait(&vm->info_cond, &vm->info_lock, &deadline) != ETIMEDOUT);
+	for (i = 0; i < vm->ncpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
+		if (parts && v->info_done == v->info_asked) {
+			out[i] = v->info;
+		} else {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].answer = !v->running ? VCPU_INFO_ENDED
+					: parts	    ? VCPU_INFO_NO_ANSWER
+						    : VCPU_INFO_ANSWERED;
+		}
+		out[i].id = v->id;
+		out[i].tid = v->tid;
+	}
+	pthread_mutex_unlock(&vm->info_lock);
 }

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -286,11 +287,17 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 		.granule = cfg->granule,
 	};
 	int status = VM_STATUS_ERROR;
+	pthread_condattr_t cattr;
 	unsigned int i;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->info_lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->info_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	vm->console.out_fd = vm->console.in_fd = -1;
@@ -412,6 +419,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vm->stop_fd = -1;
+	pthread_cond_destroy(&vm->info_cond);
+	pthread_mutex_destroy(&vm->info_lock);
 	pthread_mutex_destroy(&vm->stop_lock);
 }
 

@@ -67,6 +67,10 @@ struct vm {
 	uint8_t *fw_area;	/* the firmware area (bootinfo.h), NULL when unused */
 	uint64_t pci64_base;	/* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
+	/* Requests for the vCPUs' state and their answers (vcpu_query_all). */
+	pthread_mutex_t info_lock;
+	pthread_cond_t info_cond; /* on CLOCK_MONOTONIC */
+
 	pthread_mutex_t stop_lock;
 	bool stopping;
 	int status;

@@ -3,12 +3,15 @@
 client checks the greeting, capabilities negotiation, replies and errors, that malformed,
 truncated and oversized input leave the connection usable, the socket's mode, and that
 quit ends slabvm with status 0 after a SHUTDOWN event, and that the balloon guest's new
-size arrives as a BALLOON_CHANGE event. `slabvm ctl` is checked too.
+size arrives as a BALLOON_CHANGE event. `slabvm ctl` is checked too. human-monitor-command
+(info registers, info lapic, info cpus) shows the vCPUs of a 2-vCPU echo guest, which goes
+on running.
 
 usage: test_control.py SLABVM ECHO_BIN BALLOON_BIN
 """
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -58,6 +61,17 @@ class Client:
             req["arguments"] = args
         self.send(json.dumps(req) + "\n")
         return self.reply()
+
+
+# bootinfo.h: the firmware area, and where a firmware image is loaded and runs.
+FW_AREA = (0xFF000000, 0xFF400000)
+FW_IMAGE = (0xFF200000, 0xFF400000)
+FW_PAGE_TABLES = 0xFF010000
+CR0_PG = 1 << 31
+# KVM's mp_state names as human-monitor-command gives them.
+MP_STATES = {"runnable", "uninitialized (wait for SIPI)", "init_received", "halted",
+             "sipi_received", "stopped", "check_stop", "operating", "load", "ap_reset_hold",
+             "suspended"}
 
 
 def error_class(r):
@@ -145,6 +159,143 @@ def test_balloon_change():
             assert g.wait() == 0, g.report()
 
 
+def hmp(c, line):
+    return c.execute("human-monitor-command", **{"command-line": line})
+
+
+def hmp_text(c, line):
+    r = hmp(c, line)
+    assert isinstance(r.get("return"), str), "%r: %r" % (line, r)
+    return r["return"]
+
+
+def cpu_blocks(text):
+    """{vCPU id: its lines} of an info registers or info lapic answer; every vCPU must have
+    answered (no "CPU#N: no answer ..." line)."""
+    blocks, cur = {}, None
+    for line in text.splitlines():
+        m = re.fullmatch(r"CPU#(\d+)(: .*)?", line)
+        if m:
+            assert m.group(2) is None, "a vCPU did not answer: %r in\n%s" % (line, text)
+            cur = int(m.group(1))
+            assert cur not in blocks, text
+            blocks[cur] = []
+        else:
+            assert cur is not None, "text before the first CPU#N line:\n" + text
+            blocks[cur].append(line)
+    return {cpu: "\n".join(lines) + "\n" for cpu, lines in blocks.items()}
+
+
+def field(block, pattern):
+    m = re.search(pattern, block, re.M)
+    assert m, "no %r in\n%s" % (pattern, block)
+    return m.group(1)
+
+
+def in_ram(addr, mem=guestrun.DEFAULT_MEM):
+    return any(base <= addr < base + size for base, size in guestrun.boot_ram(mem))
+
+
+def check_registers(text):
+    blocks = cpu_blocks(text)
+    assert sorted(blocks) == [0, 1], "want CPU#0 and CPU#1:\n" + text
+    for cpu, b in blocks.items():
+        for regs in ("RAX RBX RCX RDX", "RSI RDI RBP RSP", "R8  R9  R10 R11", "R12 R13 R14 R15"):
+            names = regs.split()
+            pattern = " ".join("%-3s=[0-9a-f]{16}" % n for n in names)
+            assert re.search("^" + pattern + "$", b, re.M), "no %s line:\n%s" % (regs, b)
+        rip = int(field(b, r"^RIP=([0-9a-f]{16}) RFL=[0-9a-f]{8} \[[-ODSZAPC]{7}\] CPL=[0-3] "
+                           r"HLT=[01]$"), 16)
+        assert in_ram(rip) or FW_AREA[0] <= rip < FW_AREA[1], \
+            "CPU#%d: RIP %#x is neither RAM nor firmware:\n%s" % (cpu, rip, b)
+        for seg in ("ES ", "CS ", "SS ", "DS ", "FS ", "GS ", "LDT", "TR "):
+            field(b, r"^(%s=[0-9a-f]{4} [0-9a-f]{16} [0-9a-f]{8} [0-9a-f]{8})" % seg)
+        field(b, r"^(GDT=     [0-9a-f]{16} [0-9a-f]{8})$")
+        field(b, r"^(IDT=     [0-9a-f]{16} [0-9a-f]{8})$")
+        field(b, r"^(CR0=[0-9a-f]{8} CR2=[0-9a-f]{16} CR3=[0-9a-f]{16} CR4=[0-9a-f]{8})$")
+        field(b, r"^(EFER=[0-9a-f]{16})$")
+        mp = field(b, r"^MP_STATE=(.*)$")
+        assert mp in MP_STATES, "CPU#%d: mp_state %r" % (cpu, mp)
+        assert ("HLT=1" in b) == (mp == "halted"), b
+    bsp, ap = blocks[0], blocks[1]
+    # The BSP runs the echo guest's code in long mode; the AP was never started.
+    rip = int(field(bsp, r"^RIP=([0-9a-f]{16})"), 16)
+    assert FW_IMAGE[0] <= rip < FW_IMAGE[1], "BSP RIP %#x not in the image:\n%s" % (rip, bsp)
+    assert int(field(bsp, r"^CR0=([0-9a-f]{8})"), 16) & CR0_PG, "BSP without paging:\n" + bsp
+    assert int(field(bsp, r" CR3=([0-9a-f]{16}) "), 16) == FW_PAGE_TABLES, bsp
+    assert field(bsp, r"^MP_STATE=(.*)$") == "runnable", bsp
+    # The code segment boot.c set up: selector 8, flat, 64-bit, ring 0.
+    field(bsp, r"^(CS =0008 0000000000000000 ffffffff 00a09b00 DPL=0 CS64 )")
+    assert field(ap, r"^MP_STATE=(.*)$") == "uninitialized (wait for SIPI)", ap
+    assert not int(field(ap, r"^CR0=([0-9a-f]{8})"), 16) & CR0_PG, ap
+
+
+def test_hmp():
+    """human-monitor-command on a running 2-vCPU guest, which must go on running."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "vm.sock")
+        with guestrun.Guest(SLABVM, ["--firmware", ECHO, "--cpus", "2", "--qmp", path]) as g:
+            pos = g.wait_for("echo: ready\n")
+            c = Client(path)
+            c.recv()
+            assert c.execute("qmp_capabilities") == {"return": {}}
+            check_registers(hmp_text(c, "info registers"))
+            check_registers(hmp_text(c, "info registers -a"))
+
+            lapic = cpu_blocks(hmp_text(c, "info lapic"))
+            assert sorted(lapic) == [0, 1], lapic
+            for cpu, b in lapic.items():
+                assert int(field(b, r"^ID +0x[0-9a-f]{8} APIC ID (\d+),")) == cpu, b
+                field(b, r"^(LVTT +0x[0-9a-f]{8} vec \d+ (un)?masked "
+                         r"(one-shot|periodic|tsc-deadline))")
+                field(b, r"^(Timer +DCR=0x[0-9a-f]+ \(divide by \d+\) initial_count = \d+ "
+                         r"current_count = \d+)$")
+                for name in ("LVT0", "LVT1", "LVTERR", "SPIV", "ISR", "IRR"):
+                    field(b, r"^(%s )" % name)
+                field(b, r"^(TPR 0x[0-9a-f]{2} PPR 0x[0-9a-f]{2} )")
+
+            cpus = hmp_text(c, "info cpus").splitlines()
+            assert len(cpus) == 2, cpus
+            tids = []
+            for i, line in enumerate(cpus):
+                m = re.fullmatch(r"[* ] CPU #(\d+): thread_id=(\d+)", line)
+                assert m and int(m.group(1)) == i, cpus
+                tids.append(int(m.group(2)))
+            for tid in tids:
+                assert tid != g.pid and os.path.exists("/proc/%d/task/%d" % (g.pid, tid)), \
+                    "thread %d is not one of slabvm's (%d)" % (tid, g.pid)
+            assert len(set(tids)) == 2, cpus
+
+            # Errors leave the connection usable.
+            r = hmp(c, "info foo")
+            assert error_class(r) == "GenericError", r
+            assert r["error"]["desc"] == "unknown command: 'info foo'", r
+            r = c.execute("human-monitor-command")
+            assert error_class(r) == "GenericError" and "command-line" in r["error"]["desc"], r
+            r = hmp(c, 7)
+            assert error_class(r) == "GenericError" and "string" in r["error"]["desc"], r
+            assert c.execute("query-status")["return"]["running"] is True
+
+            # Asked over and over while the guest works: every vCPU answers every time.
+            for i in range(10):
+                g.send(b"%d," % i)
+                check_registers(hmp_text(c, "info registers"))
+            pos = g.wait_for("0,1,2,3,4,5,6,7,8,9,", start=pos)
+
+            out = subprocess.run([SLABVM, "ctl", path, "human-monitor-command",
+                                  "command-line=info registers"],
+                                 capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out
+            check_registers(json.loads(out.stdout)["return"])
+
+            g.send(b"still running")
+            pos = g.wait_for("still running", start=pos)
+            g.send(b"q")
+            g.wait_for("echo: bye\n", start=pos)
+            status = g.wait()
+            assert status == 0, "want exit status 0: " + g.report()
+
+
 def test_bad_paths():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "file")
@@ -159,4 +310,4 @@ def test_bad_paths():
 if __name__ == "__main__":
     SLABVM, ECHO, BALLOON = sys.argv[1:4]
     guestrun.main([("protocol", test_protocol), ("balloon change", test_balloon_change),
-                   ("bad paths", test_bad_paths)])
+                   ("human-monitor-command", test_hmp), ("bad paths", test_bad_paths)])

@@ -25,6 +25,7 @@ static void test_requests(void **state)
 	char *a[] = {"balloon", "value=268435456"};
 	char *b[] = {"query-balloon"};
 	char *c[] = {"x", "s=hello world", "t=true", "n=null", "q=\"7\"", "f=1.5", "neg=-3"};
+	char *hmp[] = {"human-monitor-command", "command-line=info registers -a"};
 
 	(void)state;
 	assert_string_equal(request(2, a, &req),
@@ -36,6 +37,11 @@ static void test_requests(void **state)
 	assert_string_equal(request(7, c, &req),
 			    "{\"execute\":\"x\",\"arguments\":{\"s\":\"hello world\",\"t\":true,"
 			    "\"n\":null,\"q\":\"7\",\"f\":1.5,\"neg\":-3}}");
+	json_object_put(req);
+	/* A monitor command line, as the shell passes command-line="info registers -a". */
+	assert_string_equal(request(2, hmp, &req),
+			    "{\"execute\":\"human-monitor-command\",\"arguments\":"
+			    "{\"command-line\":\"info registers -a\"}}");
 	json_object_put(req);
 }
 
