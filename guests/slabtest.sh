@@ -71,3 +71,37 @@ vfio_bind() {
 	echo "vfio_bind: /dev/vfio/$group did not appear" >&2
 	return 1
 }
+
+# l2_symbol ADDR: the level-1 kernel's symbol+offset for a level-2 kernel text address
+# (16 hex digits), for a level 2 booted with `nokaslr` (its text at the link address) from
+# the same kernel image as level 1, whose /proc/kallsyms gives the names. Empty otherwise.
+l2_symbol() {
+	# Reading /proc/kallsyms takes seconds under TCG: its text symbols are kept.
+	[ -s /tmp/slabtest-kallsyms ] || grep " [tT] " /proc/kallsyms >/tmp/slabtest-kallsyms
+	l1_text=$(awk '$3 == "_text" { print $1; exit }' /tmp/slabtest-kallsyms)
+	[ -n "$l1_text" ] || return 0
+	a=$(printf "%016x" $((0x$1 - 0xffffffff81000000 + 0x$l1_text)))
+	awk -v a="$a" '($2 == "t" || $2 == "T") && $1 <= a && $1 >= b { s = $3; b = $1 }
+		END { if (s != "") printf "%s (+%d bytes)", s, ("0x" substr(a, 9)) - ("0x" substr(b, 9)) }' \
+		/tmp/slabtest-kallsyms
+}
+
+# l2_state SOCKET: what slabvm's vCPUs are doing, asked over its QMP socket (for a level 2
+# that stopped answering): registers with RIP's symbol (see l2_symbol) and local APICs.
+l2_state() {
+	for what in "info registers" "info lapic"; do
+		echo "--- slabvm: $what ---"
+		timeout 10 slabvm ctl "$1" human-monitor-command command-line="$what" 2>&1 |
+			sed -e 's/^{"return": *"//' -e 's/"}$//' -e 's/\\n/\n/g' -e 's/\\t/\t/g'
+	done | while read -r line; do
+		echo "$line"
+		case "$line" in
+		RIP=*)
+			rip=${line#RIP=}
+			rip=${rip%% *}
+			sym=$(l2_symbol "$rip")
+			echo "    RIP is ${sym:-not in the kernel's text (or level 2 runs with KASLR)}"
+			;;
+		esac
+	done
+}

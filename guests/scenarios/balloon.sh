@@ -55,7 +55,7 @@ slabvm ctl 2>&1 | grep -q "usage: slabvm ctl" ||
 
 quiet=quiet
 [ "${verbose:-0}" != 0 ] && quiet=ignore_loglevel
-cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 slabtest.scenario=balloon"
+cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 nokaslr slabtest.scenario=balloon"
 
 # slabvm's pid, for its VmRSS and its exit status. Started directly (no timeout(1) in
 # between); every wait below is bounded, and a failure kills it.
@@ -67,6 +67,7 @@ show_tail() {
 	tail -n 40 "$out" | tr -d '\r'
 	echo "--- slabvm's stderr ---"
 	tail -n 30 "$err"
+	alive && [ -S "$qmp" ] && l2_state "$qmp"
 	echo "---"
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	fail "$1"

@@ -9,7 +9,10 @@
 #   slabtest.l2verbose=1   level 2 without `quiet`: its whole boot log, live, on the console
 #   slabtest.l2timeout=S   seconds one level-2 boot may take (default 120)
 #   slabtest.l2args=A+B    more level-2 kernel arguments, separated by '+' (e.g.
-#                          slabtest.l2args=nokaslr+earlyprintk=ttyS0)
+#                          slabtest.l2args=earlyprintk=ttyS0+nosmp)
+#
+# Level 2 boots with nokaslr, so that a level 2 which hangs can be shown with the names of
+# its functions (l2_state in guests/slabtest.sh: RIP through level 1's /proc/kallsyms).
 #
 # Each run prints `linux-boot: run I: boot to init T s, ...`: T is the time from slabvm's
 # start to the level-2 init's first line (`SLABTEST-L2: BEGIN`), both read on level 1's
@@ -44,20 +47,36 @@ if [ "${verbose:-0}" != 0 ]; then
 else
 	verbose='' quiet=quiet
 fi
-cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 \
+cmdline="console=ttyS0 panic=-1 $quiet cryptomgr.notests=1 nokaslr \
 slabtest.scenario=boot slabtest.cpus=2 slabtest.mem=512${l2args:+ $l2args}"
 
 cr=$(printf '\r')
 
 # l2_run I: one boot of level 2. Its console goes to /tmp/l2-I.out, each line prefixed with
 # the seconds since slabvm's start; slabvm's stderr to /tmp/l2-I.err, its exit status to
-# /tmp/l2-I.status, the seconds it ran to /tmp/l2-I.time.
+# /tmp/l2-I.status, the seconds it ran to /tmp/l2-I.time. A level 2 still running after
+# $l2timeout s is looked at through slabvm's QMP socket (l2_state, into /tmp/l2-I.state)
+# and then killed.
 l2_run() {
 	read -r t0 _ </proc/uptime
+	rm -f "/tmp/l2-$1.sock" "/tmp/l2-$1.state"
 	{
-		timeout -k 5 "$l2timeout" slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz \
-			--cpus 2 --mem 512M --cmdline "$cmdline" 2>"/tmp/l2-$1.err"
+		slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus 2 --mem 512M \
+			--qmp "/tmp/l2-$1.sock" --cmdline "$cmdline" 2>"/tmp/l2-$1.err" &
+		pid=$!
+		# Its output not into the pipe, which would stay open as long as its sleep runs.
+		(
+			sleep "$l2timeout"
+			grep -q "^State:.*[^Z] (" "/proc/$pid/status" 2>/dev/null || exit 0
+			l2_state "/tmp/l2-$1.sock" >"/tmp/l2-$1.state" 2>&1
+			kill "$pid"
+			sleep 5
+			kill -9 "$pid"
+		) >/dev/null 2>&1 &
+		watchdog=$!
+		wait "$pid"
 		echo $? >"/tmp/l2-$1.status"
+		kill "$watchdog" 2>/dev/null
 	} | while IFS= read -r line || [ -n "$line" ]; do
 		read -r t _ </proc/uptime
 		echo "$t ${line%"$cr"}"
@@ -78,6 +97,7 @@ l2_tail() {
 	tail -n 50 "/tmp/l2-$1.out"
 	echo "--- slabvm's stderr, run $1 ---"
 	tail -n 30 "/tmp/l2-$1.err"
+	[ -s "/tmp/l2-$1.state" ] && cat "/tmp/l2-$1.state"
 	echo "---"
 	fail "run $1: $2"
 }
