@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ctl.h"
 
+#include <math.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,42 @@
 
 #define CTL_TIMEOUT_MS 30000
 #define CTL_MAX_REPLY (1 << 20)
+
+/*
+ * A value: the JSON scalar the whole text is (null included), else the text as a string:
+ * `1 2` or `true story` are strings, not 1 and true with the rest dropped, and so are NaN
+ * and Infinity, which json-c reads but JSON has not. -1 for an object or an array.
+ */
+static int ctl_value(const char *text, struct json_object **out)
+{
+	struct json_tokener *tok = json_tokener_new();
+	size_t len = strlen(text), end;
+	struct json_object *v;
+	bool whole;
+
+	if (!tok)
+		return -1;
+	v = json_tokener_parse_ex(tok, text, (int)len + 1);
+	end = json_tokener_get_parse_end(tok);
+	whole = json_tokener_get_error(tok) == json_tokener_success &&
+		(end >= len || text[end + strspn(text + end, " \t\n")] == '\0');
+	json_tokener_free(tok);
+	if (whole && v && json_object_is_type(v, json_type_double) &&
+	    !isfinite(json_object_get_double(v)))
+		whole = false;
+	if (!whole) {
+		json_object_put(v);
+		*out = json_object_new_string(text);
+		return 0;
+	}
+	if (v && (json_object_is_type(v, json_type_object) ||
+		  json_object_is_type(v, json_type_array))) {
+		json_object_put(v);
+		return -1;
+	}
+	*out = v; /* NULL: JSON null */
+	return 0;
+}
 
 int ctl_build_request(int argc, char **argv, struct json_object **req, struct error *err)
 {
@@ -31,16 +68,10 @@ int ctl_build_request(int argc, char **argv, struct json_object **req, struct er
 		}
 		memcpy(name, argv[i], (size_t)(eq - argv[i]));
 		name[eq - argv[i]] = '\0';
-		/* A JSON scalar if it parses as one, else the text as a string. */
-		v = json_tokener_parse(eq + 1);
-		if (v && (json_object_is_type(v, json_type_object) ||
-			  json_object_is_type(v, json_type_array))) {
-			json_object_put(v);
+		if (ctl_value(eq + 1, &v) < 0) {
 			json_object_put(args);
 			return error_set(err, -EINVAL, "%s: values are JSON scalars", argv[i]);
 		}
-		if (!v && strcmp(eq + 1, "null"))
-			v = json_object_new_string(eq + 1);
 		json_object_object_add(args, name, v);
 	}
 	r = json_object_new_object();

@@ -26,6 +26,7 @@ static void test_requests(void **state)
 	char *b[] = {"query-balloon"};
 	char *c[] = {"x", "s=hello world", "t=true", "n=null", "q=\"7\"", "f=1.5", "neg=-3"};
 	char *hmp[] = {"human-monitor-command", "command-line=info registers -a"};
+	char *partial[] = {"x", "a=1 2", "b=true story", "c=nan", "d=Infinity", "e= 5 "};
 
 	(void)state;
 	assert_string_equal(request(2, a, &req),
@@ -37,6 +38,11 @@ static void test_requests(void **state)
 	assert_string_equal(request(7, c, &req),
 			    "{\"execute\":\"x\",\"arguments\":{\"s\":\"hello world\",\"t\":true,"
 			    "\"n\":null,\"q\":\"7\",\"f\":1.5,\"neg\":-3}}");
+	json_object_put(req);
+	/* Only a whole scalar is one: the rest is not dropped, and JSON has no NaN. */
+	assert_string_equal(request(6, partial, &req),
+			    "{\"execute\":\"x\",\"arguments\":{\"a\":\"1 2\",\"b\":\"true story\","
+			    "\"c\":\"nan\",\"d\":\"Infinity\",\"e\":5}}");
 	json_object_put(req);
 	/* A monitor command line, as the shell passes command-line="info registers -a". */
 	assert_string_equal(request(2, hmp, &req),
