@@ -93,6 +93,20 @@ static void vm_bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool 
 		virtio_kvm_bar_changed(&vm->bln_kvm, mapped, addr);
 }
 
+/* A virtio device on PCI in slot: its transport, KVM's ioeventfds for its queues. */
+static int vm_virtio_add(struct vm *vm, struct virtio_pci *vp, struct virtio_kvm *vk,
+			 const struct virtio_device_ops *ops, void *dev, unsigned int slot,
+			 struct error *err)
+{
+	int ret = virtio_pci_init(vp, ops, dev, err);
+
+	if (!ret)
+		ret = virtio_kvm_init(vk, &vm->kvm, &vm->loop, vp, ops->num_queues, err);
+	if (!ret)
+		ret = pci_host_add(&vm->pci, slot, &vp->pci, err);
+	return ret;
+}
+
 /* virtio-balloon in slot 2, driving the memory map's granule state machine. */
 static int vm_balloon(struct vm *vm, const struct cli_config *cfg, struct error *err)
 {
@@ -107,13 +121,7 @@ static int vm_balloon(struct vm *vm, const struct cli_config *cfg, struct error 
 	if (ret)
 		return error_set(err, ret, "virtio-balloon: cannot set up");
 	vm->balloon = true;
-	ret = virtio_pci_init(&vm->bln_pci, &balloon_ops, &vm->bln, err);
-	if (!ret)
-		ret = virtio_kvm_init(&vm->bln_kvm, &vm->kvm, &vm->loop, &vm->bln_pci,
-				      balloon_ops.num_queues, err);
-	if (!ret)
-		ret = pci_host_add(&vm->pci, 2, &vm->bln_pci.pci, err);
-	return ret;
+	return vm_virtio_add(vm, &vm->bln_pci, &vm->bln_kvm, &balloon_ops, &vm->bln, 2, err);
 }
 
 /* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2. */
@@ -141,12 +149,7 @@ static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err
 	ret = virtio_rng_init(&vm->rng, &vm->mm, &vm->rng_pci.transport, NULL);
 	if (ret)
 		return error_set(err, ret, "virtio-rng: cannot set up");
-	ret = virtio_pci_init(&vm->rng_pci, &virtio_rng_ops, &vm->rng, err);
-	if (!ret)
-		ret = virtio_kvm_init(&vm->rng_kvm, &vm->kvm, &vm->loop, &vm->rng_pci,
-				      virtio_rng_ops.num_queues, err);
-	if (!ret)
-		ret = pci_host_add(&vm->pci, 1, &vm->rng_pci.pci, err);
+	ret = vm_virtio_add(vm, &vm->rng_pci, &vm->rng_kvm, &virtio_rng_ops, &vm->rng, 1, err);
 	if (!ret && cfg->balloon)
 		ret = vm_balloon(vm, cfg, err);
 	if (!ret)
