@@ -72,13 +72,19 @@ vfio_bind() {
 	return 1
 }
 
+# slabtest_running PID: the process runs. An exited child stays a zombie until it is
+# waited for, and kill -0 would still find it.
+slabtest_running() {
+	[ -n "$1" ] && [ -r "/proc/$1/status" ] && ! grep -q "^State:.*Z" "/proc/$1/status"
+}
+
 # l2_symbol ADDR: the level-1 kernel's symbol+offset for a level-2 kernel text address
 # (16 hex digits), for a level 2 booted with `nokaslr` (its text at the link address) from
 # the same kernel image as level 1, whose /proc/kallsyms gives the names. Empty otherwise.
 l2_symbol() {
 	# Reading /proc/kallsyms takes seconds under TCG: its text symbols are kept.
 	[ -s /tmp/slabtest-kallsyms ] || grep " [tT] " /proc/kallsyms >/tmp/slabtest-kallsyms
-	l1_text=$(awk '$3 == "_text" { print $1; exit }' /tmp/slabtest-kallsyms)
+	[ -n "$l1_text" ] || l1_text=$(awk '$3 == "_text" { print $1; exit }' /tmp/slabtest-kallsyms)
 	[ -n "$l1_text" ] || return 0
 	a=$(printf "%016x" $((0x$1 - 0xffffffff81000000 + 0x$l1_text)))
 	awk -v a="$a" '($2 == "t" || $2 == "T") && $1 <= a && $1 >= b { s = $3; b = $1 }
@@ -104,4 +110,17 @@ l2_state() {
 			;;
 		esac
 	done
+}
+
+# l2_watchdog PID SECONDS SOCKET FILE: kills slabvm (PID) if it still runs after SECONDS,
+# first writing what its vCPUs do (l2_state SOCKET) into FILE. Meant to run in the
+# background with its output redirected (a pipe it held would stay open while it sleeps);
+# the caller kills it once slabvm has ended.
+l2_watchdog() {
+	sleep "$2"
+	slabtest_running "$1" || return 0
+	l2_state "$3" >"$4" 2>&1
+	kill "$1"
+	sleep 5
+	kill -9 "$1" 2>/dev/null
 }

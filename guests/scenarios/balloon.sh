@@ -67,15 +67,10 @@ show_tail() {
 	tail -n 40 "$out" | tr -d '\r'
 	echo "--- slabvm's stderr ---"
 	tail -n 30 "$err"
-	alive && [ -S "$qmp" ] && l2_state "$qmp"
+	slabtest_running "$pid" && [ -S "$qmp" ] && l2_state "$qmp"
 	echo "---"
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	fail "$1"
-}
-
-# alive: slabvm has not exited (an exited, unreaped child is a zombie, which kill -0 finds).
-alive() {
-	[ -n "$pid" ] && [ -r "/proc/$pid/status" ] && ! grep -q "^State:.*Z" "/proc/$pid/status"
 }
 
 # now: level 1's uptime in seconds.
@@ -99,7 +94,8 @@ reply() {
 	while :; do
 		REPLY=$(tr -d '\r' <"$out" | grep -o "$tag $1 .*" | head -1)
 		[ -n "$REPLY" ] && { REPLY=${REPLY#"$tag $1 "}; return 0; }
-		alive || show_tail "slabvm exited while level 1 waited for level 2's $tag $1"
+		slabtest_running "$pid" ||
+			show_tail "slabvm exited while level 1 waited for level 2's $tag $1"
 		[ "$(now | cut -d. -f1)" -lt "$end" ] ||
 			show_tail "no $tag $1 from level 2 within $2 s"
 		sleep 0.2
@@ -141,7 +137,8 @@ wait_actual() {
 	while :; do
 		ctl query-balloon
 		[ "$(field "$CTL" actual)" = "$1" ] && break
-		alive || show_tail "slabvm exited while the balloon moved to $1: last $CTL"
+		slabtest_running "$pid" ||
+			show_tail "slabvm exited while the balloon moved to $1: last $CTL"
 		[ "$(now | cut -d. -f1)" -lt "$end" ] ||
 			show_tail "query-balloon's actual did not reach $1 within $2 s: last $CTL"
 		sleep 0.5
@@ -246,8 +243,8 @@ l2 50 30 done
 
 # Level 2 powers off: slabvm must end with status 0 after SLABTEST-L2: PASS.
 end=$(($(now | cut -d. -f1) + 60))
-while alive && [ "$(now | cut -d. -f1)" -lt "$end" ]; do sleep 0.2; done
-alive && show_tail "slabvm still runs 60 s after level 2's result"
+while slabtest_running "$pid" && [ "$(now | cut -d. -f1)" -lt "$end" ]; do sleep 0.2; done
+slabtest_running "$pid" && show_tail "slabvm still runs 60 s after level 2's result"
 wait "$pid"
 status=$?
 pid=

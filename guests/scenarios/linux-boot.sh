@@ -64,15 +64,8 @@ l2_run() {
 		slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus 2 --mem 512M \
 			--qmp "/tmp/l2-$1.sock" --cmdline "$cmdline" 2>"/tmp/l2-$1.err" &
 		pid=$!
-		# Its output not into the pipe, which would stay open as long as its sleep runs.
-		(
-			sleep "$l2timeout"
-			grep -q "^State:.*[^Z] (" "/proc/$pid/status" 2>/dev/null || exit 0
-			l2_state "/tmp/l2-$1.sock" >"/tmp/l2-$1.state" 2>&1
-			kill "$pid"
-			sleep 5
-			kill -9 "$pid"
-		) >/dev/null 2>&1 &
+		l2_watchdog "$pid" "$l2timeout" "/tmp/l2-$1.sock" "/tmp/l2-$1.state" \
+			>/dev/null 2>&1 &
 		watchdog=$!
 		wait "$pid"
 		echo $? >"/tmp/l2-$1.status"

@@ -25,19 +25,16 @@ while [ $i -le "$n" ]; do
 		--qmp "$qmp" --cmdline "console=ttyS0 panic=-1 quiet cryptomgr.notests=1 \
 nokaslr slabtest.scenario=hello" </dev/null >/tmp/soak.out 2>&1 &
 	pid=$!
-	waited=0
-	# An exited child stays a zombie until wait: kill -0 would still find it.
-	while grep -q "^State:.*[^Z] (" /proc/$pid/status 2>/dev/null && [ $waited -lt 600 ]; do
-		sleep 0.2
-		waited=$((waited + 1))
-	done
-	if grep -q "^State:.*[^Z] (" /proc/$pid/status 2>/dev/null; then
-		log "soak $i/$n: level 2 ($cpus vCPUs) still runs after 120 s"
-		l2_state "$qmp"
-		kill $pid
-	fi
+	rm -f /tmp/soak.state
+	l2_watchdog $pid 120 "$qmp" /tmp/soak.state >/dev/null 2>&1 &
+	watchdog=$!
 	wait $pid
 	status=$?
+	kill $watchdog 2>/dev/null
+	if [ -s /tmp/soak.state ]; then
+		log "soak $i/$n: level 2 ($cpus vCPUs) still ran after 120 s"
+		cat /tmp/soak.state
+	fi
 	log "soak $i/$n: cpus $cpus, status $status, $(awk -v a="$t0" -v b="$(slabtest_uptime)" \
 		'BEGIN { printf "%.1f", b - a }') s"
 	[ $status -eq 0 ] || { tail -20 /tmp/soak.out; fail "boot $i: slabvm exited with status $status"; }
