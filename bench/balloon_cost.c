@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "memmap.h"
-#include "size.h"
+#include "mem/memmap.h"
+#include "base/size.h"
 
 #define BENCH_RAM (1ULL << 30)
 #define MIB (1ULL << 20)

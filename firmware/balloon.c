@@ -23,7 +23,7 @@
  */
 #include "fwlib.h"
 
-/* PCI configuration mechanism #1 (src/platform.h). */
+/* PCI configuration mechanism #1 (src/x86/platform.h). */
 #define PCI_CONFIG_ADDR 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 #define PCI_ID_BALLOON 0x10451af4u /* device << 16 | vendor */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "size.h"
+#include "base/size.h"
 
 const char cli_usage[] =
 	"usage: slabvm run [OPTIONS]\n"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
 #define CLI_DEFAULT_MEM (256ULL << 20)

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
-#include "ctl.h"
+#include "control/ctl.h"
 #include "vm.h"
 
 int main(int argc, char **argv)

@@ -11,15 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acpi.h"
-#include "boot.h"
+#include "x86/acpi.h"
+#include "kvm/boot.h"
 #include "bootinfo.h"
-#include "caps.h"
-#include "evloop.h"
-#include "guestmem.h"
-#include "linux.h"
-#include "platform.h"
-#include "vcpu.h"
+#include "host/caps.h"
+#include "host/evloop.h"
+#include "mem/guestmem.h"
+#include "x86/linux.h"
+#include "x86/platform.h"
+#include "kvm/vcpu.h"
 
 void vm_stop(struct vm *vm, int status, const char *why)
 {

@@ -15,20 +15,20 @@
 #include <stdint.h>
 
 #include "balloon/balloon.h"
-#include "bus.h"
+#include "devices/bus.h"
 #include "cli.h"
-#include "console.h"
-#include "control.h"
+#include "host/console.h"
+#include "control/control.h"
 #include "devices/acpi_pm.h"
 #include "devices/debugexit.h"
 #include "devices/pci.h"
 #include "devices/uart.h"
 #include "devices/virtio_pci.h"
 #include "devices/virtio_rng.h"
-#include "evloop.h"
-#include "kvm.h"
-#include "memmap.h"
-#include "virtio_kvm.h"
+#include "host/evloop.h"
+#include "kvm/kvm.h"
+#include "mem/memmap.h"
+#include "kvm/virtio_kvm.h"
 
 /* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
 #define VM_STATUS_POWEROFF 0

@@ -45,8 +45,8 @@
 
 #include "devices/virtio.h"
 #include "devices/virtqueue.h"
-#include "error.h"
-#include "memmap.h"
+#include "base/error.h"
+#include "mem/memmap.h"
 
 /* Device feature bits (virtio 1.2, 5.5.3). */
 #define VIRTIO_BALLOON_F_MUST_TELL_HOST 0

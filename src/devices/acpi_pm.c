@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "platform.h"
+#include "x86/platform.h"
 
 /*
  * Enable bits that stick. ACPICA checks that an enable bit it sets reads back, and reports

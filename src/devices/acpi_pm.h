@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
-#include "irq.h"
+#include "devices/irq.h"
 
 #define ACPI_PM_EVT_WINDOW 4 /* PM1_STS at offset 0, PM1_EN at offset 2 */
 #define ACPI_PM_CNT_WINDOW 2

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "debugexit.h"
+#include "devices/debugexit.h"
 
 static uint64_t debugexit_read(void *opaque, uint64_t offset, unsigned int size)
 {

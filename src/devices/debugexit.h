@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "device.h"
+#include "devices/device.h"
 
 #define DEBUGEXIT_PORT 0x501
 #define DEBUGEXIT_WINDOW 1

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform.h"
+#include "x86/platform.h"
 
 #define PCI_CONF1_ENABLE 0x80000000U
 /* Enable, bus, device, function and register; reserved bits and bits 1:0 read as zero. */

@@ -33,10 +33,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
+#include "devices/bus.h"
 #include "devices/device.h"
-#include "error.h"
-#include "irq.h"
+#include "base/error.h"
+#include "devices/irq.h"
 
 #define PCI_SLOTS 32
 #define PCI_CONF1_WINDOW 8 /* ports 0xCF8..0xCFF */

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
-#include "irq.h"
+#include "devices/irq.h"
 
 #define UART_COM1_BASE 0x3f8
 #define UART_COM1_IRQ 4

@@ -30,7 +30,7 @@
 
 #include "devices/pci.h"
 #include "devices/virtio.h"
-#include "error.h"
+#include "base/error.h"
 
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + the virtio device ID */

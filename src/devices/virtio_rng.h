@@ -25,7 +25,7 @@
 
 #include "devices/virtio.h"
 #include "devices/virtqueue.h"
-#include "memmap.h"
+#include "mem/memmap.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE 256
 #define VIRTIO_RNG_MAX_CHAIN_BYTES (64 * 1024)

@@ -12,7 +12,7 @@
 #include <endian.h>
 #include <string.h>
 
-#include "guestmem.h"
+#include "mem/guestmem.h"
 
 #define VIRTQUEUE_DESC_SIZE 16
 #define VIRTQUEUE_USED_ELEM_SIZE 8

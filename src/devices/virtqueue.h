@@ -43,7 +43,7 @@
 #include <sys/types.h>
 
 #include "devices/virtio.h"
-#include "memmap.h"
+#include "mem/memmap.h"
 
 /* Ring flags, as the spec names them. */
 #define VIRTQ_DESC_F_NEXT 1

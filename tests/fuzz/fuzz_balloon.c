@@ -45,7 +45,7 @@
 #pragma clang attribute pop
 #include "balloon/balloon.h"
 #include "fuzz_input.h"
-#include "guestmem.h"
+#include "mem/guestmem.h"
 
 #define RAM_END (16ULL << 20)
 #define QSIZE 16

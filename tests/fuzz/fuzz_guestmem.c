@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "fuzz_input.h"
-#include "guestmem.h"
-#include "memmap.h"
+#include "mem/guestmem.h"
+#include "mem/memmap.h"
 
 #define PAGE MEMMAP_PAGE_SIZE
 #define LOW_SIZE (16ULL << 20)

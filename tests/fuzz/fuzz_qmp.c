@@ -20,7 +20,7 @@
 #include <json-c/json.h>
 
 #include "fuzz_input.h"
-#include "qmp.h"
+#include "control/qmp.h"
 
 struct harness {
 	struct qmp_session *s;

@@ -33,8 +33,8 @@
 #include "devices/virtio_rng.h"
 #include "devices/virtqueue.h"
 #include "fuzz_input.h"
-#include "guestmem.h"
-#include "memmap.h"
+#include "mem/guestmem.h"
+#include "mem/memmap.h"
 
 #define RAM_END (16ULL << 20)
 /* Enough for a notify whose buffers keep rewriting avail->idx to a constant: one lap. */

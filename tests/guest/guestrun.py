@@ -17,7 +17,7 @@ KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
 
-# The x86 layout slabvm promises (src/memmap.h): boot RAM below the PCI hole, the rest at
+# The x86 layout slabvm promises (src/mem/memmap.h): boot RAM below the PCI hole, the rest at
 # 4 GiB. The defaults are the ones `slabvm --help` states.
 LOW_END = 3 * GiB
 HIGH_BASE = 4 * GiB

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memmap.h"
+#include "mem/memmap.h"
 
 enum fake_op {
 	FAKE_CREATE,

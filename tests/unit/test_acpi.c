@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "acpi.h"
-#include "platform.h"
+#include "x86/acpi.h"
+#include "x86/platform.h"
 
 #define HDR_LEN 36
 #define FOUR_GIB 0x100000000ULL

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "devices/acpi_pm.h"
-#include "platform.h"
+#include "x86/platform.h"
 
 struct rec {
 	int poweroffs;

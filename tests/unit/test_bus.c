@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "bus.h"
+#include "devices/bus.h"
 
 struct rec {
 	uint64_t last_off;

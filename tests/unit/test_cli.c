@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
-#include "size.h"
+#include "base/size.h"
 
 #define ARGV(...) ((char *[]){"slabvm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){"slabvm", __VA_ARGS__}) / sizeof(char *)))

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "ctl.h"
+#include "control/ctl.h"
 
 static const char *request(int argc, char **argv, struct json_object **req)
 {

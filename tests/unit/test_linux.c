@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "guestmem.h"
-#include "linux.h"
-#include "memmap.h"
-#include "platform.h"
+#include "mem/guestmem.h"
+#include "x86/linux.h"
+#include "mem/memmap.h"
+#include "x86/platform.h"
 
 #define K ((uint64_t)1024)
 #define M (1024 * K)

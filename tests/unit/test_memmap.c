@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "fake_iommu.h"
-#include "guestmem.h"
-#include "memmap.h"
+#include "mem/guestmem.h"
+#include "mem/memmap.h"
 
 #define K ((uint64_t)1024)
 #define M (1024 * K)

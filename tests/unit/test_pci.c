@@ -17,7 +17,7 @@
 #include "pci_test.h"
 
 #include "devices/pci.h"
-#include "platform.h"
+#include "x86/platform.h"
 
 #define CONF1(slot, reg) (0x80000000U | (slot) << 11 | ((reg)&0xfc))
 

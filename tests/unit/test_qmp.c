@@ -12,7 +12,7 @@
 #include <json-c/json_tokener.h>
 
 #include "config.h"
-#include "qmp.h"
+#include "control/qmp.h"
 
 #define MAX_MSGS 64
 

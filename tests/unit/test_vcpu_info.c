@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "qmp.h"
-#include "vcpu_info.h"
+#include "control/qmp.h"
+#include "control/vcpu_info.h"
 
 static const struct kvm_segment code64 = {
 	.limit = 0xffffffff,

@@ -16,7 +16,7 @@
 #define VIRTIO_PCI_NO_LEGACY
 #include "devices/virtio_pci.h"
 #include "pci_test.h"
-#include "platform.h"
+#include "x86/platform.h"
 
 #include <linux/virtio_pci.h>
 

@@ -19,8 +19,8 @@
 #include "vring_test.h"
 
 #include "devices/virtqueue.h"
-#include "guestmem.h"
-#include "memmap.h"
+#include "mem/guestmem.h"
+#include "mem/memmap.h"
 
 #define MIB (1024ULL * 1024)
 #define RAM_END (16 * MIB)

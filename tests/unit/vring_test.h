@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "devices/virtio.h"
-#include "guestmem.h"
+#include "mem/guestmem.h"
 
 /* Descriptor flags and feature bits as the spec numbers them (2.7, 6), not from the model. */
 #define F_NEXT 1

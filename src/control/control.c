@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: MIT
+#include "control/control.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "mem/guestmem.h"
+#include "control/qmp.h"
+#include "kvm/vcpu.h"
+#include "control/vcpu_info.h"
+#include "vm.h"
+
+#define CONTROL_READ_CHUNK 4096
+#define CONTROL_SEND_TIMEOUT_S 2  /* a client that stops reading is dropped after this */
+#define CONTROL_POLL_NS 100000000 /* how often the balloon's actual size is looked at */
+
+/* ---- commands ---- */
+
+static int control_no_args(struct json_object *args, struct error *err)
+{
+	static const char *const none[] = {NULL};
+
+	return qmp_args_check(args, none, err);
+}
+
+static int cmd_query_version(void *ctx, struct json_object *args, struct json_object **ret,
+			     struct error *err)
+{
+	struct json_object *v = json_object_new_object(), *q = json_object_new_object();
+	unsigned int major = 0, minor = 0, micro = 0;
+
+	(void)ctx;
+	if (control_no_args(args, err)) {
+		json_object_put(v);
+		json_object_put(q);
+		return -EINVAL;
+	}
+	sscanf(SLABVM_VERSION, "%u.%u.%u", &major, &minor, &micro);
+	json_object_object_add(q, "major", json_object_new_int((int)major));
+	json_object_object_add(q, "minor", json_object_new_int((int)minor));
+	json_object_object_add(q, "micro", json_object_new_int((int)micro));
+	json_object_object_add(v, "qemu", q);
+	json_object_object_add(v, "package", json_object_new_string("slabvm " SLABVM_VERSION));
+	*ret = v;
+	return 0;
+}
+
+static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
+			    struct error *err)
+{
+	struct vm *vm = ctx;
+	bool stopping = __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+	struct json_object *o;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	o = json_object_new_object();
+	json_object_object_add(o, "status",
+			       json_object_new_string(stopping ? "shutdown" : "running"));
+	json_object_object_add(o, "running", json_object_new_boolean(!stopping));
+	json_object_object_add(o, "singlestep", json_object_new_boolean(false));
+	*ret = o;
+	return 0;
+}
+
+/* The RAM the guest has now: what QMP's balloon sizes are relative to. */
+static uint64_t control_ram_bytes(struct vm *vm)
+{
+	struct memmap_stats st;
+
+	memmap_get_stats(&vm->mm, &st);
+	return st.plugged_bytes;
+}
+
+static int cmd_balloon(void *ctx, struct json_object *args, struct json_object **ret,
+		       struct error *err)
+{
+	static const char *const known[] = {"value", NULL};
+	struct vm *vm = ctx;
+	uint64_t ram, value;
+	int rc;
+
+	(void)ret;
+	rc = qmp_args_check(args, known, err);
+	if (!rc)
+		rc = qmp_arg_u64(args, "value", true, &value, err);
+	if (rc < 0)
+		return rc;
+	if (!vm->balloon)
+		return error_set(err, -ENOTCONN, "No balloon device has been activated");
+	ram = control_ram_bytes(vm);
+	if (value == 0 || value > ram)
+		return error_set(err, -EINVAL,
+				 "Parameter 'value' must be from 1 to the guest's RAM, %llu bytes",
+				 (unsigned long long)ram);
+	/* QMP's value is the guest's logical size; the balloon holds the rest. */
+	return balloon_set_target(&vm->bln, ram - value, err);
+}
+
+static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_object **ret,
+			     struct error *err)
+{
+	struct vm *vm = ctx;
+	struct balloon_info bi;
+	struct json_object *o;
+	uint64_t ram;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	if (!vm->balloon)
+		return error_set(err, -ENOTCONN, "No balloon device has been activated");
+	balloon_get_info(&vm->bln, &bi);
+	ram = control_ram_bytes(vm);
+	o = json_object_new_object();
+	json_object_object_add(o, "actual", json_object_new_uint64(ram - bi.actual_bytes));
+	json_object_object_add(o, "target", json_object_new_uint64(ram - bi.target_bytes));
+	json_object_object_add(o, "inflated", json_object_new_uint64(bi.inflated_bytes));
+	json_object_object_add(o, "released", json_object_new_uint64(bi.released_bytes));
+	json_object_object_add(o, "inflated-pinned",
+			       json_object_new_uint64(bi.inflated_pinned_bytes));
+	json_object_object_add(o, "invalid-pfns", json_object_new_uint64(bi.stats.invalid_pfns));
+	*ret = o;
+	return 0;
+}
+
+static int cmd_query_granules(void *ctx, struct json_object *args, struct json_object **ret,
+			      struct error *err)
+{
+	struct vm *vm = ctx;
+	struct json_object *o, *regions;
+	struct memmap_stats st;
+	unsigned int i, s;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	memmap_get_stats(&vm->mm, &st);
+	o = json_object_new_object();
+	json_object_object_add(o, "granule-size", json_object_new_uint64(vm->mm.granule));
+	for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
+		json_object_object_add(o, memmap_state_name(s),
+				       json_object_new_uint64(st.granules[s]));
+	json_object_object_add(o, "plugged-bytes", json_object_new_uint64(st.plugged_bytes));
+	json_object_object_add(o, "inflated-bytes", json_object_new_uint64(st.inflated_bytes));
+	json_object_object_add(o, "released-bytes", json_object_new_uint64(st.released_bytes));
+	json_object_object_add(o, "inflated-pinned-bytes",
+			       json_object_new_uint64(st.inflated_pinned_bytes));
+	regions = json_object_new_array();
+	guestmem_lock(&vm->mm);
+	for (i = 0; i < vm->mm.nregions; i++) {
+		const struct memmap_region *r = &vm->mm.region[i];
+		struct json_object *ro = json_object_new_object(),
+				   *counts = json_object_new_object();
+		uint64_t n[4] = {0}, g;
+
+		for (g = 0; g < r->ngranules; g++)
+			n[r->state[g]]++;
+		for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
+			json_object_object_add(counts, memmap_state_name(s),
+					       json_object_new_uint64(n[s]));
+		json_object_object_add(ro, "kind",
+				       json_object_new_string(memmap_kind_name(r->kind)));
+		json_object_object_add(ro, "base", json_object_new_uint64(r->gpa));
+		json_object_object_add(ro, "size", json_object_new_uint64(r->size));
+		json_object_object_add(ro, "plugged", json_object_new_boolean(r->plugged));
+		json_object_object_add(ro, "granules", counts);
+		json_object_array_add(regions, ro);
+	}
+	guestmem_unlock(&vm->mm);
+	json_object_object_add(o, "regions", regions);
+	*ret = o;
+	return 0;
+}
+
+static int cmd_system_powerdown(void *ctx, struct json_object *args, struct json_object **ret,
+				struct error *err)
+{
+	struct vm *vm = ctx;
+
+	(void)ret;
+	if (control_no_args(args, err))
+		return -EINVAL;
+	/* As on hardware, a guest that has not enabled the power button ignores it. */
+	acpi_pm_power_button(&vm->pm);
+	return 0;
+}
+
+static int cmd_quit(void *ctx, struct json_object *args, struct json_object **ret,
+		    struct error *err)
+{
+	(void)ret;
+	if (control_no_args(args, err))
+		return -EINVAL;
+	/* The connection stays open until the VM is down, so that this client gets the
+	 * SHUTDOWN event like every other; control_destroy closes it then. */
+	vm_stop(ctx, VM_STATUS_POWEROFF, VM_WHY_QMP_QUIT);
+	return 0;
+}
+
+/* Every vCPU's state, read by the vCPUs themselves; the main loop waits for them (at most
+ * VCPU_INFO_TIMEOUT_S), which is fine for a debugging aid. */
+static int control_vcpu_state(void *ctx, unsigned int parts, struct vcpu_info **cpus,
+			      unsigned int *n, struct error *err)
+{
+	struct vm *vm = ctx;
+	struct vcpu_info *v = calloc(vm->ncpus, sizeof(*v));
+
+	if (!v)
+		return error_set(err, -ENOMEM, "out of memory");
+	vcpu_query_all(vm, parts, v, VCPU_INFO_TIMEOUT_S);
+	*cpus = v;
+	*n = vm->ncpus;
+	return 0;
+}
+
+/* For debugging: info registers, info lapic, info cpus (src/control/vcpu_info.h). */
+static int cmd_human_monitor_command(void *ctx, struct json_object *args, struct json_object **ret,
+				     struct error *err)
+{
+	return vcpu_info_hmp(args, control_vcpu_state, ctx, ret, err);
+}
+
+static const struct qmp_command control_commands[] = {
+	{"balloon", cmd_balloon},
+	{"human-monitor-command", cmd_human_monitor_command},
+	{"query-balloon", cmd_query_balloon},
+	{"query-granules", cmd_query_granules},
+	{"query-status", cmd_query_status},
+	{"query-version", cmd_query_version},
+	{"quit", cmd_quit},
+	{"system_powerdown", cmd_system_powerdown},
+	{NULL, NULL},
+};
+
+/* ---- the socket ---- */
+
+static void control_client_write(void *opaque, const char *buf, size_t len)
+{
+	struct control_client *cl = opaque;
+
+	while (len && cl->fd >= 0) {
+		ssize_t n = send(cl->fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a client that stopped reading loses output; reads find it gone */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void control_client_close(struct control_client *cl)
+{
+	struct vm *vm = cl->c->vm;
+
+	evloop_remove(&vm->loop, cl->fd);
+	close(cl->fd);
+	qmp_session_free(cl->session);
+	cl->fd = -1;
+	cl->session = NULL;
+}
+
+static void control_client_ready(void *ctx)
+{
+	struct control_client *cl = ctx;
+	char buf[CONTROL_READ_CHUNK];
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0 || qmp_session_input(cl->session, buf, (size_t)n) == QMP_CLOSE)
+		control_client_close(cl);
+}
+
+static void control_accept(void *ctx)
+{
+	struct control *c = ctx;
+	struct timeval tv = {CONTROL_SEND_TIMEOUT_S, 0};
+	struct control_client *cl = NULL;
+	struct error err = {0};
+	unsigned int i;
+	int fd;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++)
+		if (c->client[i].fd < 0)
+			cl = &c->client[i];
+	if (!cl) {
+		close(fd); /* too many clients: this one sees the connection closed */
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	cl->c = c;
+	cl->fd = fd;
+	cl->session = qmp_session_new(control_commands, c->vm, control_client_write, cl, &err);
+	if (!cl->session || evloop_add(&c->vm->loop, fd, control_client_ready, cl, &err)) {
+		fprintf(stderr, "slabvm: control socket: %s\n", err.msg);
+		qmp_session_free(cl->session);
+		cl->session = NULL;
+		close(fd);
+		cl->fd = -1;
+	}
+}
+
+void control_event(struct control *c, const char *name, struct json_object *data)
+{
+	unsigned int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->client[i].fd >= 0 && qmp_session_command_mode(c->client[i].session))
+			qmp_session_event(c->client[i].session, name, json_object_get(data));
+	json_object_put(data);
+}
+
+/* BALLOON_CHANGE when the driver reports a new size. The balloon has no callback of its
+ * own: reading its state from the main loop keeps events on the thread that owns the
+ * sessions. */
+static void control_tick(void *ctx)
+{
+	struct control *c = ctx;
+	struct balloon_info bi;
+	uint64_t expirations, actual;
+	struct json_object *data;
+
+	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0 || !c->vm->balloon)
+		return;
+	balloon_get_info(&c->vm->bln, &bi);
+	actual = control_ram_bytes(c->vm) - bi.actual_bytes;
+	if (actual == c->last_actual)
+		return;
+	c->last_actual = actual;
+	data = json_object_new_object();
+	json_object_object_add(data, "actual", json_object_new_uint64(actual));
+	control_event(c, "BALLOON_CHANGE", data);
+}
+
+/* A socket file left by a slabvm that died is replaced; anything else at path is not. */
+static int control_prepare_path(const char *path, struct error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT
+			       ? 0
+			       : error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return error_set(err, -EINVAL, "--qmp %s: exists and is not a socket", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (live)
+		return error_set(err, -EINVAL, "--qmp %s: another process is serving it", path);
+	unlink(path);
+	return 0;
+}
+
+int control_init(struct control *c, struct vm *vm, const char *path, struct error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct itimerspec its = {{0, CONTROL_POLL_NS}, {0, CONTROL_POLL_NS}};
+	unsigned int i;
+	mode_t old;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->vm = vm;
+	c->listen_fd = c->timer_fd = -1;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->client[i].fd = -1;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return error_set(err, -EINVAL, "--qmp %s: longer than a socket path may be", path);
+	ret = control_prepare_path(path, err);
+	if (ret)
+		return ret;
+	strcpy(sa.sun_path, path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->listen_fd < 0)
+		return error_set(err, -errno, "socket: %s", strerror(errno));
+	/* 0600 from the start: no window in which another user could connect. */
+	old = umask(0177);
+	ret = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(c->listen_fd, 8) < 0)
+		return error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+	c->path = strdup(path);
+	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!c->path || c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0)
+		return error_set(err, -ENOMEM, "--qmp %s: cannot set up", path);
+	if (vm->balloon)
+		c->last_actual = control_ram_bytes(vm); /* nothing inflated yet */
+	ret = evloop_add(&vm->loop, c->listen_fd, control_accept, c, err);
+	if (!ret)
+		ret = evloop_add(&vm->loop, c->timer_fd, control_tick, c, err);
+	return ret;
+}
+
+void control_shutdown_event(struct control *c, bool guest, const char *reason)
+{
+	struct json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "guest", json_object_new_boolean(guest));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	control_event(c, "SHUTDOWN", data);
+}
+
+void control_destroy(struct control *c)
+{
+	unsigned int i;
+
+	if (!c->vm)
+		return;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->client[i].fd >= 0)
+			control_client_close(&c->client[i]);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		if (c->path)
+			unlink(c->path);
+	}
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
+	free(c->path);
+	c->vm = NULL;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of the serial console: guest output to stdout (or a file, or nowhere),
+ * stdin to the UART. A terminal on stdin is put in raw mode and restored on every exit
+ * path, including fatal signals. Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A.
+ */
+#ifndef SLABVM_CONSOLE_H
+#define SLABVM_CONSOLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "base/error.h"
+
+struct uart;
+
+struct console {
+	int out_fd;  /* -1: output discarded */
+	int in_fd;   /* -1: no input */
+	bool raw;    /* in_fd is a terminal we put in raw mode */
+	bool escape; /* saw Ctrl-A */
+	struct uart *uart;
+	void (*quit)(void *ctx); /* Ctrl-A x */
+	void *quit_ctx;
+	pthread_t reader;
+	bool started;
+	bool stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t room; /* the UART took bytes out of its RX FIFO */
+	unsigned long room_gen;
+};
+
+int console_init(struct console *c, enum console_kind kind, const char *path, struct error *err);
+/* Starts feeding input to u from a thread of its own: a blocking read works on any kind
+ * of stdin (terminal, pipe, regular file), which polling does not. */
+int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), void *ctx,
+		  struct error *err);
+/* Ends the input thread (cancelled in read(), or woken from waiting for UART room). */
+void console_stop(struct console *c);
+void console_destroy(struct console *c);
+/* Guest output (called from vCPU threads). */
+void console_write(struct console *c, const uint8_t *buf, size_t len);
+/* The UART has room again (called from a vCPU thread). */
+void console_wake(struct console *c);
+/* Puts the terminal back as it was; safe to call more than once. */
+void console_restore(struct console *c);
+
+#endif

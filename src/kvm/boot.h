@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starting a guest: a freestanding firmware image (firmware/bootinfo.h) entered directly
+ * in 64-bit long mode, with the monitor's GDT, page tables and bootinfo in the firmware
+ * area, outside guest RAM; or a Linux kernel in the state linux.c prepared.
+ */
+#ifndef SLABVM_BOOT_H
+#define SLABVM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+struct linux_entry;
+struct vm;
+struct vcpu;
+
+/* The demo guest embedded in the binary (firmware/demo.c, through tools/bin2c.py). */
+extern const unsigned char slabvm_demo_image[];
+extern const unsigned long slabvm_demo_image_size;
+
+/* Loads image into the firmware area, writes GDT, page tables and bootinfo, and puts the
+ * boot vCPU in long mode at the image's entry. */
+int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
+		  const char *cmdline, struct error *err);
+/* Puts the boot vCPU in 64-bit long mode as e says (the state linux_load prepares for a
+ * kernel; boot_firmware's for an image), with rdi as the one argument a firmware gets. */
+int boot_enter(struct vcpu *bsp, const struct linux_entry *e, uint64_t rdi, struct error *err);
+
+#define BOOT_KERNEL_MAX (256ULL << 20) /* far more than any bzImage */
+
+/* A file the user named, mapped read-only. */
+struct boot_file {
+	void *data;
+	size_t size;
+};
+
+/* Maps path (1 to max bytes); errors name option and path and are usage errors (-EINVAL)
+ * unless the host failed. */
+int boot_file_open(struct boot_file *f, const char *option, const char *path, uint64_t max,
+		   struct error *err);
+void boot_file_close(struct boot_file *f);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM system and VM file descriptors: capability checks, VM creation with the
+ * in-kernel irqchip and PIT, the memslot listener that keeps KVM's slots equal to the
+ * memory map, and the irq_line implementation. The only file besides vcpu.c and boot.c
+ * that issues KVM ioctls.
+ */
+#ifndef SLABVM_KVM_H
+#define SLABVM_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "devices/irq.h"
+#include "mem/memmap.h"
+
+/* The slot of the monitor-owned firmware area; memmap regions use slots 0..63. */
+#define KVM_FW_SLOT MEMMAP_MAX_REGIONS
+
+#define KVM_MSI_ROUTES 64 /* MSI messages with their own GSI and irqfd, most recent kept */
+
+/* One MSI message (address, data) routed to a GSI that an irqfd injects. */
+struct kvm_msi_route {
+	uint64_t addr;
+	uint32_t data;
+	unsigned int gsi;
+	int efd;
+	uint64_t last_use;
+};
+
+struct kvm {
+	int sys_fd;
+	int vm_fd;
+	int run_size;
+	unsigned int max_vcpus;
+	struct kvm_cpuid2 *cpuid; /* what KVM supports, filtered per vCPU in vcpu.c */
+	struct memmap_listener memslots;
+	pthread_mutex_t msi_lock;
+	struct kvm_msi_route msi[KVM_MSI_ROUTES];
+	unsigned int nmsi;
+	uint64_t msi_clock;
+};
+
+/* Opens /dev/kvm, checks the API version and every capability slabvm relies on (the
+ * message names the first missing one), creates the VM, irqchip, PIT and memslot
+ * listener. On failure everything opened is closed again. */
+int kvm_init(struct kvm *k, struct error *err);
+void kvm_destroy(struct kvm *k);
+
+/* Maps monitor-owned memory that is not guest RAM (the firmware area). */
+int kvm_set_fixed_slot(struct kvm *k, unsigned int slot, uint64_t gpa, void *hva, uint64_t size,
+		       struct error *err);
+
+extern const struct irq_ops kvm_irq_ops; /* ctx = struct kvm * */
+
+/*
+ * Delivers an MSI (a device's MSI-X message) through GSI routing and an irqfd: each
+ * distinct message gets a GSI routed to it, and an eventfd bound to that GSI is signalled.
+ * Returns a negative errno on failure (the message is then lost, as on a bad address).
+ */
+int kvm_msi_send(struct kvm *k, uint64_t addr, uint32_t data);
+
+/* Binds eventfd efd to writes of any length at gpa (MMIO): KVM signals it without an exit.
+ * assign false removes the binding. */
+int kvm_ioeventfd(struct kvm *k, uint64_t gpa, int efd, bool assign, struct error *err);
+
+#endif

@@ -1,0 +1,1089 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The memory map and its granule state machine: the reference implementation of the
+ * design in memmap.h. Everything that maps, unmaps, populates or releases guest RAM
+ * happens here, in an order that keeps one promise: no device DMA and no guest access can
+ * ever reach memory the host has freed.
+ */
+#include "mem/memmap.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/size.h"
+
+#define BITS_PER_LONG (8 * sizeof(unsigned long))
+
+static bool bit_test(const unsigned long *map, uint64_t n)
+{
+	return map[n / BITS_PER_LONG] & (1UL << (n % BITS_PER_LONG));
+}
+
+static void bit_set(unsigned long *map, uint64_t n)
+{
+	map[n / BITS_PER_LONG] |= 1UL << (n % BITS_PER_LONG);
+}
+
+static void bit_clear(unsigned long *map, uint64_t n)
+{
+	map[n / BITS_PER_LONG] &= ~(1UL << (n % BITS_PER_LONG));
+}
+
+static uint64_t align_up(uint64_t v, uint64_t align)
+{
+	return (v + align - 1) & ~(align - 1);
+}
+
+const char *memmap_state_name(enum granule_state s)
+{
+	switch (s) {
+	case GRANULE_UNPLUGGED:
+		return "unplugged";
+	case GRANULE_MAPPED:
+		return "mapped";
+	case GRANULE_PARTIAL:
+		return "partial";
+	case GRANULE_DISCARDED:
+		return "discarded";
+	}
+	return "?";
+}
+
+const char *memmap_kind_name(enum memmap_kind k)
+{
+	switch (k) {
+	case MEMMAP_RAM_LOW:
+		return "ram-low";
+	case MEMMAP_RAM_HIGH:
+		return "ram-high";
+	case MEMMAP_DIMM:
+		return "dimm";
+	}
+	return "?";
+}
+
+/* The default backing: one memfd per region, so that memory can be punched out of it. */
+
+static int memfd_backing_create(void *opaque, struct memmap_region *r)
+{
+	char name[32];
+	void *hva;
+	int fd, ret;
+
+	(void)opaque;
+	if (r->kind == MEMMAP_DIMM)
+		snprintf(name, sizeof(name), "slabvm-dimm-%u", r->index);
+	else
+		snprintf(name, sizeof(name), "slabvm-%s", memmap_kind_name(r->kind));
+	fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, r->size) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	/* The memfd is sparse; allocation happens on touch, populate or IOMMU pinning. */
+	hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (hva == MAP_FAILED) {
+		ret = -errno;
+		goto err_close;
+	}
+	r->hva = hva;
+	r->fd = fd;
+	return 0;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
+static void memfd_backing_destroy(void *opaque, struct memmap_region *r)
+{
+	(void)opaque;
+	munmap(r->hva, r->size);
+	close(r->fd);
+}
+
+/*
+ * fallocate on a memfd (shmem) stops with EINTR when a signal arrives, SA_RESTART or not;
+ * a vCPU thread can get the kick signal while it deflates. Both calls can simply be
+ * repeated: what was allocated or punched already stays so.
+ */
+static int memfd_fallocate(int fd, int mode, uint64_t off, uint64_t len)
+{
+	while (fallocate(fd, mode, off, len) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int memfd_backing_populate(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
+{
+	(void)opaque;
+	return memfd_fallocate(r->fd, 0, off, len);
+}
+
+/*
+ * Punch a hole rather than madvise(MADV_DONTNEED): for shared memory, DONTNEED only drops
+ * this process's page table entries and the pages stay in the memfd, still allocated.
+ */
+static int memfd_backing_release(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
+{
+	(void)opaque;
+	return memfd_fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+}
+
+const struct memmap_backing_ops memmap_memfd_backing = {
+	.create = memfd_backing_create,
+	.destroy = memfd_backing_destroy,
+	.populate = memfd_backing_populate,
+	.release = memfd_backing_release,
+};
+
+int memmap_check_granule(uint64_t granule, struct error *err)
+{
+	if (granule < MEMMAP_GRANULE_MIN || granule > MEMMAP_GRANULE_MAX ||
+	    (granule & (granule - 1)))
+		return error_set(err, -EINVAL, "--granule %s: must be a power of two from 4K to 1G",
+				 size_str(granule).s);
+	return 0;
+}
+
+static void set_state(struct memmap *mm, struct memmap_region *r, uint64_t g, enum granule_state s)
+{
+	mm->nr_granules[r->state[g]]--;
+	mm->nr_granules[s]++;
+	r->state[g] = s;
+}
+
+static void set_region_state(struct memmap *mm, struct memmap_region *r, enum granule_state s)
+{
+	uint64_t g;
+
+	for (g = 0; g < r->ngranules; g++)
+		set_state(mm, r, g, s);
+}
+
+static int layout_region(struct memmap *mm, enum memmap_kind kind, uint64_t gpa, uint64_t size)
+{
+	struct memmap_region *r = &mm->region[mm->nregions];
+	uint64_t npages = size / MEMMAP_PAGE_SIZE;
+	uint64_t nlongs = (npages + BITS_PER_LONG - 1) / BITS_PER_LONG;
+
+	r->kind = kind;
+	r->index = mm->nregions;
+	r->gpa = gpa;
+	r->size = size;
+	r->fd = -1;
+	r->ngranules = size >> mm->granule_shift;
+	r->state = calloc(r->ngranules, sizeof(*r->state));
+	r->ninflated = calloc(r->ngranules, sizeof(*r->ninflated));
+	r->inflated = calloc(nlongs, sizeof(*r->inflated));
+	r->released = calloc(nlongs, sizeof(*r->released));
+	/* Counted as soon as it exists so memmap_destroy can free a half-built region. */
+	mm->nregions++;
+	if (!r->state || !r->ninflated || !r->inflated || !r->released)
+		return -ENOMEM;
+	/* calloc made every granule GRANULE_UNPLUGGED. */
+	mm->nr_granules[GRANULE_UNPLUGGED] += r->ngranules;
+	return 0;
+}
+
+/*
+ * The most DIMM slots that fit next to the boot regions, and the smallest slot size that
+ * needs no more than that: a whole number of granules that divides the window.
+ */
+static uint64_t smallest_dimm_size(uint64_t window, uint64_t granule, uint64_t max_slots)
+{
+	uint64_t n;
+
+	for (n = max_slots; n > 1; n--)
+		if (window % n == 0 && (window / n) % granule == 0)
+			return window / n;
+	return window;
+}
+
+static int layout(struct memmap *mm, const struct memmap_config *cfg, struct error *err)
+{
+	uint64_t g = cfg->granule ? cfg->granule : MEMMAP_GRANULE_DEFAULT;
+	uint64_t mem = cfg->mem;
+	uint64_t maxmem = cfg->maxmem ? cfg->maxmem : cfg->mem;
+	uint64_t low, high, window, dimm, base, end, nslots, max_slots, i;
+	int ret;
+
+	ret = memmap_check_granule(g, err);
+	if (ret)
+		return ret;
+	if (mem < MEMMAP_MEM_MIN)
+		return error_set(err, -EINVAL, "--mem %s: too small, the guest needs at least %s",
+				 size_str(mem).s, size_str(MEMMAP_MEM_MIN).s);
+	/* Checked first so the sums below cannot overflow. */
+	if (mem > MEMMAP_RAM_END_MAX || maxmem > MEMMAP_RAM_END_MAX)
+		return error_set(err, -EINVAL, "--%s %s: more than the %s this machine addresses",
+				 mem > MEMMAP_RAM_END_MAX ? "mem" : "maxmem",
+				 size_str(mem > MEMMAP_RAM_END_MAX ? mem : maxmem).s,
+				 size_str(MEMMAP_RAM_END_MAX).s);
+	if (mem % g) {
+		uint64_t down = mem - mem % g;
+
+		/* Every region must be whole granules, or a granule would straddle its end. */
+		if (down < MEMMAP_MEM_MIN)
+			return error_set(err, -EINVAL,
+					 "--mem %s is not a multiple of --granule %s; try --mem %s",
+					 size_str(mem).s, size_str(g).s, size_str(down + g).s);
+		return error_set(err, -EINVAL,
+				 "--mem %s is not a multiple of --granule %s; try --mem %s or %s",
+				 size_str(mem).s, size_str(g).s, size_str(down).s,
+				 size_str(down + g).s);
+	}
+	if (maxmem < mem)
+		return error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
+				 size_str(maxmem).s, size_str(mem).s);
+	if (maxmem % g)
+		return error_set(err, -EINVAL, "--maxmem %s is not a multiple of --granule %s",
+				 size_str(maxmem).s, size_str(g).s);
+	if (cfg->dimm_size && maxmem == mem)
+		return error_set(err, -EINVAL,
+				 "--dimm-size %s: there is no hotplug window (--maxmem is not "
+				 "larger than --mem)",
+				 size_str(cfg->dimm_size).s);
+	if (cfg->dimm_size % g)
+		return error_set(err, -EINVAL, "--dimm-size %s is not a multiple of --granule %s",
+				 size_str(cfg->dimm_size).s, size_str(g).s);
+
+	low = mem < MEMMAP_LOW_END ? mem : MEMMAP_LOW_END;
+	high = mem - low;
+	window = maxmem - mem;
+	base = align_up(high ? MEMMAP_HIGH_BASE + high : MEMMAP_HIGH_BASE, MEMMAP_DIMM_ALIGN);
+	end = window ? base + window : high ? MEMMAP_HIGH_BASE + high : low;
+	if (end > MEMMAP_RAM_END_MAX)
+		return error_set(err, -EINVAL,
+				 "--%s %s puts the end of RAM at %s, above the %s this machine "
+				 "addresses",
+				 window ? "maxmem" : "mem", size_str(window ? maxmem : mem).s,
+				 size_str(end).s, size_str(MEMMAP_RAM_END_MAX).s);
+
+	max_slots = MEMMAP_MAX_REGIONS - (high ? 2 : 1);
+	dimm = cfg->dimm_size ? cfg->dimm_size : window;
+	nslots = 0;
+	if (window) {
+		if (window % dimm)
+			return error_set(err, -EINVAL,
+					 "--dimm-size %s does not divide the %s hotplug window "
+					 "(--maxmem %s minus --mem %s)",
+					 size_str(dimm).s, size_str(window).s, size_str(maxmem).s,
+					 size_str(mem).s);
+		nslots = window / dimm;
+		if (nslots > max_slots)
+			return error_set(err, -EINVAL,
+					 "--dimm-size %s cuts the %s hotplug window into %" PRIu64
+					 " slots, more than the %" PRIu64
+					 " that fit; use --dimm-size %s or larger",
+					 size_str(dimm).s, size_str(window).s, nslots, max_slots,
+					 size_str(smallest_dimm_size(window, g, max_slots)).s);
+	}
+
+	mm->granule = g;
+	mm->granule_shift = __builtin_ctzll(g);
+	mm->pages_per_granule = g / MEMMAP_PAGE_SIZE;
+	ret = layout_region(mm, MEMMAP_RAM_LOW, 0, low);
+	if (!ret && high)
+		ret = layout_region(mm, MEMMAP_RAM_HIGH, MEMMAP_HIGH_BASE, high);
+	for (i = 0; !ret && i < nslots; i++)
+		ret = layout_region(mm, MEMMAP_DIMM, base + i * dimm, dimm);
+	if (ret)
+		return error_set(err, ret, "--mem %s: no memory for the granule map",
+				 size_str(mem).s);
+	mm->dimm_base = base;
+	mm->dimm_end = base + window;
+	return 0;
+}
+
+int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
+		const struct memmap_backing_ops *backing, void *backing_opaque, struct error *err)
+{
+	unsigned int i;
+	int ret;
+
+	memset(mm, 0, sizeof(*mm));
+	ret = -pthread_rwlock_init(&mm->lock, NULL);
+	if (ret)
+		return error_set(err, ret, "memory map lock: %s", strerror(-ret));
+	mm->lock_ready = true;
+	mm->backing = backing ? backing : &memmap_memfd_backing;
+	mm->backing_opaque = backing_opaque;
+
+	ret = layout(mm, cfg, err);
+	if (ret)
+		goto fail;
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (r->kind == MEMMAP_DIMM)
+			continue;
+		ret = mm->backing->create(mm->backing_opaque, r);
+		if (ret) {
+			error_set(err, ret,
+				  "--mem %s: cannot create %s of guest RAM at 0x%" PRIx64 ": %s",
+				  size_str(cfg->mem).s, size_str(r->size).s, r->gpa,
+				  strerror(-ret));
+			goto fail;
+		}
+		r->plugged = true;
+		set_region_state(mm, r, GRANULE_MAPPED);
+	}
+	return 0;
+
+fail:
+	memmap_destroy(mm);
+	return ret;
+}
+
+void memmap_destroy(struct memmap *mm)
+{
+	unsigned int i;
+
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (r->plugged)
+			mm->backing->destroy(mm->backing_opaque, r);
+		free(r->state);
+		free(r->ninflated);
+		free(r->inflated);
+		free(r->released);
+	}
+	if (mm->lock_ready)
+		pthread_rwlock_destroy(&mm->lock);
+	memset(mm, 0, sizeof(*mm));
+}
+
+uint64_t memmap_ram_end(const struct memmap *mm)
+{
+	const struct memmap_region *last;
+
+	if (!mm->nregions)
+		return 0;
+	last = &mm->region[mm->nregions - 1];
+	return last->gpa + last->size;
+}
+
+uint64_t memmap_pluggable_bytes(const struct memmap *mm)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < mm->nregions; i++)
+		sum += mm->region[i].size;
+	return sum;
+}
+
+/* Granules needed for all pluggable RAM at granule size g, or 0 if g does not cut it. */
+static uint64_t granules_at(const struct memmap *mm, uint64_t g)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < mm->nregions; i++) {
+		const struct memmap_region *r = &mm->region[i];
+
+		if (r->gpa % g || r->size % g)
+			return 0;
+		n += r->size / g;
+	}
+	return n;
+}
+
+int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t reserved,
+			     struct error *err)
+{
+	uint64_t need = granules_at(mm, mm->granule);
+	char devices[48] = "";
+	uint64_t g, n;
+
+	if (reserved <= limit && need <= limit - reserved)
+		return 0;
+	if (reserved)
+		snprintf(devices, sizeof(devices), " (and %" PRIu64 " for devices)", reserved);
+	/* The smallest granule that fits is the one with the least cost per balloon page. */
+	for (g = mm->granule * 2; reserved < limit && g <= MEMMAP_GRANULE_MAX; g *= 2) {
+		n = granules_at(mm, g);
+		if (n && n <= limit - reserved)
+			return error_set(err, -ENOSPC,
+					 "--granule %s needs %" PRIu64 " IOMMU mappings for %s of "
+					 "RAM%s, but the IOMMU allows %" PRIu64
+					 " (dma_entry_limit); "
+					 "use --granule %s or larger",
+					 size_str(mm->granule).s, need,
+					 size_str(memmap_pluggable_bytes(mm)).s, devices, limit,
+					 size_str(g).s);
+	}
+	return error_set(err, -ENOSPC,
+			 "--granule %s needs %" PRIu64 " IOMMU mappings for %s of RAM%s, but the "
+			 "IOMMU allows %" PRIu64 " (dma_entry_limit) and no granule size fits; "
+			 "raise the dma_entry_limit parameter of vfio_iommu_type1",
+			 size_str(mm->granule).s, need, size_str(memmap_pluggable_bytes(mm)).s,
+			 devices, limit);
+}
+
+int memmap_add_listener(struct memmap *mm, struct memmap_listener *l, struct error *err)
+{
+	struct memmap_listener **tail;
+	int ret = 0;
+
+	/* Without both, a failed change could not be undone on this listener. */
+	if (!l->granule_map != !l->granule_unmap)
+		return error_set(err, -EINVAL,
+				 "memory listener %s: granule_map without granule_unmap or the "
+				 "other way round",
+				 l->name);
+	pthread_rwlock_wrlock(&mm->lock);
+	/* A late listener would have missed the mappings made at start. */
+	if (mm->started) {
+		ret = error_set(err, -EBUSY,
+				"memory listener %s added after the memory map started", l->name);
+		goto out;
+	}
+	for (tail = &mm->listeners; *tail; tail = &(*tail)->next) {
+		if (*tail == l) {
+			ret = error_set(err, -EEXIST, "memory listener %s added twice", l->name);
+			goto out;
+		}
+	}
+	l->next = NULL;
+	*tail = l;
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+bool memmap_has_pinning_listener(const struct memmap *mm)
+{
+	const struct memmap_listener *l;
+
+	for (l = mm->listeners; l; l = l->next)
+		if (l->pins)
+			return true;
+	return false;
+}
+
+/*
+ * Calling listeners. The *_or_die variants undo a half-done change: if a listener refuses
+ * to restore a mapping it held a moment ago, the IOMMU and guest memory disagree and
+ * nothing we could do next would be safe (see memmap.h).
+ */
+
+static uint64_t granule_gpa(const struct memmap *mm, const struct memmap_region *r, uint64_t g)
+{
+	return r->gpa + (g << mm->granule_shift);
+}
+
+static void *granule_hva(const struct memmap *mm, const struct memmap_region *r, uint64_t g)
+{
+	return r->hva + (g << mm->granule_shift);
+}
+
+static void die(const char *what, const struct memmap_listener *l, uint64_t gpa, int ret)
+{
+	fprintf(stderr,
+		"slabvm: undoing a failed memory map change, %s 0x%" PRIx64 " on %s failed: %s; "
+		"guest memory and %s no longer agree\n",
+		what, gpa, l->name, strerror(-ret), l->name);
+	abort();
+}
+
+static int call_map(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+		    uint64_t g)
+{
+	return l->granule_map(l, r, granule_gpa(mm, r, g), mm->granule, granule_hva(mm, r, g));
+}
+
+static int call_unmap(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+		      uint64_t g)
+{
+	return l->granule_unmap(l, r, granule_gpa(mm, r, g), mm->granule);
+}
+
+static void map_or_die(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+		       uint64_t g)
+{
+	int ret = call_map(mm, l, r, g);
+
+	if (ret)
+		die("map of granule", l, granule_gpa(mm, r, g), ret);
+}
+
+static void unmap_or_die(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+			 uint64_t g)
+{
+	int ret = call_unmap(mm, l, r, g);
+
+	if (ret)
+		die("unmap of granule", l, granule_gpa(mm, r, g), ret);
+}
+
+/*
+ * Which granules a listener maps: a pinning listener drops discarded granules, whose
+ * backing is gone; a non-pinning one follows whole regions and never hears of the balloon.
+ */
+static bool listener_holds(const struct memmap_listener *l, enum granule_state s)
+{
+	if (s == GRANULE_UNPLUGGED)
+		return false;
+	return !l->pins || s != GRANULE_DISCARDED;
+}
+
+/* Maps every granule of r that l holds; on failure unmaps what it mapped. */
+static int map_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r)
+{
+	uint64_t g, k;
+	int ret;
+
+	if (!l->granule_map)
+		return 0;
+	for (g = 0; g < r->ngranules; g++) {
+		if (!listener_holds(l, r->state[g]))
+			continue;
+		ret = call_map(mm, l, r, g);
+		if (ret) {
+			for (k = 0; k < g; k++)
+				if (listener_holds(l, r->state[k]))
+					unmap_or_die(mm, l, r, k);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void unmap_region_or_die(struct memmap *mm, struct memmap_listener *l,
+				struct memmap_region *r)
+{
+	uint64_t g;
+
+	if (!l->granule_unmap)
+		return;
+	for (g = 0; g < r->ngranules; g++)
+		if (listener_holds(l, r->state[g]))
+			unmap_or_die(mm, l, r, g);
+}
+
+static void map_region_or_die(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r)
+{
+	uint64_t g;
+
+	if (!l->granule_map)
+		return;
+	for (g = 0; g < r->ngranules; g++)
+		if (listener_holds(l, r->state[g]))
+			map_or_die(mm, l, r, g);
+}
+
+/* Unmaps every granule of r that l holds; on failure maps back what it unmapped. */
+static int unmap_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r)
+{
+	uint64_t g, k;
+	int ret;
+
+	if (!l->granule_unmap)
+		return 0;
+	for (g = 0; g < r->ngranules; g++) {
+		if (!listener_holds(l, r->state[g]))
+			continue;
+		ret = call_unmap(mm, l, r, g);
+		if (ret) {
+			for (k = 0; k < g; k++)
+				if (listener_holds(l, r->state[k]))
+					map_or_die(mm, l, r, k);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void region_add_or_die(struct memmap_listener *l, struct memmap_region *r)
+{
+	int ret;
+
+	if (!l->region_add)
+		return;
+	ret = l->region_add(l, r);
+	if (ret)
+		die("region_add of region", l, r->gpa, ret);
+}
+
+/*
+ * Brings a backed region into every listener. Granules go into the IOMMU before any
+ * region_add: region_add is what lets the guest see the memory (a KVM memslot), and the
+ * guest may hand an address to a device as soon as it sees it.
+ */
+static int region_attach(struct memmap *mm, struct memmap_region *r,
+			 struct memmap_listener **failed)
+{
+	struct memmap_listener *l, *k;
+	int ret;
+
+	for (l = mm->listeners; l; l = l->next) {
+		ret = map_region(mm, l, r);
+		if (ret) {
+			*failed = l;
+			for (k = mm->listeners; k != l; k = k->next)
+				unmap_region_or_die(mm, k, r);
+			return ret;
+		}
+	}
+	for (l = mm->listeners; l; l = l->next) {
+		if (!l->region_add)
+			continue;
+		ret = l->region_add(l, r);
+		if (ret) {
+			*failed = l;
+			for (k = mm->listeners; k != l; k = k->next)
+				if (k->region_del)
+					k->region_del(k, r);
+			for (k = mm->listeners; k; k = k->next)
+				unmap_region_or_die(mm, k, r);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The reverse of region_attach, in the reverse order: the guest loses sight of the region
+ * first, then the IOMMU mappings go. The caller frees the backing only after this.
+ */
+static int region_detach(struct memmap *mm, struct memmap_region *r,
+			 struct memmap_listener **failed)
+{
+	struct memmap_listener *l, *k;
+	int ret;
+
+	for (l = mm->listeners; l; l = l->next)
+		if (l->region_del)
+			l->region_del(l, r);
+	for (l = mm->listeners; l; l = l->next) {
+		ret = unmap_region(mm, l, r);
+		if (ret) {
+			*failed = l;
+			for (k = mm->listeners; k != l; k = k->next)
+				map_region_or_die(mm, k, r);
+			for (k = mm->listeners; k; k = k->next)
+				region_add_or_die(k, r);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Takes a region out of every listener while undoing memmap_start. */
+static void region_detach_or_die(struct memmap *mm, struct memmap_region *r)
+{
+	struct memmap_listener *l;
+
+	for (l = mm->listeners; l; l = l->next)
+		if (l->region_del)
+			l->region_del(l, r);
+	for (l = mm->listeners; l; l = l->next)
+		unmap_region_or_die(mm, l, r);
+}
+
+int memmap_start(struct memmap *mm, struct error *err)
+{
+	struct memmap_listener *failed = NULL;
+	unsigned int i, k;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	if (mm->started) {
+		ret = error_set(err, -EBUSY, "memory map already started");
+		goto out;
+	}
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (!r->plugged)
+			continue;
+		ret = region_attach(mm, r, &failed);
+		if (ret) {
+			error_set(err, ret, "%s of %s RAM at 0x%" PRIx64 ": %s refused it: %s",
+				  size_str(r->size).s, memmap_kind_name(r->kind), r->gpa,
+				  failed->name, strerror(-ret));
+			for (k = 0; k < i; k++)
+				if (mm->region[k].plugged)
+					region_detach_or_die(mm, &mm->region[k]);
+			goto out;
+		}
+	}
+	mm->started = true;
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+/* The DIMM slot at index, in the state plug or unplug expects, or an error. */
+static int dimm_slot(struct memmap *mm, unsigned int index, bool plugged, struct memmap_region **rp,
+		     struct error *err)
+{
+	struct memmap_region *r;
+
+	if (!mm->started)
+		return error_set(err, -EBUSY, "memory hotplug before the memory map started");
+	if (index >= mm->nregions)
+		return error_set(err, -EINVAL,
+				 "DIMM slot %u: no such slot (the map has %u regions)", index,
+				 mm->nregions);
+	r = &mm->region[index];
+	if (r->kind != MEMMAP_DIMM)
+		return error_set(err, -EINVAL,
+				 "DIMM slot %u: region %u is boot RAM, not a DIMM slot", index,
+				 index);
+	if (r->plugged != plugged)
+		return error_set(err, -EBUSY, "DIMM slot %u: %s", index,
+				 plugged ? "not plugged" : "already plugged");
+	*rp = r;
+	return 0;
+}
+
+int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
+{
+	struct memmap_listener *failed = NULL;
+	struct memmap_region *r;
+	int ret;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	ret = dimm_slot(mm, index, false, &r, err);
+	if (ret)
+		goto out;
+	ret = mm->backing->create(mm->backing_opaque, r);
+	if (ret) {
+		error_set(err, ret, "DIMM slot %u: cannot create %s of backing: %s", index,
+			  size_str(r->size).s, strerror(-ret));
+		goto out;
+	}
+	/*
+	 * Allocate it all now: the guest is about to be told the memory exists, and running
+	 * out of host memory is better reported here than as a fault in the guest later.
+	 */
+	ret = mm->backing->populate(mm->backing_opaque, r, 0, r->size);
+	if (ret) {
+		error_set(err, ret, "DIMM slot %u: cannot allocate %s: %s", index,
+			  size_str(r->size).s, strerror(-ret));
+		goto err_destroy;
+	}
+	r->plugged = true;
+	set_region_state(mm, r, GRANULE_MAPPED);
+	ret = region_attach(mm, r, &failed);
+	if (ret) {
+		error_set(err, ret, "DIMM slot %u: %s refused it: %s", index, failed->name,
+			  strerror(-ret));
+		set_region_state(mm, r, GRANULE_UNPLUGGED);
+		r->plugged = false;
+		goto err_destroy;
+	}
+	goto out;
+
+err_destroy:
+	mm->backing->destroy(mm->backing_opaque, r);
+	r->hva = NULL;
+	r->fd = -1;
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+int memmap_unplug(struct memmap *mm, unsigned int index, struct error *err)
+{
+	struct memmap_listener *failed = NULL;
+	struct memmap_region *r;
+	uint64_t npages, nlongs, p, g;
+	int ret;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	ret = dimm_slot(mm, index, true, &r, err);
+	if (ret)
+		goto out;
+	ret = region_detach(mm, r, &failed);
+	if (ret) {
+		error_set(err, ret, "DIMM slot %u: %s refused to let it go: %s", index,
+			  failed->name, strerror(-ret));
+		goto out;
+	}
+	/*
+	 * Nothing maps the region any more, so its memory can go. Destroying the backing
+	 * frees it (the memfd's last reference is gone); no punch hole needed.
+	 */
+	mm->backing->destroy(mm->backing_opaque, r);
+	r->hva = NULL;
+	r->fd = -1;
+	r->plugged = false;
+	npages = r->size / MEMMAP_PAGE_SIZE;
+	for (p = 0; p < npages; p++) {
+		mm->nr_inflated -= bit_test(r->inflated, p);
+		mm->nr_released -= bit_test(r->released, p);
+	}
+	nlongs = (npages + BITS_PER_LONG - 1) / BITS_PER_LONG;
+	memset(r->inflated, 0, nlongs * sizeof(*r->inflated));
+	memset(r->released, 0, nlongs * sizeof(*r->released));
+	for (g = 0; g < r->ngranules; g++)
+		r->ninflated[g] = 0;
+	set_region_state(mm, r, GRANULE_UNPLUGGED);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+/* The plugged region holding page-aligned gpa in a started map, and the page's index. */
+static struct memmap_region *balloon_page(struct memmap *mm, uint64_t gpa, uint64_t *page)
+{
+	struct memmap_region *r;
+
+	if (!mm->started || gpa % MEMMAP_PAGE_SIZE)
+		return NULL;
+	r = memmap_find(mm, gpa);
+	if (!r || !r->plugged)
+		return NULL;
+	*page = (gpa - r->gpa) / MEMMAP_PAGE_SIZE;
+	return r;
+}
+
+/* Balloon transitions touch pinning listeners only (see memmap.h). */
+static int pinned_map_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
+{
+	struct memmap_listener *l, *k;
+	int ret;
+
+	for (l = mm->listeners; l; l = l->next) {
+		if (!l->pins || !l->granule_map)
+			continue;
+		ret = call_map(mm, l, r, g);
+		if (ret) {
+			for (k = mm->listeners; k != l; k = k->next)
+				if (k->pins && k->granule_unmap)
+					unmap_or_die(mm, k, r, g);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int pinned_unmap_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
+{
+	struct memmap_listener *l, *k;
+	int ret;
+
+	for (l = mm->listeners; l; l = l->next) {
+		if (!l->pins || !l->granule_unmap)
+			continue;
+		ret = call_unmap(mm, l, r, g);
+		if (ret) {
+			for (k = mm->listeners; k != l; k = k->next)
+				if (k->pins && k->granule_map)
+					map_or_die(mm, k, r, g);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void pinned_map_granule_or_die(struct memmap *mm, struct memmap_region *r, uint64_t g)
+{
+	struct memmap_listener *l;
+
+	for (l = mm->listeners; l; l = l->next)
+		if (l->pins && l->granule_map)
+			map_or_die(mm, l, r, g);
+}
+
+/*
+ * Every page of granule g is inflated and a listener pins it: take the granule out of
+ * every pinning listener, and only then give its memory back. Released in the other
+ * order, a device could DMA into pages the host already handed to someone else.
+ */
+static int discard_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
+{
+	uint64_t first = g * mm->pages_per_granule, p;
+	int ret;
+
+	ret = pinned_unmap_granule(mm, r, g);
+	if (ret)
+		return ret;
+	ret = mm->backing->release(mm->backing_opaque, r, g << mm->granule_shift, mm->granule);
+	if (ret) {
+		pinned_map_granule_or_die(mm, r, g);
+		return ret;
+	}
+	for (p = first; p < first + mm->pages_per_granule; p++)
+		bit_set(r->released, p);
+	mm->nr_released += mm->pages_per_granule;
+	set_state(mm, r, g, GRANULE_DISCARDED);
+	return 0;
+}
+
+/*
+ * The guest takes a page of discarded granule g back: allocate the granule and map it
+ * into every pinning listener before returning, because the caller tells the guest the
+ * page is usable right after, and the guest may hand it to a device at once.
+ */
+static int restore_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
+{
+	uint64_t off = g << mm->granule_shift;
+	uint64_t first = g * mm->pages_per_granule, p;
+	int ret;
+
+	ret = mm->backing->populate(mm->backing_opaque, r, off, mm->granule);
+	if (ret)
+		goto err_release;
+	ret = pinned_map_granule(mm, r, g);
+	if (ret)
+		goto err_release;
+	for (p = first; p < first + mm->pages_per_granule; p++)
+		bit_clear(r->released, p);
+	mm->nr_released -= mm->pages_per_granule;
+	return 0;
+
+err_release:
+	/*
+	 * populate may have allocated part of the granule before failing. Nothing maps it,
+	 * so give that back; if even that fails, the pages wait for the next populate.
+	 */
+	(void)mm->backing->release(mm->backing_opaque, r, off, mm->granule);
+	return ret;
+}
+
+int memmap_inflate_page(struct memmap *mm, uint64_t gpa)
+{
+	struct memmap_region *r;
+	uint64_t page, g;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	r = balloon_page(mm, gpa, &page);
+	if (!r || bit_test(r->inflated, page)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	g = page / mm->pages_per_granule;
+
+	if (!memmap_has_pinning_listener(mm)) {
+		/*
+		 * Nothing pins the page, so it can go now, alone. KVM keeps its memslot: the
+		 * host page tables follow the punched hole, and a guest touching the page again
+		 * gets a fresh zero page.
+		 */
+		ret = mm->backing->release(mm->backing_opaque, r, page * MEMMAP_PAGE_SIZE,
+					   MEMMAP_PAGE_SIZE);
+		if (ret)
+			goto out;
+		bit_set(r->inflated, page);
+		bit_set(r->released, page);
+		mm->nr_inflated++;
+		mm->nr_released++;
+		r->ninflated[g]++;
+		set_state(mm, r, g,
+			  r->ninflated[g] == mm->pages_per_granule ? GRANULE_DISCARDED
+								   : GRANULE_PARTIAL);
+		goto out;
+	}
+
+	/*
+	 * A pinning listener holds the whole granule and cannot let go of one page of it: the
+	 * page stays backed ("inflated but pinned") until the last page of the granule comes.
+	 */
+	bit_set(r->inflated, page);
+	mm->nr_inflated++;
+	r->ninflated[g]++;
+	set_state(mm, r, g, GRANULE_PARTIAL);
+	if (r->ninflated[g] == mm->pages_per_granule)
+		ret = discard_granule(mm, r, g);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+int memmap_deflate_page(struct memmap *mm, uint64_t gpa)
+{
+	struct memmap_region *r;
+	uint64_t page, g;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	r = balloon_page(mm, gpa, &page);
+	if (!r || !bit_test(r->inflated, page)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	g = page / mm->pages_per_granule;
+
+	if (r->state[g] == GRANULE_DISCARDED && memmap_has_pinning_listener(mm)) {
+		ret = restore_granule(mm, r, g);
+		if (ret)
+			goto out;
+	} else if (bit_test(r->released, page)) {
+		/*
+		 * Released on its own (no pinning listener): nothing maps it but KVM, which
+		 * faults in a fresh page when the guest touches it. The rest of the granule
+		 * stays released.
+		 */
+		bit_clear(r->released, page);
+		mm->nr_released--;
+	}
+	bit_clear(r->inflated, page);
+	mm->nr_inflated--;
+	r->ninflated[g]--;
+	set_state(mm, r, g, r->ninflated[g] ? GRANULE_PARTIAL : GRANULE_MAPPED);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+struct memmap_region *memmap_find(struct memmap *mm, uint64_t gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+enum granule_state memmap_granule_state(const struct memmap *mm, uint64_t gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < mm->nregions; i++) {
+		const struct memmap_region *r = &mm->region[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size)
+			return r->state[(gpa - r->gpa) >> mm->granule_shift];
+	}
+	return GRANULE_UNPLUGGED;
+}
+
+void memmap_get_stats(struct memmap *mm, struct memmap_stats *st)
+{
+	unsigned int i;
+
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&mm->lock);
+	for (i = 0; i < mm->nregions; i++)
+		if (mm->region[i].plugged)
+			st->plugged_bytes += mm->region[i].size;
+	st->inflated_bytes = mm->nr_inflated * MEMMAP_PAGE_SIZE;
+	st->released_bytes = mm->nr_released * MEMMAP_PAGE_SIZE;
+	/*
+	 * Inflated pages are released either one by one or with their granule; the rest are
+	 * held for a pinning listener.
+	 */
+	st->inflated_pinned_bytes = (mm->nr_inflated - mm->nr_released) * MEMMAP_PAGE_SIZE;
+	for (i = 0; i < 4; i++)
+		st->granules[i] = mm->nr_granules[i];
+	pthread_rwlock_unlock(&mm->lock);
+}
