@@ -6,12 +6,10 @@
  * guest's own to scribble on. The guest starts in 64-bit long mode at BOOTINFO_LOAD_GPA
  * with everything up to the end of the 64-bit PCI window (above RAM and the hotplug
  * window) identity-mapped by 2 MiB pages, rsp = BOOTINFO_STACK_TOP, rdi = BOOTINFO_GPA.
- * Shared by monitor and firmware/.
+ * Shared by monitor and firmware/, and by start.S: the C parts hide from the assembler.
  */
 #ifndef SLABVM_BOOTINFO_H
 #define SLABVM_BOOTINFO_H
-
-#include <stdint.h>
 
 #define BOOTINFO_MAGIC 0x42414c53u /* "SLAB" */
 #define BOOTINFO_VERSION 1
@@ -27,8 +25,14 @@
 #define BOOTINFO_MAX_REGIONS 16
 #define BOOTINFO_CMDLINE_MAX 256
 
-/* Ports a firmware guest may use besides COM1 at 0x3f8. */
+/*
+ * Ports a firmware guest may use besides COM1 at 0x3f8. The one definition of the exit
+ * port: devices/debugexit.h registers the device here.
+ */
 #define BOOTINFO_PORT_EXIT 0x501 /* a 1-byte write ends slabvm with that exit status */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 enum bootinfo_kind {
 	BOOTINFO_RAM_LOW = 0,
@@ -52,5 +56,6 @@ struct bootinfo {
 	struct bootinfo_region region[BOOTINFO_MAX_REGIONS];
 	char cmdline[BOOTINFO_CMDLINE_MAX]; /* --cmdline, NUL-terminated */
 };
+#endif /* __ASSEMBLER__ */
 
 #endif

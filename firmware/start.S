@@ -4,6 +4,8 @@
  * and rsp = BOOTINFO_STACK_TOP (16-byte aligned). The flat image does not carry .bss, so
  * it is cleared here; then main(bootinfo) runs and its result goes to the exit port.
  */
+#include "bootinfo.h"
+
 	.section .text.start, "ax"
 	.globl _start
 	.type _start, @function
@@ -18,7 +20,7 @@ _start:
 	mov	%rbx, %rdi
 	and	$-16, %rsp
 	call	main
-	mov	$0x501, %dx		/* BOOTINFO_PORT_EXIT (bootinfo.h is C only) */
+	mov	$BOOTINFO_PORT_EXIT, %dx
 	outb	%al, %dx
 	/* The monitor should have stopped us; never hlt (it would block KVM_RUN). */
 1:	pause

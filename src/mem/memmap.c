@@ -249,11 +249,11 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 				 size_str(maxmem).s, size_str(g).s);
 	if (cfg->dimm_size && maxmem == mem)
 		return error_set(err, -EINVAL,
-				 "--dimm-size %s: there is no hotplug window (--maxmem is not "
+				 "DIMM size %s: there is no hotplug window (--maxmem is not "
 				 "larger than --mem)",
 				 size_str(cfg->dimm_size).s);
 	if (cfg->dimm_size % g)
-		return error_set(err, -EINVAL, "--dimm-size %s is not a multiple of --granule %s",
+		return error_set(err, -EINVAL, "DIMM size %s is not a multiple of --granule %s",
 				 size_str(cfg->dimm_size).s, size_str(g).s);
 
 	low = mem < MEMMAP_LOW_END ? mem : MEMMAP_LOW_END;
@@ -274,16 +274,16 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	if (window) {
 		if (window % dimm)
 			return error_set(err, -EINVAL,
-					 "--dimm-size %s does not divide the %s hotplug window "
+					 "DIMM size %s does not divide the %s hotplug window "
 					 "(--maxmem %s minus --mem %s)",
 					 size_str(dimm).s, size_str(window).s, size_str(maxmem).s,
 					 size_str(mem).s);
 		nslots = window / dimm;
 		if (nslots > max_slots)
 			return error_set(err, -EINVAL,
-					 "--dimm-size %s cuts the %s hotplug window into %" PRIu64
+					 "DIMM size %s cuts the %s hotplug window into %" PRIu64
 					 " slots, more than the %" PRIu64
-					 " that fit; use --dimm-size %s or larger",
+					 " that fit; a DIMM size of %s or larger works",
 					 size_str(dimm).s, size_str(window).s, nslots, max_slots,
 					 size_str(smallest_dimm_size(window, g, max_slots)).s);
 	}

@@ -120,10 +120,12 @@ extern const struct memmap_backing_ops memmap_memfd_backing;
 
 /* What the user asked for. */
 struct memmap_config {
-	uint64_t mem;	    /* boot RAM */
-	uint64_t maxmem;    /* boot RAM plus the hotplug window; 0 means mem */
-	uint64_t granule;   /* 0 means MEMMAP_GRANULE_DEFAULT */
-	uint64_t dimm_size; /* size of one DIMM slot in the window; 0 means one slot for it all */
+	uint64_t mem;	  /* boot RAM */
+	uint64_t maxmem;  /* boot RAM plus the hotplug window; 0 means mem */
+	uint64_t granule; /* 0 means MEMMAP_GRANULE_DEFAULT */
+	/* One DIMM slot's size; 0 means one slot for the whole window. No option sets it yet:
+	 * the command line gets its slots with DIMM plugging (issue 9). */
+	uint64_t dimm_size;
 };
 
 struct memmap_stats {

@@ -256,14 +256,20 @@ static void acpi_checksum(uint8_t *p, size_t n, size_t at)
 	p[at] = (uint8_t)-acpi_sum(p, n);
 }
 
-/* Reserves size bytes whose guest address is a multiple of align; returns its offset. */
+/*
+ * Reserves size bytes whose guest address is a multiple of align; returns its offset.
+ * Fails with -ENOSPC itself rather than error_set's result: the compiler cannot see that
+ * error_set returns its code, and every caller relies on "non-zero means off is unset".
+ */
 static int acpi_alloc(struct acpi_writer *w, size_t size, size_t align, size_t *off)
 {
 	size_t pad = (align - (w->gpa + w->used) % align) % align;
 
-	if (w->len - w->used < pad || w->len - w->used - pad < size)
-		return error_set(w->err, -ENOSPC, "ACPI tables: %zu bytes at 0x%llx are too few",
-				 w->len, (unsigned long long)w->gpa);
+	if (w->len - w->used < pad || w->len - w->used - pad < size) {
+		error_set(w->err, -ENOSPC, "ACPI tables: %zu bytes at 0x%llx are too few", w->len,
+			  (unsigned long long)w->gpa);
+		return -ENOSPC;
+	}
 	*off = w->used + pad;
 	w->used = *off + size;
 	return 0;

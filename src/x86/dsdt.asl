@@ -123,7 +123,7 @@ DefinitionBlock ("", "DSDT", 2, "SLABVM", "SLABDSDT", 1)
 			})
 		}
 
-		/* COM1: PLATFORM_COM1_PORT, ISA IRQ PLATFORM_COM1_GSI (edge, active high). */
+		/* COM1: UART_COM1_BASE, ISA IRQ UART_COM1_IRQ (edge, active high). */
 		Device (COM1)
 		{
 			Name (_HID, EisaId ("PNP0501"))

@@ -2,7 +2,8 @@
 /*
  * The x86 machine slabvm presents: fixed addresses, ports and interrupt numbers that the
  * monitor, the device models and the ACPI tables must agree on. RAM layout constants live
- * in memmap.h; the firmware area in firmware/bootinfo.h.
+ * in memmap.h; the firmware area and the debug-exit port in firmware/bootinfo.h; COM1's
+ * port and IRQ in devices/uart.h.
  *
  * Physical address space:
  *   0 .. 3 GiB                     low RAM (memmap.h)
@@ -36,8 +37,6 @@
 /* Ports. */
 #define PLATFORM_PCI_CONFIG_ADDR 0xCF8 /* configuration mechanism #1: 0xCF8 address, */
 #define PLATFORM_PCI_CONFIG_DATA 0xCFC /* 0xCFC..0xCFF data */
-#define PLATFORM_COM1_PORT 0x3F8
-#define PLATFORM_DEBUGEXIT_PORT 0x501
 /* ACPI fixed hardware (FADT): PM1a event block (4 bytes), PM1a control (2 bytes). */
 #define PLATFORM_ACPI_PM1A_EVT 0x600
 #define PLATFORM_ACPI_PM1A_CNT 0x604
@@ -49,7 +48,6 @@
 #define PLATFORM_RESET_VALUE 0x06
 
 /* Interrupts (GSIs on the in-kernel IOAPIC, 24 pins). */
-#define PLATFORM_COM1_GSI 4
 #define PLATFORM_PCI_INTX_GSI_BASE 16 /* slot s, pin p (0 = INTA): 16 + ((s + p) & 3) */
 #define PLATFORM_IOAPIC_PINS 24
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "devices/uart.h"
 #include "x86/acpi.h"
 #include "x86/platform.h"
 
@@ -299,15 +300,15 @@ static void check_dsdt(const struct built *b)
 	uint8_t q[46] = {0x8a, 43, 0, 0}, dw[26] = {0x87, 23, 0, 0}, placeholder[8];
 	uint8_t com1[] = {0x47,
 			  0x01,
-			  PLATFORM_COM1_PORT & 0xff,
-			  PLATFORM_COM1_PORT >> 8,
-			  PLATFORM_COM1_PORT & 0xff,
-			  PLATFORM_COM1_PORT >> 8,
+			  UART_COM1_BASE & 0xff,
+			  UART_COM1_BASE >> 8,
+			  UART_COM1_BASE & 0xff,
+			  UART_COM1_BASE >> 8,
 			  0x01,
 			  0x08,
 			  0x22,
-			  (1u << PLATFORM_COM1_GSI) & 0xff,
-			  (1u << PLATFORM_COM1_GSI) >> 8};
+			  (1u << UART_COM1_IRQ) & 0xff,
+			  (1u << UART_COM1_IRQ) >> 8};
 	uint8_t ecam[12] = {0x86, 9, 0, 1};
 	/* WordBusNumber: type 2, producer, fixed min and max; min 0, max, length. */
 	uint8_t busnum[16] = {0x88, 13, 0, 2, 0x0c, 0};

@@ -336,22 +336,22 @@ static void test_refusals(void **state)
 	expect_refused(config(G, G + M, 2 * M, 0),
 		       "--maxmem 1025M is not a multiple of --granule 2M");
 	expect_refused(config(G, 2 * G, 2 * M, 3 * M),
-		       "--dimm-size 3M is not a multiple of --granule 2M");
+		       "DIMM size 3M is not a multiple of --granule 2M");
 	expect_refused(config(G, 4 * G, 2 * M, 2 * G),
-		       "--dimm-size 2G does not divide the 3G hotplug window (--maxmem 4G minus "
+		       "DIMM size 2G does not divide the 3G hotplug window (--maxmem 4G minus "
 		       "--mem 1G)");
-	expect_refused(config(G, G, 2 * M, G), "--dimm-size 1G: there is no hotplug window");
+	expect_refused(config(G, G, 2 * M, G), "DIMM size 1G: there is no hotplug window");
 	/* 8G in 128M slots is 64 slots; one region is boot RAM, so 63 fit. */
 	expect_refused(config(G, 9 * G, 2 * M, 128 * M),
-		       "--dimm-size 128M cuts the 8G hotplug window into 64 slots, more than the "
-		       "63 that fit; use --dimm-size 256M or larger");
+		       "DIMM size 128M cuts the 8G hotplug window into 64 slots, more than the "
+		       "63 that fit; a DIMM size of 256M or larger works");
 	/*
 	 * With high RAM, 62 fit. The window is 63 granules, so the slot counts that work are
 	 * the divisors of 63: at most 62 slots means 21 slots of 3 granules.
 	 */
 	expect_refused(config(4 * G, 4 * G + 63 * 64 * M, 64 * M, 64 * M),
-		       "--dimm-size 64M cuts the 4032M hotplug window into 63 slots, more than the "
-		       "62 that fit; use --dimm-size 192M or larger");
+		       "DIMM size 64M cuts the 4032M hotplug window into 63 slots, more than the "
+		       "62 that fit; a DIMM size of 192M or larger works");
 	expect_refused(config(2ULL << 40, 0, 0, 0), "--mem 2T: more than the 1T this machine");
 	expect_refused(config(G, 2ULL << 40, 0, 0), "--maxmem 2T: more than the 1T this machine");
 	expect_refused(
