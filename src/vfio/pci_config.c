@@ -299,10 +299,11 @@ static int init_msi(struct vfio_pci_config *c, unsigned int cap, struct error *e
 static bool msix_fits(const struct vfio_pci_config *c, unsigned int bir, uint64_t offset,
 		      uint64_t len)
 {
-	const struct vfio_pci_bar *b = &c->bar[bir];
+	const struct vfio_pci_bar *b;
 
 	if (bir >= VFIO_PCI_NUM_BARS)
 		return false;
+	b = &c->bar[bir];
 	if (b->type != VFIO_PCI_BAR_MEM32 && b->type != VFIO_PCI_BAR_MEM64)
 		return false;
 	return offset <= b->size && len <= b->size - offset;
