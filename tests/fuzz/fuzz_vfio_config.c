@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
  * A guest with free rein over the virtualized config space of an assigned function, over
- * a fake device fd (a config image in memory that logs what reaches it). The input first
- * shapes the device, then drives it:
+ * a fake device fd (a config image in memory that checks what reaches it), and over its
+ * emulated MSI-X table and PBA. The input first shapes the device, then drives it:
  *   byte 0       number of patches (low 4 bits), each two bytes: offset, value, applied
  *                to an NVMe-like image (64-bit BAR 0, I/O BAR 2, MSI-X in BAR 4, MSI,
  *                power management and PCI Express capabilities, an extended space)
  *   6 bytes      per BAR: 0 keeps the image's size, 0xff removes the region, another
  *                value n gives it 1 << (n % 40) bytes
- *   then ops     a byte: bits 1:0 0 read, 1 write, 2 reset, 3 the device changes a byte
- *                of its own; bits 3:2 log2 of the access size (3: 8 bytes, through
- *                io_ops); then a 2-byte offset and, for writes, a 4-byte value
+ *   then ops     a byte: bits 2:0 0 config read, 1 config write, 2 reset, 3 the device
+ *                changes a byte of its own, 4 MSI-X table read, 5 table write, 6 PBA
+ *                read, 7 the device signals a vector; bits 4:3 log2 of the access size
+ *                (config space: 8 bytes go through io_ops); then a 2-byte offset (or
+ *                vector) and, for writes, the value (4 bytes, 8 for the table; 1 for a
+ *                device change)
  * After every step it checks what must hold whatever the guest did: no BAR address, ROM,
  * MSI or MSI-X register or capability link ever reaches the device, COMMAND reaches it
  * only with the bits a guest may set, the BAR decode events pair up and match COMMAND and
- * the BAR registers, sizing reads answer with the region's size, and read-only registers
- * keep their values.
+ * the BAR registers, sizing reads answer with the region's size, read-only registers
+ * keep their values, a vector is live exactly while MSI-X is on and neither the function
+ * nor the vector is masked, only live vectors are delivered and none of them is pending.
  */
 #include <linux/pci_regs.h>
 #include <stdbool.h>
@@ -25,6 +29,7 @@
 #include <string.h>
 
 #include "fuzz_input.h"
+#include "vfio/msix.h"
 #include "vfio/pci_config.h"
 
 #define COMMAND_GUEST                                                                              \
@@ -41,6 +46,9 @@ struct harness {
 	struct vfio_pci_msi msi;
 	bool msix_on, msix_masked;
 	uint32_t id, class;
+	struct vfio_msix msix;
+	bool msix_ready;
+	bool live[VFIO_MSIX_MAX_VECTORS]; /* what the MSI-X listener was told */
 };
 
 static void put(uint8_t *p, unsigned int off, unsigned int size, uint32_t v)
@@ -139,6 +147,29 @@ static void on_msix(void *ctx, bool enabled, bool masked)
 	FUZZ_CHECK(enabled != h->msix_on || masked != h->msix_masked);
 	h->msix_on = enabled;
 	h->msix_masked = masked;
+	if (h->msix_ready)
+		vfio_msix_control(&h->msix, enabled, masked);
+}
+
+static void on_vector(void *ctx, unsigned int v, bool live, uint64_t addr, uint32_t data)
+{
+	struct harness *h = ctx;
+
+	FUZZ_CHECK(v < h->msix.nvec);
+	FUZZ_CHECK(live || (!addr && !data));
+	FUZZ_CHECK(!(addr & 3));
+	/* Quiet to quiet is no news; live to live is, with a new message. */
+	FUZZ_CHECK(live != h->live[v] || live);
+	h->live[v] = live;
+}
+
+static void on_deliver(void *ctx, unsigned int v, uint64_t addr, uint32_t data)
+{
+	struct harness *h = ctx;
+
+	(void)addr;
+	(void)data;
+	FUZZ_CHECK(v < h->msix.nvec && h->live[v]);
 }
 
 /* The NVMe-like function of the unit tests. */
@@ -207,6 +238,22 @@ static void check(struct harness *h)
 	}
 	FUZZ_CHECK(c->msi.enabled == h->msi.enabled);
 	FUZZ_CHECK(c->msix_enabled == h->msix_on && c->msix_masked == h->msix_masked);
+	if (!h->msix_ready)
+		return;
+	for (i = 0; i < h->msix.nvec; i++) {
+		uint32_t ctrl =
+			vfio_msix_table_read(&h->msix, i * 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 4);
+		bool live = h->msix_on && !h->msix_masked && !(ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
+		bool pending = vfio_msix_pba_read(&h->msix, i / 8, 1) & (1U << (i % 8));
+
+		FUZZ_CHECK(!(ctrl & ~PCI_MSIX_ENTRY_CTRL_MASKBIT));
+		FUZZ_CHECK(h->live[i] == live);
+		FUZZ_CHECK(!(live && pending));
+	}
+	/* The PBA's bits past the last vector stay clear. */
+	if (h->msix.nvec % 64)
+		FUZZ_CHECK(!(vfio_msix_pba_read(&h->msix, (h->msix.nvec / 64) * 8, 8) >>
+			     (h->msix.nvec % 64)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -216,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct harness h;
 	struct fuzz_input in = {data, size, 0};
 	struct vfio_pci_config_listener l = {on_bar, on_msi, on_msix, &h};
+	struct vfio_msix_listener ml = {on_vector, on_deliver, &h};
 	struct error err = {0};
 	unsigned int n, i;
 
@@ -244,36 +292,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Init turned decoding and bus mastering off on the device. */
 	FUZZ_CHECK(!(h.img[PCI_COMMAND] & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)));
+	if (h.c.msix_cap) {
+		FUZZ_CHECK(!vfio_msix_init(&h.msix, h.c.msix_nvec, &ml, &err));
+		h.msix_ready = true;
+	}
 	check(&h);
 	while (fuzz_left(&in)) {
-		unsigned int op = fuzz_take(&in, 1), sz = 1U << ((op >> 2) & 3);
-		unsigned int off = fuzz_take(&in, 2) % 0x1100;
+		unsigned int op = fuzz_take(&in, 1), sz = 1U << ((op >> 3) & 3);
+		unsigned int off = fuzz_take(&in, 2);
 
-		switch (op & 3) {
+		switch (op & 7) {
 		case 0:
 			if (sz == 8)
-				vfio_pci_config_io_ops.read(&h.c, off, sz);
+				vfio_pci_config_io_ops.read(&h.c, off % 0x1100, sz);
 			else
-				vfio_pci_config_read(&h.c, off, sz);
+				vfio_pci_config_read(&h.c, off % 0x1100, sz);
 			break;
 		case 1:
 			if (sz == 8)
-				vfio_pci_config_io_ops.write(&h.c, off, sz, fuzz_take(&in, 4));
+				vfio_pci_config_io_ops.write(&h.c, off % 0x1100, sz,
+							     fuzz_take(&in, 4));
 			else
-				vfio_pci_config_write(&h.c, off, sz, fuzz_take(&in, 4));
+				vfio_pci_config_write(&h.c, off % 0x1100, sz, fuzz_take(&in, 4));
 			break;
 		case 2:
 			vfio_pci_config_reset(&h.c);
+			if (h.msix_ready)
+				vfio_msix_reset(&h.msix);
 			FUZZ_CHECK(!h.img[PCI_COMMAND] && !h.img[PCI_COMMAND + 1]);
 			break;
 		case 3:
 			/* The device's own state moves (status bits, capability registers). */
-			if (off < VFIO_PCI_CFG_EXP_SIZE)
-				h.img[off] = op >> 4;
+			h.img[off % VFIO_PCI_CFG_EXP_SIZE] = fuzz_take(&in, 1);
+			break;
+		case 4:
+			if (h.msix_ready)
+				vfio_msix_table_read(&h.msix, off, sz);
+			break;
+		case 5:
+			if (h.msix_ready)
+				vfio_msix_table_write(&h.msix, off, sz, fuzz_take(&in, 8));
+			break;
+		case 6:
+			if (h.msix_ready)
+				vfio_msix_pba_read(&h.msix, off % 0x200, sz);
+			break;
+		case 7:
+			if (h.msix_ready)
+				vfio_msix_notify(&h.msix, off % (h.msix.nvec + 1));
 			break;
 		}
 		check(&h);
 	}
+	if (h.msix_ready)
+		vfio_msix_destroy(&h.msix);
 	vfio_pci_config_destroy(&h.c);
 	return 0;
 }
