@@ -17,6 +17,7 @@
 #include <linux/vfio.h>
 
 #include "base/size.h"
+#include "vfio/info.h"
 
 /* Drivers a device may be bound to without making its group unusable (the kernel's rule). */
 static const char *const viable_drivers[] = {"vfio-pci", "pci-stub", "pcieport"};
@@ -111,73 +112,63 @@ struct vfio_bdf_str vfio_bdf_str(const struct vfio_bdf *bdf)
 	return out;
 }
 
+/* The IOVA-range capability; other capabilities are not slabvm's business. */
+static int parse_iova_cap(void *ctx, const uint8_t *b, size_t len, size_t off, uint16_t id,
+			  struct error *err)
+{
+	struct vfio_iommu_info *info = ctx;
+	struct vfio_iommu_type1_info_cap_iova_range rc;
+	struct vfio_iova_range r;
+	unsigned int i;
+
+	if (id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE)
+		return 0;
+	if (info->have_ranges || off > len - sizeof(rc))
+		return error_set(err, -EINVAL,
+				 "VFIO_IOMMU_GET_INFO: IOVA-range capability at %zu repeated or "
+				 "cut short",
+				 off);
+	memcpy(&rc, b + off, sizeof(rc));
+	if (rc.nr_iovas > VFIO_MAX_IOVA_RANGES || rc.nr_iovas * sizeof(r) > len - off - sizeof(rc))
+		return error_set(err, -EINVAL,
+				 "VFIO_IOMMU_GET_INFO: %" PRIu32
+				 " IOVA ranges, more than its buffer or slabvm's %u",
+				 rc.nr_iovas, VFIO_MAX_IOVA_RANGES);
+	for (i = 0; i < rc.nr_iovas; i++) {
+		memcpy(&r, b + off + sizeof(rc) + i * sizeof(r), sizeof(r));
+		/* Sorted and disjoint, as the kernel builds them; the checks rely on it. */
+		if (r.start > r.end || (i && r.start <= info->range[i - 1].last))
+			return error_set(err, -EINVAL,
+					 "VFIO_IOMMU_GET_INFO: IOVA range %u [0x%" PRIx64
+					 ", 0x%" PRIx64 "] is empty or out of order",
+					 i, (uint64_t)r.start, (uint64_t)r.end);
+		info->range[i] = (struct vfio_range){r.start, r.end};
+	}
+	info->nranges = rc.nr_iovas;
+	info->have_ranges = true;
+	return 0;
+}
+
 int vfio_parse_iommu_info(const void *buf, size_t len, struct vfio_iommu_info *info,
 			  struct error *err)
 {
-	const uint8_t *b = buf;
 	struct vfio_iommu_type1_info hdr;
-	struct vfio_info_cap_header cap;
-	struct vfio_iommu_type1_info_cap_iova_range rc;
-	struct vfio_iova_range r;
-	uint64_t off;
-	unsigned int i;
 
 	memset(info, 0, sizeof(*info));
 	if (len < sizeof(hdr))
 		return error_set(err, -EINVAL,
 				 "VFIO_IOMMU_GET_INFO: %zu bytes, less than its header", len);
-	memcpy(&hdr, b, sizeof(hdr));
+	memcpy(&hdr, buf, sizeof(hdr));
 	if (hdr.argsz < sizeof(hdr) || hdr.argsz > len)
 		return error_set(err, -EINVAL,
 				 "VFIO_IOMMU_GET_INFO: argsz %" PRIu32 " does not fit %zu bytes",
 				 hdr.argsz, len);
-	len = hdr.argsz;
 	if (hdr.flags & VFIO_IOMMU_INFO_PGSIZES)
 		info->iova_pgsizes = hdr.iova_pgsizes;
 	if (!(hdr.flags & VFIO_IOMMU_INFO_CAPS))
 		return 0;
-	/* Each capability must lie after the previous one: the chain cannot loop. */
-	for (off = hdr.cap_offset; off; off = cap.next) {
-		if (off < sizeof(hdr) || off > len - sizeof(cap))
-			return error_set(err, -EINVAL,
-					 "VFIO_IOMMU_GET_INFO: capability at %" PRIu64
-					 " outside its %zu bytes",
-					 off, len);
-		memcpy(&cap, b + off, sizeof(cap));
-		if (cap.next && cap.next <= off)
-			return error_set(err, -EINVAL,
-					 "VFIO_IOMMU_GET_INFO: capability at %" PRIu64
-					 " points back to %" PRIu32,
-					 off, cap.next);
-		if (cap.id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE)
-			continue;
-		if (info->have_ranges || off > len - sizeof(rc))
-			return error_set(err, -EINVAL,
-					 "VFIO_IOMMU_GET_INFO: IOVA-range capability at %" PRIu64
-					 " repeated or cut short",
-					 off);
-		memcpy(&rc, b + off, sizeof(rc));
-		if (rc.nr_iovas > VFIO_MAX_IOVA_RANGES ||
-		    rc.nr_iovas * sizeof(r) > len - off - sizeof(rc))
-			return error_set(err, -EINVAL,
-					 "VFIO_IOMMU_GET_INFO: %" PRIu32
-					 " IOVA ranges, more than its buffer or slabvm's %u",
-					 rc.nr_iovas, VFIO_MAX_IOVA_RANGES);
-		for (i = 0; i < rc.nr_iovas; i++) {
-			memcpy(&r, b + off + sizeof(rc) + i * sizeof(r), sizeof(r));
-			/* Sorted and disjoint, as the kernel builds them; the checks rely on it. */
-			if (r.start > r.end || (i && r.start <= info->range[i - 1].last))
-				return error_set(err, -EINVAL,
-						 "VFIO_IOMMU_GET_INFO: IOVA range %u "
-						 "[0x%" PRIx64 ", 0x%" PRIx64
-						 "] is empty or out of order",
-						 i, (uint64_t)r.start, (uint64_t)r.end);
-			info->range[i] = (struct vfio_range){r.start, r.end};
-		}
-		info->nranges = rc.nr_iovas;
-		info->have_ranges = true;
-	}
-	return 0;
+	return vfio_info_caps_walk(buf, hdr.argsz, sizeof(hdr), hdr.cap_offset, parse_iova_cap,
+				   info, "VFIO_IOMMU_GET_INFO", err);
 }
 
 int vfio_read_entry_limit(const char *path, uint64_t *limit, struct error *err)
