@@ -44,7 +44,23 @@ static int host_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
-const struct vfio_ops vfio_host_ops = {host_open, host_close, host_ioctl};
+static ssize_t host_pread(void *ctx, int fd, void *buf, size_t len, uint64_t offset)
+{
+	ssize_t n = pread(fd, buf, len, offset);
+
+	(void)ctx;
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t host_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t offset)
+{
+	ssize_t n = pwrite(fd, buf, len, offset);
+
+	(void)ctx;
+	return n < 0 ? -errno : n;
+}
+
+const struct vfio_ops vfio_host_ops = {host_open, host_close, host_ioctl, host_pread, host_pwrite};
 
 /* Exactly n hexadecimal digits at *p, no sign, no spaces. */
 static bool take_hex(const char **p, unsigned int n, unsigned int *out)

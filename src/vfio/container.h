@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "mem/memmap.h"
@@ -36,11 +37,16 @@
 /* Where the type1 driver publishes its per-container mapping limit. */
 #define VFIO_DMA_ENTRY_LIMIT_PATH "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
 
-/* What the kernel does for the container; every call returns >= 0 or a negative errno. */
+/*
+ * What the kernel does for the container and its devices; every call returns >= 0 (for
+ * pread and pwrite, the bytes moved) or a negative errno.
+ */
 struct vfio_ops {
 	int (*open)(void *ctx, const char *path);
 	void (*close)(void *ctx, int fd);
 	int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, uint64_t offset);
+	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, uint64_t offset);
 };
 
 extern const struct vfio_ops vfio_host_ops;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The vfio container without /dev/vfio: a fake kernel (struct fake_vfio) answers every
- * ioctl as type1 documents it and keeps the container's DMA mappings, refusing what the
- * kernel refuses (overlaps, unmapping part of a mapping); sysfs is a tree in a temporary
- * directory. The listener runs beside tests/unit/fake_iommu.c's pinning listener, and the
+ * The vfio container and an opened device without /dev/vfio: a fake kernel (struct
+ * fake_vfio) answers every ioctl as type1 and vfio-pci document it and keeps the
+ * container's DMA mappings, refusing what the kernel refuses (overlaps, unmapping part of
+ * a mapping); sysfs is a tree in a temporary directory. The listener runs beside tests/unit/fake_iommu.c's pinning listener, and the
  * fake kernel's mappings must equal that oracle's after every step.
  */
 #include <errno.h>
@@ -22,11 +22,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "fake_iommu.h"
 #include "mem/memmap.h"
 #include "vfio/container.h"
+#include "vfio/device.h"
 
 #define K ((uint64_t)1024)
 #define M (1024 * K)
@@ -68,7 +70,15 @@ struct fake_vfio {
 	unsigned int fail_map; /* the Nth MAP_DMA from now fails with ENOMEM */
 	bool short_unmap;      /* UNMAP_DMA unmaps nothing and says so */
 	bool set_container, set_iommu;
+	/* The device behind FD_DEVICE: an edu-like function. */
+	uint32_t dev_flags;
+	uint32_t config_flags;
+	uint8_t config[256];
+	unsigned int nresets;
 };
+
+/* vfio-pci puts region i at offset i << 40 of the device fd. */
+#define REGION_SHIFT 40
 
 static int fake_open(void *ctx, const char *path)
 {
@@ -148,6 +158,63 @@ static int fake_unmap(struct fake_vfio *f, struct vfio_iommu_type1_dma_unmap *u)
 	return 0;
 }
 
+/* BAR 0 is 1 MiB and mmappable, with an MSI-X-mappable capability to make the answer two
+ * calls long; the config space is 256 bytes; everything else is absent. */
+static int fake_region_info(struct fake_vfio *f, struct vfio_region_info *in)
+{
+	struct vfio_region_info out = {.index = in->index,
+				       .offset = (uint64_t)in->index << REGION_SHIFT};
+	struct vfio_info_cap_header cap = {.id = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, .version = 1};
+
+	if (in->index == VFIO_PCI_BAR0_REGION_INDEX) {
+		out.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+			    VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+		out.size = 1 << 20;
+		out.argsz = sizeof(out) + sizeof(cap);
+		if (in->argsz < out.argsz) {
+			out.cap_offset = 0;
+			memcpy(in, &out, sizeof(out));
+			return 0;
+		}
+		out.cap_offset = sizeof(out);
+		memcpy((uint8_t *)in + sizeof(out), &cap, sizeof(cap));
+	} else if (in->index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		out.flags = f->config_flags;
+		out.size = sizeof(f->config);
+		out.argsz = sizeof(out);
+	} else {
+		out.argsz = sizeof(out);
+	}
+	memcpy(in, &out, sizeof(out));
+	return 0;
+}
+
+static ssize_t fake_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
+{
+	struct fake_vfio *f = ctx;
+	uint64_t o = off - ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << REGION_SHIFT);
+
+	assert_true(fd >= FD_DEVICE);
+	if (o >= sizeof(f->config))
+		return -EINVAL;
+	if (len > sizeof(f->config) - o)
+		len = sizeof(f->config) - o;
+	memcpy(buf, f->config + o, len);
+	return len;
+}
+
+static ssize_t fake_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct fake_vfio *f = ctx;
+	uint64_t o = off - ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << REGION_SHIFT);
+
+	assert_true(fd >= FD_DEVICE);
+	if (o >= sizeof(f->config) || len > sizeof(f->config) - o)
+		return -EINVAL;
+	memcpy(f->config + o, buf, len);
+	return len;
+}
+
 static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
 	struct fake_vfio *f = ctx;
@@ -193,6 +260,22 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		assert_true(fd >= FD_GROUP && fd < FD_GROUP + 64);
 		f->open_fds++;
 		return FD_DEVICE + f->ndevfds++;
+	case VFIO_DEVICE_GET_INFO: {
+		struct vfio_device_info *in = arg;
+
+		assert_true(fd >= FD_DEVICE);
+		in->flags = f->dev_flags;
+		in->num_regions = VFIO_PCI_NUM_REGIONS;
+		in->num_irqs = VFIO_PCI_NUM_IRQS;
+		return 0;
+	}
+	case VFIO_DEVICE_GET_REGION_INFO:
+		assert_true(fd >= FD_DEVICE);
+		return fake_region_info(f, arg);
+	case VFIO_DEVICE_RESET:
+		assert_true(fd >= FD_DEVICE);
+		f->nresets++;
+		return 0;
 	case VFIO_IOMMU_MAP_DMA:
 		assert_int_equal(fd, FD_CONTAINER);
 		return fake_map(f, arg);
@@ -204,7 +287,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	return -ENOTTY;
 }
 
-static const struct vfio_ops fake_ops = {fake_open, fake_close, fake_ioctl};
+static const struct vfio_ops fake_ops = {fake_open, fake_close, fake_ioctl, fake_pread,
+					 fake_pwrite};
 
 /* Builds a struct vfio_iommu_type1_info with page sizes and, if nranges, IOVA ranges. */
 static size_t build_info(uint8_t *buf, uint64_t pgsizes, const struct vfio_iova_range *ranges,
@@ -315,6 +399,13 @@ static int sys_setup(void **state)
 	add_dev(s, "0000:00:06.0", 8, "e1000e");
 	add_dev(s, "0000:00:07.0", 9, NULL);
 	add_dev(s, "0000:00:08.0", -1, NULL);
+	s->k.dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	s->k.config_flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	s->k.config[0] = 0x34;
+	s->k.config[1] = 0x12;
+	s->k.config[2] = 0xe8;
+	s->k.config[3] = 0x11;
+	s->k.config[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	*state = s;
 	return 0;
 }
@@ -898,6 +989,57 @@ static void test_listener_failures(void **state)
 	fake_env_free(&e);
 }
 
+/* The device: region info, config space through pread/pwrite, reset. */
+static void test_device(void **state)
+{
+	struct fake_sys *s = *state;
+	struct vfio_container c;
+	struct vfio_device *d;
+	struct vfio_pci_device p;
+	struct vfio_pci_config cfg;
+	uint64_t bars[VFIO_PCI_NUM_BARS];
+	struct error err = {0};
+
+	container_init(&c, s);
+	assert_int_equal(vfio_container_add_device(&c, "00:03.0", &d, &err), 0);
+	assert_int_equal(vfio_pci_device_probe(&p, &c, d, &err), 0);
+	assert_int_equal(p.nirqs, VFIO_PCI_NUM_IRQS);
+	assert_int_equal(p.bar[0].size, 1 << 20);
+	assert_true(p.bar[0].flags & VFIO_REGION_INFO_FLAG_MMAP);
+	assert_true(p.bar[0].msix_mappable);
+	assert_int_equal(p.bar[1].size, 0);
+	assert_int_equal(p.config.offset, (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << REGION_SHIFT);
+	assert_int_equal(vfio_pci_device_config_size(&p), 256);
+	vfio_pci_device_bar_sizes(&p, bars);
+	assert_int_equal(bars[0], 1 << 20);
+	assert_int_equal(bars[5], 0);
+
+	/* pci_config reaches the device's config space through the device fd. */
+	assert_int_equal(vfio_pci_config_init(&cfg, d->name, &vfio_pci_device_config_ops, &p, bars,
+					      vfio_pci_device_config_size(&p), NULL, &err),
+			 0);
+	assert_int_equal(s->k.config[PCI_COMMAND], 0);
+	assert_int_equal(vfio_pci_config_read(&cfg, PCI_VENDOR_ID, 4), 0x11e81234);
+	vfio_pci_config_write(&cfg, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+	assert_int_equal(s->k.config[PCI_COMMAND], PCI_COMMAND_MASTER);
+	vfio_pci_config_destroy(&cfg);
+
+	assert_int_equal(vfio_pci_device_reset(&p, &err), 0);
+	assert_int_equal(s->k.nresets, 1);
+	s->k.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	assert_int_equal(vfio_pci_device_probe(&p, &c, d, &err), 0);
+	assert_int_equal(vfio_pci_device_reset(&p, &err), -ENOTSUP);
+	expect_msg(&err, "vfio device 0000:00:03.0: the kernel offers no function reset");
+	s->k.dev_flags = VFIO_DEVICE_FLAGS_PLATFORM;
+	assert_int_equal(vfio_pci_device_probe(&p, &c, d, &err), -ENODEV);
+	expect_msg(&err, "vfio device 0000:00:03.0: not a vfio-pci device");
+	s->k.dev_flags = VFIO_DEVICE_FLAGS_PCI;
+	s->k.config_flags = VFIO_REGION_INFO_FLAG_READ;
+	assert_int_equal(vfio_pci_device_probe(&p, &c, d, &err), -ENODEV);
+	expect_msg(&err, "config region of 256 bytes, flags 0x1");
+	vfio_container_destroy(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -913,6 +1055,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_listener, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_listener_failures, sys_setup, sys_teardown),
+		cmocka_unit_test_setup_teardown(test_device, sys_setup, sys_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
