@@ -8,6 +8,8 @@
 
 #include <linux/vfio.h>
 
+#include "vfio/msix.h"
+
 /* Region info: the fixed part first, then again with room for the capability chain. */
 static int region_info(struct vfio_pci_device *p, unsigned int index, struct vfio_region *r,
 		       struct error *err)
@@ -119,6 +121,59 @@ static int config_write(void *ctx, unsigned int offset, const void *buf, unsigne
 }
 
 const struct vfio_pci_dev_ops vfio_pci_device_config_ops = {config_read, config_write};
+
+int vfio_pci_device_irq_count(struct vfio_pci_device *p, unsigned int index, uint32_t *flags,
+			      struct error *err)
+{
+	struct vfio_irq_info info = {.argsz = sizeof(info), .index = index};
+	struct vfio_container *c = p->c;
+	int ret;
+
+	if (index >= p->nirqs) {
+		*flags = 0;
+		return 0;
+	}
+	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
+	if (ret < 0)
+		return error_set(err, ret, "vfio device %s: VFIO_DEVICE_GET_IRQ_INFO %u: %s",
+				 p->d->name, index, strerror(-ret));
+	*flags = info.flags;
+	return info.count > VFIO_MSIX_MAX_VECTORS ? VFIO_MSIX_MAX_VECTORS : info.count;
+}
+
+int vfio_pci_device_set_irqs(struct vfio_pci_device *p, unsigned int index, uint32_t action,
+			     unsigned int start, unsigned int count, const int *fds,
+			     struct error *err)
+{
+	struct vfio_container *c = p->c;
+	struct vfio_irq_set *set;
+	size_t len = sizeof(*set) + (fds ? count * sizeof(int32_t) : 0);
+	unsigned int i;
+	int ret;
+
+	if (count > VFIO_MSIX_MAX_VECTORS)
+		return error_set(err, -EINVAL, "vfio device %s: %u interrupts", p->d->name, count);
+	set = calloc(1, len);
+	if (!set)
+		return error_set(err, -ENOMEM, "vfio device %s: out of memory", p->d->name);
+	set->argsz = len;
+	set->flags = action | (fds ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE);
+	set->index = index;
+	set->start = start;
+	set->count = count;
+	for (i = 0; fds && i < count; i++) {
+		int32_t fd = fds[i];
+
+		memcpy(set->data + i * sizeof(fd), &fd, sizeof(fd));
+	}
+	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_SET_IRQS, set);
+	free(set);
+	if (ret < 0)
+		return error_set(err, ret,
+				 "vfio device %s: VFIO_DEVICE_SET_IRQS index %u, %u from %u: %s",
+				 p->d->name, index, count, start, strerror(-ret));
+	return 0;
+}
 
 int vfio_pci_device_reset(struct vfio_pci_device *p, struct error *err)
 {

@@ -41,6 +41,22 @@ unsigned int vfio_pci_device_config_size(const struct vfio_pci_device *p);
 /* Config space through pread/pwrite on the device fd; ctx = struct vfio_pci_device. */
 extern const struct vfio_pci_dev_ops vfio_pci_device_config_ops;
 
+/*
+ * Interrupts. index is VFIO_PCI_{INTX,MSI,MSIX}_IRQ_INDEX. irq_count: how many interrupts
+ * the kernel offers at index (0: none), and its VFIO_IRQ_INFO_* flags.
+ * set_irqs: one VFIO_DEVICE_SET_IRQS with action VFIO_IRQ_SET_ACTION_* for interrupts
+ * [start, start + count): with fds (count of them, -1 to detach one) as
+ * VFIO_IRQ_SET_DATA_EVENTFD, without as VFIO_IRQ_SET_DATA_NONE. Triggers bound to eventfds
+ * are how MSI and MSI-X reach KVM irqfds; an eventfd given to the UNMASK action of INTx is
+ * how KVM's resample irqfd unmasks the line. TRIGGER with count 0 and no fds turns the
+ * index off.
+ */
+int vfio_pci_device_irq_count(struct vfio_pci_device *p, unsigned int index, uint32_t *flags,
+			      struct error *err);
+int vfio_pci_device_set_irqs(struct vfio_pci_device *p, unsigned int index, uint32_t action,
+			     unsigned int start, unsigned int count, const int *fds,
+			     struct error *err);
+
 /* VFIO_DEVICE_RESET; -ENOTSUP with a message naming the device when it has none. */
 int vfio_pci_device_reset(struct vfio_pci_device *p, struct error *err);
 

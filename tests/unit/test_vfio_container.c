@@ -3,8 +3,9 @@
  * The vfio container and an opened device without /dev/vfio: a fake kernel (struct
  * fake_vfio) answers every ioctl as type1 and vfio-pci document it and keeps the
  * container's DMA mappings, refusing what the kernel refuses (overlaps, unmapping part of
- * a mapping); sysfs is a tree in a temporary directory. The listener runs beside tests/unit/fake_iommu.c's pinning listener, and the
- * fake kernel's mappings must equal that oracle's after every step.
+ * a mapping); sysfs is a tree in a temporary directory. The listener runs beside
+ * tests/unit/fake_iommu.c's pinning listener, and the fake kernel's mappings must equal that
+ * oracle's after every step.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,10 @@ struct fake_vfio {
 	uint32_t config_flags;
 	uint8_t config[256];
 	unsigned int nresets;
+	struct {
+		uint32_t flags, index, start, count;
+	} last_set; /* the last VFIO_DEVICE_SET_IRQS, and its eventfds */
+	int32_t set_fds[8];
 };
 
 /* vfio-pci puts region i at offset i << 40 of the device fd. */
@@ -272,6 +277,28 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	case VFIO_DEVICE_GET_REGION_INFO:
 		assert_true(fd >= FD_DEVICE);
 		return fake_region_info(f, arg);
+	case VFIO_DEVICE_GET_IRQ_INFO: {
+		struct vfio_irq_info *in = arg;
+
+		assert_int_equal(in->argsz, sizeof(*in));
+		in->flags = VFIO_IRQ_INFO_EVENTFD |
+			    (in->index == VFIO_PCI_MSIX_IRQ_INDEX ? VFIO_IRQ_INFO_NORESIZE : 0);
+		in->count = in->index == VFIO_PCI_MSIX_IRQ_INDEX ? 65 : 1;
+		return 0;
+	}
+	case VFIO_DEVICE_SET_IRQS: {
+		struct vfio_irq_set *in = arg;
+		size_t n = in->flags & VFIO_IRQ_SET_DATA_EVENTFD ? in->count : 0;
+
+		assert_int_equal(in->argsz, sizeof(*in) + n * sizeof(int32_t));
+		assert_true(n <= 8);
+		f->last_set.flags = in->flags;
+		f->last_set.index = in->index;
+		f->last_set.start = in->start;
+		f->last_set.count = in->count;
+		memcpy(f->set_fds, in->data, n * sizeof(int32_t));
+		return in->index < VFIO_PCI_NUM_IRQS ? 0 : -EINVAL;
+	}
 	case VFIO_DEVICE_RESET:
 		assert_true(fd >= FD_DEVICE);
 		f->nresets++;
@@ -1040,6 +1067,52 @@ static void test_device(void **state)
 	vfio_container_destroy(&c);
 }
 
+/* Interrupts: what the kernel offers, and eventfds bound to vectors. */
+static void test_device_irqs(void **state)
+{
+	const int fds[3] = {40, -1, 42};
+	struct fake_sys *s = *state;
+	struct vfio_container c;
+	struct vfio_device *d;
+	struct vfio_pci_device p;
+	struct error err = {0};
+	uint32_t flags;
+
+	container_init(&c, s);
+	assert_int_equal(vfio_container_add_device(&c, "00:03.0", &d, &err), 0);
+	assert_int_equal(vfio_pci_device_probe(&p, &c, d, &err), 0);
+	assert_int_equal(vfio_pci_device_irq_count(&p, VFIO_PCI_MSIX_IRQ_INDEX, &flags, &err), 65);
+	assert_true(flags & VFIO_IRQ_INFO_NORESIZE);
+	assert_int_equal(vfio_pci_device_set_irqs(&p, VFIO_PCI_MSIX_IRQ_INDEX,
+						  VFIO_IRQ_SET_ACTION_TRIGGER, 4, 3, fds, &err),
+			 0);
+	assert_int_equal(s->k.last_set.flags,
+			 VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD);
+	assert_int_equal(s->k.last_set.index, VFIO_PCI_MSIX_IRQ_INDEX);
+	assert_int_equal(s->k.last_set.start, 4);
+	assert_int_equal(s->k.last_set.count, 3);
+	assert_int_equal(s->k.set_fds[0], 40);
+	assert_int_equal(s->k.set_fds[1], -1);
+	assert_int_equal(s->k.set_fds[2], 42);
+	/* INTx unmask through KVM's resample eventfd, then all of MSI-X off. */
+	assert_int_equal(vfio_pci_device_set_irqs(&p, VFIO_PCI_INTX_IRQ_INDEX,
+						  VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, fds, &err),
+			 0);
+	assert_int_equal(s->k.last_set.flags,
+			 VFIO_IRQ_SET_ACTION_UNMASK | VFIO_IRQ_SET_DATA_EVENTFD);
+	assert_int_equal(vfio_pci_device_set_irqs(&p, VFIO_PCI_MSIX_IRQ_INDEX,
+						  VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL, &err),
+			 0);
+	assert_int_equal(s->k.last_set.flags, VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_NONE);
+	assert_int_equal(s->k.last_set.count, 0);
+	assert_int_equal(
+		vfio_pci_device_set_irqs(&p, 9, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL, &err),
+		-EINVAL);
+	expect_msg(&err, "VFIO_DEVICE_SET_IRQS index 9");
+	assert_int_equal(vfio_pci_device_irq_count(&p, 9, &flags, &err), 0);
+	vfio_container_destroy(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1056,6 +1129,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listener, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_listener_failures, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_device, sys_setup, sys_teardown),
+		cmocka_unit_test_setup_teardown(test_device_irqs, sys_setup, sys_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
