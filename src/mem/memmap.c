@@ -953,9 +953,13 @@ int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct 
 	for (i = 0; i < mm->nregions; i++) {
 		struct memmap_region *r = &mm->region[i];
 
-		for (g = 0; r->plugged && g < r->ngranules; g++)
-			if (r->state[g] == GRANULE_PARTIAL)
-				(void)release_inflated(mm, r, g, false);
+		for (g = 0; r->plugged && g < r->ngranules; g++) {
+			if (r->state[g] != GRANULE_PARTIAL || release_inflated(mm, r, g, false))
+				continue;
+			/* Whole, it was kept only because its discard had failed. */
+			if (r->ninflated[g] == mm->pages_per_granule)
+				set_state(mm, r, g, GRANULE_DISCARDED);
+		}
 	}
 out:
 	pthread_rwlock_unlock(&mm->lock);

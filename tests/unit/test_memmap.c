@@ -1122,6 +1122,30 @@ static void test_late_first_pinning_listener(void **state)
 	fake_env_free(&e);
 }
 
+/* A granule whose discard failed is whole; when the last pin leaves, it is discarded. */
+static void test_leave_after_failed_discard(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	uint64_t p;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), true);
+	for (p = 0; p < 15; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, p * PAGE), 0);
+	e.iommu.fail_unmap = 1;
+	assert_int_equal(memmap_inflate_page(&e.mm, 15 * PAGE), -EIO);
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_PARTIAL);
+	assert_int_equal(e.mm.region[0].ninflated[0], 16);
+	assert_int_equal(memmap_remove_listener(&e.mm, &e.iommu.l, &err), 0);
+	e.nls--;
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_DISCARDED);
+	assert_true(fake_backing_released(&e.backing, 15 * PAGE));
+	fake_env_check(&e);
+	fake_listener_free(&e.iommu);
+	fake_env_free(&e);
+}
+
 /* Before start, adding and removing only records. */
 static void test_listener_before_start(void **state)
 {
@@ -1548,7 +1572,7 @@ static void model_check(struct model *md, struct memmap *mm)
 	}
 }
 
-enum random_op { OP_INFLATE, OP_DEFLATE, OP_PLUG, OP_UNPLUG };
+enum random_op { OP_INFLATE, OP_DEFLATE, OP_PLUG, OP_UNPLUG, OP_JOIN, OP_LEAVE };
 
 /*
  * Arms one failure that the operation can hit. One at a time: a second failure while
@@ -1582,8 +1606,17 @@ static void arm_failure(struct fake_env *e, bool pin, enum random_op op, unsigne
 			e->iommu.fail_map = n;
 		break;
 	case OP_UNPLUG:
+	case OP_LEAVE:
 		if (pin)
 			e->iommu.fail_unmap = n;
+		break;
+	case OP_JOIN:
+		if (pick == 0)
+			e->backing.fail_populate = n;
+		else if (pick == 1)
+			e->iommu.fail_region_add = n;
+		else
+			e->iommu.fail_map = n;
 		break;
 	}
 }
@@ -1595,6 +1628,11 @@ static void disarm(struct fake_env *e)
 	e->iommu.fail_map = e->iommu.fail_unmap = e->iommu.fail_region_add = 0;
 }
 
+/*
+ * Random balloon, hotplug and failure sequences against a model of the inflated pages.
+ * The container ("iommu") also leaves and joins again at run time, so the map moves
+ * between pinning and not; pin says whether it starts in.
+ */
 static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int steps)
 {
 	struct fake_env e;
@@ -1604,13 +1642,16 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	unsigned int i, step;
 	/* What the run reached, so that a run that reaches nothing fails. */
 	unsigned int ninflate = 0, ndeflate = 0, nplug = 0, nunplug = 0, ninjected = 0;
-	unsigned int ndiscarded = 0;
+	unsigned int ndiscarded = 0, njoin = 0, nleave = 0;
+	const bool pin_at_start = pin;
 	uint8_t *bit;
 	int ret;
 
 	rng_state = seed;
 	/* Low RAM and three adjacent 4M DIMM slots. */
 	env_start(&e, config(16 * M, 28 * M, granule, 4 * M), pin);
+	if (!pin)
+		fake_listener_init(&e.iommu, "iommu", true, true, &e.mm, &e.log, &e.backing);
 	memset(&md, 0, sizeof(md));
 	for (i = 0; i < e.mm.nregions; i++) {
 		md.plugged[i] = e.mm.region[i].plugged;
@@ -1623,7 +1664,7 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	}
 
 	for (step = 0; step < steps; step++) {
-		unsigned int op = rng_below(100);
+		unsigned int op = rng_below(104);
 		bool armed = rng_below(4) == 0;
 
 		fake_log_clear(&e.log);
@@ -1683,6 +1724,22 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 					*bit = 0;
 				ret = ret ? ret : r1;
 			}
+		} else if (op >= 100) {
+			/* The container leaves, or joins again. */
+			if (armed)
+				arm_failure(&e, pin, pin ? OP_LEAVE : OP_JOIN, 1 + rng_below(8));
+			if (pin)
+				ret = memmap_remove_listener(&e.mm, &e.iommu.l, &err);
+			else
+				ret = memmap_add_listener(&e.mm, &e.iommu.l, &err);
+			if (!ret && pin)
+				e.nls--;
+			else if (!ret)
+				e.ls[e.nls++] = &e.iommu;
+			njoin += !ret && !pin;
+			nleave += !ret && pin;
+			if (!ret)
+				pin = !pin;
 		} else {
 			unsigned int idx = rng_below(e.mm.nregions + 1);
 
@@ -1707,13 +1764,17 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 		fake_env_check(&e);
 	}
 	print_message("granule %" PRIu64 "K %s: %u steps; inflated %u, deflated %u, plugged %u, "
-		      "unplugged %u, %u injected failures, %u steps with a discarded granule\n",
-		      granule / K, pin ? "pinned" : "unpinned", steps, ninflate, ndeflate, nplug,
-		      nunplug, ninjected, ndiscarded);
+		      "unplugged %u, joined %u, left %u, %u injected failures, %u steps with a "
+		      "discarded granule\n",
+		      granule / K, pin_at_start ? "pinned" : "unpinned", steps, ninflate, ndeflate,
+		      nplug, nunplug, njoin, nleave, ninjected, ndiscarded);
 	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
 	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
+	assert_true(njoin > 0 && nleave > 0);
 	for (i = 0; i < e.mm.nregions; i++)
 		free(md.inflated[i]);
+	/* Out of the map, it still holds its bookkeeping. */
+	fake_listener_free(&e.iommu);
 	fake_env_free(&e);
 }
 
@@ -1902,6 +1963,7 @@ int main(void)
 		cmocka_unit_test(test_balloon_1g_granule),
 		cmocka_unit_test(test_late_listener),
 		cmocka_unit_test(test_late_first_pinning_listener),
+		cmocka_unit_test(test_leave_after_failed_discard),
 		cmocka_unit_test(test_listener_before_start),
 		cmocka_unit_test(test_fail_late_join),
 		cmocka_unit_test(test_fail_remove_listener),
