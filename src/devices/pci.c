@@ -499,11 +499,12 @@ static uint32_t pci_config_read(struct pci_dev *d, unsigned int offset, unsigned
 
 	if (!pci_config_access_ok(offset, size))
 		return pci_ones(size);
-	if (offset >= PCI_CFG_SPACE_SIZE)
-		return 0;
+	/* Before the extended-space check: an assigned PCIe function hooks that space too. */
 	if (pci_hooked(d, offset))
 		return d->hook.ops->read(d->hook.opaque, offset - d->hook.offset, size) &
 		       pci_ones(size);
+	if (offset >= PCI_CFG_SPACE_SIZE)
+		return 0;
 	pthread_mutex_lock(&d->lock);
 	v = pci_bytes_get(d->cfg, offset, size);
 	pthread_mutex_unlock(&d->lock);
@@ -515,12 +516,14 @@ static void pci_config_write(struct pci_dev *d, unsigned int offset, unsigned in
 {
 	unsigned int i;
 
-	if (!pci_config_access_ok(offset, size) || offset >= PCI_CFG_SPACE_SIZE)
+	if (!pci_config_access_ok(offset, size))
 		return;
 	if (pci_hooked(d, offset)) {
 		d->hook.ops->write(d->hook.opaque, offset - d->hook.offset, size, value);
 		return;
 	}
+	if (offset >= PCI_CFG_SPACE_SIZE)
+		return;
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; i < size; i++) {
 		unsigned int o = offset + i;

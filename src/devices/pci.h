@@ -12,8 +12,9 @@
  * runs, as firmware would. Linux keeps those addresses, and may move BARs later: both work.
  *
  * Devices are conventional PCI (no PCI Express capability): ECAM offsets 0x100..0xfff of a
- * present function read as zero. Functions other than 0 and buses other than 0 are absent
- * and read as all ones. Slots are filled before the guest runs and never change.
+ * present function read as zero, unless its configuration hook covers them (an assigned
+ * PCIe function). Functions other than 0 and buses other than 0 are absent and read as all
+ * ones. Slots are filled before the guest runs and never change.
  *
  * BARs are registered on and removed from the buses from inside configuration writes, that
  * is from inside another bus handler: the bus must not hold its lock across a handler.
@@ -208,7 +209,8 @@ void pci_cfg_set_wmask(struct pci_dev *d, unsigned int offset, unsigned int size
 int pci_cap_add(struct pci_dev *d, uint8_t id, unsigned int len, struct error *err);
 /*
  * Guest accesses inside [offset, offset + len) go to ops instead (offset relative to the
- * hook), without the device lock held: for registers whose access has side effects.
+ * hook), without the device lock held: for registers whose access has side effects. The
+ * range may reach into the extended space, up to PCI_CFG_SPACE_EXP_SIZE (ECAM only).
  */
 void pci_cfg_hook(struct pci_dev *d, unsigned int offset, unsigned int len,
 		  const struct io_ops *ops, void *opaque);

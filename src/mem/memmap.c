@@ -431,37 +431,6 @@ int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t r
 			 devices, limit);
 }
 
-int memmap_add_listener(struct memmap *mm, struct memmap_listener *l, struct error *err)
-{
-	struct memmap_listener **tail;
-	int ret = 0;
-
-	/* Without both, a failed change could not be undone on this listener. */
-	if (!l->granule_map != !l->granule_unmap)
-		return error_set(err, -EINVAL,
-				 "memory listener %s: granule_map without granule_unmap or the "
-				 "other way round",
-				 l->name);
-	pthread_rwlock_wrlock(&mm->lock);
-	/* A late listener would have missed the mappings made at start. */
-	if (mm->started) {
-		ret = error_set(err, -EBUSY,
-				"memory listener %s added after the memory map started", l->name);
-		goto out;
-	}
-	for (tail = &mm->listeners; *tail; tail = &(*tail)->next) {
-		if (*tail == l) {
-			ret = error_set(err, -EEXIST, "memory listener %s added twice", l->name);
-			goto out;
-		}
-	}
-	l->next = NULL;
-	*tail = l;
-out:
-	pthread_rwlock_unlock(&mm->lock);
-	return ret;
-}
-
 bool memmap_has_pinning_listener(const struct memmap *mm)
 {
 	const struct memmap_listener *l;
@@ -725,6 +694,278 @@ out:
 	return ret;
 }
 
+/*
+ * Listeners joining and leaving a started map.
+ *
+ * A pinning listener must only ever map backed memory. While no listener pinned, the
+ * balloon released pages one by one and a deflated page stays a hole until the guest
+ * touches it, so the first pinning listener to join finds holes in granules it must map.
+ * Each such granule is populated just before it is mapped (what the pin would allocate
+ * anyway; a hole and a fresh page both read as zero), and its inflated pages then count
+ * as held for the pin, as every inflated page of a PARTIAL granule does under one.
+ */
+
+/*
+ * Releases the pages of granule g that are inflated and, if released_only, already
+ * counted as released (to undo a populate), else not yet released (which are then
+ * counted). Works in runs of pages; returns the first error and carries on past it.
+ */
+static int release_inflated(struct memmap *mm, struct memmap_region *r, uint64_t g,
+			    bool released_only)
+{
+	uint64_t first = g * mm->pages_per_granule, end = first + mm->pages_per_granule;
+	uint64_t p = first, run;
+	int ret, first_err = 0;
+
+	while (p < end) {
+		if (!bit_test(r->inflated, p) || bit_test(r->released, p) != released_only) {
+			p++;
+			continue;
+		}
+		for (run = p; run < end && bit_test(r->inflated, run) &&
+			      bit_test(r->released, run) == released_only;
+		     run++)
+			;
+		ret = mm->backing->release(mm->backing_opaque, r, p * MEMMAP_PAGE_SIZE,
+					   (run - p) * MEMMAP_PAGE_SIZE);
+		if (ret && !first_err)
+			first_err = ret;
+		for (; !ret && !released_only && p < run; p++) {
+			bit_set(r->released, p);
+			mm->nr_released++;
+		}
+		p = run;
+	}
+	return first_err;
+}
+
+/*
+ * Undoes join_region for granules [0, end) of r: unmaps what l holds and, if fill, gives
+ * back the pages of them that were released before the populate. A failed release there
+ * only leaves host memory allocated: the page reads as zero either way.
+ */
+static void unjoin_granules(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+			    uint64_t end, bool fill)
+{
+	uint64_t g;
+
+	for (g = 0; g < end; g++) {
+		if (!listener_holds(l, r->state[g]))
+			continue;
+		if (l->granule_unmap)
+			unmap_or_die(mm, l, r, g);
+		if (fill)
+			(void)release_inflated(mm, r, g, true);
+	}
+}
+
+/*
+ * Brings plugged region r into listener l joining a started map, in region_attach's
+ * order: every granule l holds, then region_add. fill: l is the first pinning listener,
+ * so populate each granule before mapping it (see above). On failure undoes its own part.
+ */
+static int join_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+		       bool fill)
+{
+	uint64_t g;
+	int ret;
+
+	for (g = 0; g < r->ngranules; g++) {
+		if (!listener_holds(l, r->state[g]))
+			continue;
+		ret = 0;
+		if (fill)
+			ret = mm->backing->populate(mm->backing_opaque, r, g << mm->granule_shift,
+						    mm->granule);
+		if (!ret && l->granule_map)
+			ret = call_map(mm, l, r, g);
+		if (ret) {
+			/* populate may have allocated part of the granule before failing. */
+			if (fill)
+				(void)release_inflated(mm, r, g, true);
+			goto err;
+		}
+	}
+	if (l->region_add) {
+		ret = l->region_add(l, r);
+		if (ret)
+			goto err;
+	}
+	return 0;
+
+err:
+	unjoin_granules(mm, l, r, g, fill);
+	return ret;
+}
+
+/* Takes region r out of l again after a later region failed to join. */
+static void unjoin_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r,
+			  bool fill)
+{
+	if (l->region_del)
+		l->region_del(l, r);
+	unjoin_granules(mm, l, r, r->ngranules, fill);
+}
+
+/* The populated PARTIAL granules now hold their inflated pages for l's pins. */
+static void hold_for_pins(struct memmap *mm)
+{
+	unsigned int i;
+	uint64_t g, p;
+
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		for (g = 0; r->plugged && g < r->ngranules; g++) {
+			if (r->state[g] != GRANULE_PARTIAL)
+				continue;
+			for (p = g * mm->pages_per_granule; p < (g + 1) * mm->pages_per_granule;
+			     p++) {
+				if (!bit_test(r->released, p))
+					continue;
+				bit_clear(r->released, p);
+				mm->nr_released--;
+			}
+		}
+	}
+}
+
+static int join(struct memmap *mm, struct memmap_listener *l, struct error *err)
+{
+	bool fill = l->pins && !memmap_has_pinning_listener(mm);
+	unsigned int i, k;
+	int ret;
+
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (!r->plugged)
+			continue;
+		ret = join_region(mm, l, r, fill);
+		if (ret) {
+			for (k = 0; k < i; k++)
+				if (mm->region[k].plugged)
+					unjoin_region(mm, l, &mm->region[k], fill);
+			return error_set(err, ret,
+					 "memory listener %s: cannot bring in %s of %s RAM at "
+					 "0x%" PRIx64 ": %s",
+					 l->name, size_str(r->size).s, memmap_kind_name(r->kind),
+					 r->gpa, strerror(-ret));
+		}
+	}
+	if (fill)
+		hold_for_pins(mm);
+	return 0;
+}
+
+int memmap_add_listener(struct memmap *mm, struct memmap_listener *l, struct error *err)
+{
+	struct memmap_listener **tail;
+	int ret = 0;
+
+	/* Without both, a failed change could not be undone on this listener. */
+	if (!l->granule_map != !l->granule_unmap)
+		return error_set(err, -EINVAL,
+				 "memory listener %s: granule_map without granule_unmap or the "
+				 "other way round",
+				 l->name);
+	pthread_rwlock_wrlock(&mm->lock);
+	for (tail = &mm->listeners; *tail; tail = &(*tail)->next) {
+		if (*tail == l) {
+			ret = error_set(err, -EEXIST, "memory listener %s added twice", l->name);
+			goto out;
+		}
+	}
+	/* Before start there is nothing to tell; memmap_start tells everyone. */
+	if (mm->started) {
+		ret = join(mm, l, err);
+		if (ret)
+			goto out;
+	}
+	l->next = NULL;
+	*tail = l;
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+/* Takes region r out of l, which is leaving: region_del, then its granules. */
+static int leave_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r)
+{
+	int ret;
+
+	if (l->region_del)
+		l->region_del(l, r);
+	ret = unmap_region(mm, l, r);
+	if (ret)
+		region_add_or_die(l, r);
+	return ret;
+}
+
+/* Puts region r back into l after a later region refused to leave. */
+static void rejoin_region(struct memmap *mm, struct memmap_listener *l, struct memmap_region *r)
+{
+	map_region_or_die(mm, l, r);
+	region_add_or_die(l, r);
+}
+
+int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct error *err)
+{
+	struct memmap_listener **link;
+	unsigned int i, k;
+	uint64_t g;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	for (link = &mm->listeners; *link && *link != l; link = &(*link)->next)
+		;
+	if (!*link) {
+		ret = error_set(err, -ENOENT, "memory listener %s is not listening", l->name);
+		goto out;
+	}
+	for (i = 0; mm->started && i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		if (!r->plugged)
+			continue;
+		ret = leave_region(mm, l, r);
+		if (ret) {
+			for (k = 0; k < i; k++)
+				if (mm->region[k].plugged)
+					rejoin_region(mm, l, &mm->region[k]);
+			error_set(err, ret,
+				  "memory listener %s refused to let go of %s of %s RAM at "
+				  "0x%" PRIx64 ": %s",
+				  l->name, size_str(r->size).s, memmap_kind_name(r->kind), r->gpa,
+				  strerror(-ret));
+			goto out;
+		}
+	}
+	*link = l->next;
+	l->next = NULL;
+	if (!mm->started || !l->pins || memmap_has_pinning_listener(mm))
+		goto out;
+	/*
+	 * The last pin is gone: inflated pages that were kept for it go now, as they would
+	 * have gone at inflate without one. One that cannot be released stays allocated and
+	 * counted as held (memmap_stats); the listener has left all the same.
+	 */
+	for (i = 0; i < mm->nregions; i++) {
+		struct memmap_region *r = &mm->region[i];
+
+		for (g = 0; r->plugged && g < r->ngranules; g++) {
+			if (r->state[g] != GRANULE_PARTIAL || release_inflated(mm, r, g, false))
+				continue;
+			/* Whole, it was kept only because its discard had failed. */
+			if (r->ninflated[g] == mm->pages_per_granule)
+				set_state(mm, r, g, GRANULE_DISCARDED);
+		}
+	}
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
 /* The DIMM slot at index, in the state plug or unplug expects, or an error. */
 static int dimm_slot(struct memmap *mm, unsigned int index, bool plugged, struct memmap_region **rp,
 		     struct error *err)
@@ -917,9 +1158,11 @@ static int discard_granule(struct memmap *mm, struct memmap_region *r, uint64_t 
 		pinned_map_granule_or_die(mm, r, g);
 		return ret;
 	}
-	for (p = first; p < first + mm->pages_per_granule; p++)
+	/* Counted page by page: some may be released already (see memmap_remove_listener). */
+	for (p = first; p < first + mm->pages_per_granule; p++) {
+		mm->nr_released += !bit_test(r->released, p);
 		bit_set(r->released, p);
-	mm->nr_released += mm->pages_per_granule;
+	}
 	set_state(mm, r, g, GRANULE_DISCARDED);
 	return 0;
 }
@@ -941,9 +1184,11 @@ static int restore_granule(struct memmap *mm, struct memmap_region *r, uint64_t 
 	ret = pinned_map_granule(mm, r, g);
 	if (ret)
 		goto err_release;
-	for (p = first; p < first + mm->pages_per_granule; p++)
+	/* Counted page by page: a page kept after the last pin left was never released. */
+	for (p = first; p < first + mm->pages_per_granule; p++) {
+		mm->nr_released -= bit_test(r->released, p);
 		bit_clear(r->released, p);
-	mm->nr_released -= mm->pages_per_granule;
+	}
 	return 0;
 
 err_release:

@@ -132,7 +132,7 @@ struct memmap_stats {
 	uint64_t plugged_bytes;
 	uint64_t inflated_bytes;	/* pages the balloon holds */
 	uint64_t released_bytes;	/* of those, backing returned to the host */
-	uint64_t inflated_pinned_bytes; /* inflated but kept because a listener pins them */
+	uint64_t inflated_pinned_bytes; /* inflated but backed: pinned, or see remove_listener */
 	uint64_t granules[4];		/* count per enum granule_state */
 };
 
@@ -148,7 +148,7 @@ struct memmap {
 	void *backing_opaque;
 	pthread_rwlock_t lock; /* writers change the map; guest memory readers hold it shared */
 	bool lock_ready;       /* lock was initialised (memmap_destroy may see a zeroed map) */
-	bool started;	       /* listeners know the boot RAM; no more listeners */
+	bool started;	       /* listeners know the boot RAM; later ones join by replay */
 	/* Kept as the map changes so stats cost nothing; the unit tests recount them. */
 	uint64_t nr_inflated;	 /* pages */
 	uint64_t nr_released;	 /* pages */
@@ -181,8 +181,22 @@ void memmap_destroy(struct memmap *mm);
 int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t reserved,
 			     struct error *err);
 
-/* Listeners are added before memmap_start (at setup) and never removed. */
+/*
+ * Adds a listener. Before memmap_start it is only recorded. After, the map replays itself
+ * to it under the write lock, in plug order: every granule it holds (plugged regions;
+ * a pinning listener skips DISCARDED granules), then region_add per region. The first
+ * pinning listener to join finds pages the balloon released one by one: each granule is
+ * populated before it is mapped, and the inflated pages of PARTIAL granules are then held
+ * for the pin. On a failure everything replayed is undone and the listener is left out.
+ */
 int memmap_add_listener(struct memmap *mm, struct memmap_listener *l, struct error *err);
+/*
+ * Removes a listener: in a started map, region_del and then granule_unmap of everything it
+ * holds, region by region. If it refuses an unmap, what it gave up is given back and it
+ * stays (-errno, message). When the last pinning listener leaves, the inflated pages held
+ * for pins are released; one whose release fails stays allocated, counted as held.
+ */
+int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct error *err);
 bool memmap_has_pinning_listener(const struct memmap *mm);
 
 /* Brings boot RAM into every listener: map granules, then region_add. Once only. */

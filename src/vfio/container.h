@@ -12,9 +12,9 @@
  *
  * Set-up order: vfio_container_init, vfio_container_add_device for each --vfio BDF (the
  * first one opens /dev/vfio/vfio and sets the IOMMU type), then vfio_container_check with
- * the memory map, then memmap_add_listener(&c->listener) before memmap_start. A refusal
- * returns a negative errno with a one-line message naming the device (its BDF) or the
- * setting that must change.
+ * the memory map, then memmap_add_listener(&c->listener), before memmap_start or after
+ * (a started map replays itself to it). A refusal returns a negative errno with a one-line
+ * message naming the device (its BDF) or the setting that must change.
  *
  * The listener callbacks run under the memory map's write lock, which also serialises the
  * container's mapping count; everything else is set-up and tear-down, on one thread.

@@ -493,10 +493,20 @@ static void test_start_order(void **state)
 
 	assert_int_equal(memmap_start(&e.mm, &err), -EBUSY);
 	expect_msg(&err, "already started");
-	fake_listener_init(&late, "late", true, true, &e.mm, &e.log, NULL);
-	assert_int_equal(memmap_add_listener(&e.mm, &late.l, &err), -EBUSY);
-	expect_msg(&err, "memory listener late added after the memory map started");
-	assert_true(memmap_has_pinning_listener(&e.mm));
+	/* A late listener is told the same story, in the same order. */
+	fake_log_clear(&e.log);
+	fake_listener_init(&late, "late", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &late.l, &err), 0);
+	e.ls[e.nls++] = &late;
+	add = fake_log_find(&e.log, 0, FAKE_REGION_ADD, "late", 0);
+	for (g = 0, prev = -1; g < 32; g++) {
+		m = fake_log_find(&e.log, 0, FAKE_MAP, "late", g * 2 * M);
+		assert_true(m > prev);
+		expect_before(&e.log, m, add);
+		prev = m;
+	}
+	assert_int_equal(e.log.n, 33);
+	assert_int_equal(memmap_add_listener(&e.mm, &late.l, &err), -EEXIST);
 	fake_env_check(&e);
 	fake_env_free(&e);
 }
@@ -907,6 +917,373 @@ static void snap_expect_same(struct snapshot *s, struct fake_env *e)
 	fake_env_check(e);
 }
 
+/* Listeners that join and leave a started map (a vfio device added at run time). */
+
+static bool listening(const struct memmap *mm, const struct memmap_listener *l)
+{
+	const struct memmap_listener *k;
+
+	for (k = mm->listeners; k; k = k->next)
+		if (k == l)
+			return true;
+	return false;
+}
+
+/*
+ * A started 16M + 16M DIMM map (64K granules) with every granule state: low granule 1
+ * partial (3 pages), low granule 2 discarded, a page of low granule 3 inflated and
+ * deflated again (a hole without a pinning listener), DIMM granule 0 partial (1 page).
+ */
+#define LOW_PARTIAL (64 * K)
+#define LOW_DISCARDED (128 * K)
+#define LOW_HOLE (192 * K)
+#define DIMM_PARTIAL (4 * G)
+
+static void env_shaped(struct fake_env *e, bool iommu)
+{
+	struct error err = {0};
+	uint64_t p;
+
+	env_start(e, config(16 * M, 32 * M, 64 * K, 0), iommu);
+	assert_int_equal(memmap_plug(&e->mm, 1, &err), 0);
+	for (p = 0; p < 3; p++)
+		assert_int_equal(memmap_inflate_page(&e->mm, LOW_PARTIAL + p * PAGE), 0);
+	for (p = 0; p < 16; p++)
+		assert_int_equal(memmap_inflate_page(&e->mm, LOW_DISCARDED + p * PAGE), 0);
+	assert_int_equal(memmap_inflate_page(&e->mm, LOW_HOLE), 0);
+	assert_int_equal(memmap_deflate_page(&e->mm, LOW_HOLE), 0);
+	assert_int_equal(memmap_inflate_page(&e->mm, DIMM_PARTIAL + PAGE), 0);
+	assert_int_equal(memmap_granule_state(&e->mm, LOW_PARTIAL), GRANULE_PARTIAL);
+	assert_int_equal(memmap_granule_state(&e->mm, LOW_DISCARDED), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&e->mm, DIMM_PARTIAL), GRANULE_PARTIAL);
+	fake_env_check(e);
+	fake_log_clear(&e->log);
+}
+
+/* Each region's region_add comes after all the maps of that region, for listener who. */
+static void expect_maps_before_add(const struct fake_log *log, const char *who,
+				   const struct memmap_region *r, uint64_t gs)
+{
+	long add = fake_log_find(log, 0, FAKE_REGION_ADD, who, r->gpa);
+	uint64_t g;
+	long m;
+
+	assert_true(add >= 0);
+	for (g = 0; g < r->size / gs; g++) {
+		m = fake_log_find(log, 0, FAKE_MAP, who, r->gpa + g * gs);
+		if (m >= 0)
+			expect_before(log, m, add);
+	}
+}
+
+/* A second container joins a map that already pins: no populate, discarded stays out. */
+static void test_late_listener(void **state)
+{
+	struct fake_env e;
+	struct fake_listener late, dirty;
+	struct error err = {0};
+	struct memmap_stats st;
+	uint64_t p;
+
+	(void)state;
+	env_shaped(&e, true);
+	fake_listener_init(&late, "late", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &late.l, &err), 0);
+	e.ls[e.nls++] = &late;
+	fake_env_check(&e);
+	/* Mapped and partial granules, not the discarded one; nothing else happened. */
+	assert_int_equal(late.nlive, 2 * 256 - 1);
+	assert_true(fake_listener_mapped(&late, LOW_PARTIAL));
+	assert_true(fake_listener_mapped(&late, DIMM_PARTIAL));
+	assert_false(fake_listener_mapped(&late, LOW_DISCARDED));
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 2 * 256 - 1);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), 0);
+	assert_int_equal(e.log.n, 2 * 256 - 1 + 2);
+	expect_maps_before_add(&e.log, "late", &e.mm.region[0], 64 * K);
+	expect_maps_before_add(&e.log, "late", &e.mm.region[1], 64 * K);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_pinned_bytes, 4 * PAGE);
+
+	/* A non-pinning one with granule callbacks maps the discarded granule too. */
+	fake_log_clear(&e.log);
+	fake_listener_init(&dirty, "dirty", false, true, &e.mm, &e.log, NULL);
+	assert_int_equal(memmap_add_listener(&e.mm, &dirty.l, &err), 0);
+	e.ls[e.nls++] = &dirty;
+	fake_env_check(&e);
+	assert_int_equal(dirty.nlive, 2 * 256);
+	assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), 0);
+
+	/* From now on the balloon tells it as it tells the first: the granule fills up. */
+	fake_log_clear(&e.log);
+	for (p = 3; p < 16; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, LOW_PARTIAL + p * PAGE), 0);
+	fake_env_check(&e);
+	assert_true(fake_log_find(&e.log, 0, FAKE_UNMAP, "late", LOW_PARTIAL) <
+		    fake_log_find(&e.log, 0, FAKE_RELEASE, NULL, LOW_PARTIAL));
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "dirty"), 0);
+
+	/* And it leaves: region_del first, then each granule it holds, nothing released. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_remove_listener(&e.mm, &late.l, &err), 0);
+	e.nls--;
+	assert_false(listening(&e.mm, &late.l));
+	assert_int_equal(late.nlive, 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "late"), 2 * 256 - 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, "late"), 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_REGION_DEL, "late", 0),
+		      fake_log_find(&e.log, 0, FAKE_UNMAP, "late", 0));
+	e.ls[e.nls - 1] = &dirty;
+	fake_env_check(&e);
+	assert_int_equal(memmap_remove_listener(&e.mm, &late.l, &err), -ENOENT);
+	expect_msg(&err, "memory listener late is not listening");
+
+	/* Unplug and plug again: the two that are left follow, the one that left does not. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_unplug(&e.mm, 1, &err), 0);
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "late"), 0);
+	fake_env_check(&e);
+	fake_listener_free(&late);
+	fake_env_free(&e);
+}
+
+/*
+ * The first pinning listener joins a map whose balloon released pages one by one: each
+ * granule is populated before it is mapped, and inflated pages of partial granules are
+ * held for the pin. When it leaves, they are released again.
+ */
+static void test_late_first_pinning_listener(void **state)
+{
+	struct fake_env e;
+	struct fake_listener vfio;
+	struct error err = {0};
+	struct memmap_stats st;
+	uint64_t g;
+	long pop, m;
+
+	(void)state;
+	env_shaped(&e, false);
+	assert_true(fake_backing_released(&e.backing, LOW_PARTIAL));
+	assert_true(fake_backing_released(&e.backing, LOW_HOLE));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, 20 * PAGE);
+
+	fake_listener_init(&vfio, "vfio", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &vfio.l, &err), 0);
+	e.ls[e.nls++] = &vfio;
+	fake_env_check(&e);
+	assert_true(memmap_has_pinning_listener(&e.mm));
+	assert_int_equal(vfio.nlive, 2 * 256 - 1);
+	/* Every granule it maps is populated right before; the discarded one is neither. */
+	for (g = 0; g < 256; g++) {
+		pop = fake_log_find(&e.log, 0, FAKE_POPULATE, NULL, g * 64 * K);
+		m = fake_log_find(&e.log, 0, FAKE_MAP, "vfio", g * 64 * K);
+		if (g * 64 * K == LOW_DISCARDED) {
+			assert_int_equal(pop, -1);
+			assert_int_equal(m, -1);
+			continue;
+		}
+		assert_true(pop >= 0 && m == pop + 1);
+		assert_int_equal(e.log.ev[pop].size, 64 * K);
+	}
+	assert_false(fake_backing_released(&e.backing, LOW_PARTIAL));
+	assert_false(fake_backing_released(&e.backing, LOW_HOLE));
+	assert_true(fake_backing_released(&e.backing, LOW_DISCARDED));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_bytes, 20 * PAGE);
+	assert_int_equal(st.released_bytes, 16 * PAGE);
+	assert_int_equal(st.inflated_pinned_bytes, 4 * PAGE);
+
+	/* Deflating the discarded granule now maps it into the container again. */
+	assert_int_equal(memmap_deflate_page(&e.mm, LOW_DISCARDED), 0);
+	assert_true(fake_listener_mapped(&vfio, LOW_DISCARDED));
+	fake_env_check(&e);
+	assert_int_equal(memmap_inflate_page(&e.mm, LOW_DISCARDED), 0);
+	assert_false(fake_listener_mapped(&vfio, LOW_DISCARDED));
+	fake_env_check(&e);
+
+	/* The last pin leaves: the held pages go, after the unmaps of their granules. */
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_remove_listener(&e.mm, &vfio.l, &err), 0);
+	e.nls--;
+	fake_env_check(&e);
+	assert_false(memmap_has_pinning_listener(&e.mm));
+	assert_true(fake_log_find_last(&e.log, FAKE_UNMAP, "vfio") <
+		    fake_log_find(&e.log, 0, FAKE_RELEASE, NULL, LOW_PARTIAL));
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 2);
+	assert_int_equal(e.log.ev[fake_log_find(&e.log, 0, FAKE_RELEASE, NULL, LOW_PARTIAL)].size,
+			 3 * PAGE);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, 20 * PAGE);
+	assert_int_equal(st.inflated_pinned_bytes, 0);
+	fake_listener_free(&vfio);
+	fake_env_free(&e);
+}
+
+/* A granule whose discard failed is whole; when the last pin leaves, it is discarded. */
+static void test_leave_after_failed_discard(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	uint64_t p;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), true);
+	for (p = 0; p < 15; p++)
+		assert_int_equal(memmap_inflate_page(&e.mm, p * PAGE), 0);
+	e.iommu.fail_unmap = 1;
+	assert_int_equal(memmap_inflate_page(&e.mm, 15 * PAGE), -EIO);
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_PARTIAL);
+	assert_int_equal(e.mm.region[0].ninflated[0], 16);
+	assert_int_equal(memmap_remove_listener(&e.mm, &e.iommu.l, &err), 0);
+	e.nls--;
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_DISCARDED);
+	assert_true(fake_backing_released(&e.backing, 15 * PAGE));
+	fake_env_check(&e);
+	fake_listener_free(&e.iommu);
+	fake_env_free(&e);
+}
+
+/* Before start, adding and removing only records. */
+static void test_listener_before_start(void **state)
+{
+	struct fake_env e;
+	struct fake_listener vfio;
+	struct error err = {0};
+	struct memmap_config c = config(16 * M, 0, 0, 0);
+
+	(void)state;
+	assert_int_equal(fake_env_init(&e, &c, false, &err), 0);
+	fake_log_clear(&e.log);
+	fake_listener_init(&vfio, "vfio", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &vfio.l, &err), 0);
+	assert_int_equal(memmap_remove_listener(&e.mm, &vfio.l, &err), 0);
+	assert_int_equal(e.log.n, 0);
+	assert_false(memmap_has_pinning_listener(&e.mm));
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	assert_int_equal(vfio.nlive, 0);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* A failed join undoes everything it replayed and leaves the listener out. */
+static void fail_join(struct fake_env *e, struct fake_listener *f, const char *msg)
+{
+	struct error err = {0};
+	struct snapshot s;
+	unsigned int i;
+
+	snap_take(&s, e);
+	assert_int_not_equal(memmap_add_listener(&e->mm, &f->l, &err), 0);
+	expect_msg(&err, msg);
+	assert_false(listening(&e->mm, &f->l));
+	assert_int_equal(f->nlive, 0);
+	for (i = 0; i < e->mm.nregions; i++)
+		assert_false(f->present[i]);
+	/* Also checks that pages populated for the pin were given back. */
+	snap_expect_same(&s, e);
+}
+
+static void test_fail_late_join(void **state)
+{
+	struct fake_env e;
+	struct fake_listener vfio;
+	struct error err = {0};
+	unsigned int round;
+	bool first;
+
+	(void)state;
+	/* With a container already pinning, and as the first pinning listener. */
+	for (round = 0; round < 2; round++) {
+		first = round == 1;
+		env_shaped(&e, !first);
+		fake_listener_init(&vfio, "vfio", true, true, &e.mm, &e.log, &e.backing);
+
+		/* A map in the DIMM fails: the 255 low granules come out again. */
+		fake_log_clear(&e.log);
+		vfio.fail_map = 255 + 3;
+		fail_join(&e, &vfio,
+			  "memory listener vfio: cannot bring in 16M of dimm RAM at 0x100000000: "
+			  "Input/output error");
+		assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "vfio"), 255 + 2);
+		assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, "vfio"), 1);
+
+		/* Its region_add of the DIMM fails. */
+		vfio.fail_region_add = 2;
+		vfio.fail_errno = ENOSPC;
+		fail_join(&e, &vfio, "cannot bring in 16M of dimm RAM");
+
+		/* Its region_add of low RAM fails. */
+		vfio.fail_region_add = 1;
+		fail_join(&e, &vfio, "cannot bring in 16M of ram-low RAM at 0x0");
+
+		if (first) {
+			/* Populating the partial granule fails, after one map. */
+			fake_log_clear(&e.log);
+			e.backing.fail_populate = 2;
+			fail_join(&e, &vfio, "cannot bring in 16M of ram-low RAM");
+			assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "vfio"), 1);
+			/* A populate that fails in the DIMM, after low RAM is all held. */
+			e.backing.fail_populate = 255 + 1;
+			fail_join(&e, &vfio, "cannot bring in 16M of dimm RAM");
+		}
+
+		/* Then it joins. */
+		assert_int_equal(memmap_add_listener(&e.mm, &vfio.l, &err), 0);
+		e.ls[e.nls++] = &vfio;
+		fake_env_check(&e);
+		fake_listener_free(&vfio);
+		e.nls--;
+		fake_env_free(&e);
+	}
+}
+
+static void test_fail_remove_listener(void **state)
+{
+	struct fake_env e;
+	struct fake_listener vfio;
+	struct error err = {0};
+	struct memmap_stats st;
+	struct snapshot s;
+	uint64_t p;
+
+	(void)state;
+	env_shaped(&e, false);
+	fake_listener_init(&vfio, "vfio", true, true, &e.mm, &e.log, &e.backing);
+	assert_int_equal(memmap_add_listener(&e.mm, &vfio.l, &err), 0);
+	e.ls[e.nls++] = &vfio;
+
+	/* It refuses an unmap in the DIMM: it keeps everything and stays. */
+	snap_take(&s, &e);
+	fake_log_clear(&e.log);
+	vfio.fail_unmap = 255 + 10;
+	assert_int_equal(memmap_remove_listener(&e.mm, &vfio.l, &err), -EIO);
+	expect_msg(&err, "memory listener vfio refused to let go of 16M of dimm RAM at "
+			 "0x100000000");
+	assert_true(listening(&e.mm, &vfio.l));
+	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, "vfio"), 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
+	snap_expect_same(&s, &e);
+
+	/*
+	 * It leaves, but a held page cannot be released: it stays allocated and counted as
+	 * held; deflating it is all it takes to get back in line.
+	 */
+	e.backing.fail_release = 1;
+	assert_int_equal(memmap_remove_listener(&e.mm, &vfio.l, &err), 0);
+	e.nls--;
+	assert_false(listening(&e.mm, &vfio.l));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_pinned_bytes, 3 * PAGE);
+	for (p = 0; p < 3; p++)
+		assert_int_equal(memmap_deflate_page(&e.mm, LOW_PARTIAL + p * PAGE), 0);
+	fake_env_check(&e);
+	fake_listener_free(&vfio);
+	fake_env_free(&e);
+}
+
 static void test_fail_start(void **state)
 {
 	struct fake_env e;
@@ -1195,7 +1572,7 @@ static void model_check(struct model *md, struct memmap *mm)
 	}
 }
 
-enum random_op { OP_INFLATE, OP_DEFLATE, OP_PLUG, OP_UNPLUG };
+enum random_op { OP_INFLATE, OP_DEFLATE, OP_PLUG, OP_UNPLUG, OP_JOIN, OP_LEAVE };
 
 /*
  * Arms one failure that the operation can hit. One at a time: a second failure while
@@ -1229,8 +1606,17 @@ static void arm_failure(struct fake_env *e, bool pin, enum random_op op, unsigne
 			e->iommu.fail_map = n;
 		break;
 	case OP_UNPLUG:
+	case OP_LEAVE:
 		if (pin)
 			e->iommu.fail_unmap = n;
+		break;
+	case OP_JOIN:
+		if (pick == 0)
+			e->backing.fail_populate = n;
+		else if (pick == 1)
+			e->iommu.fail_region_add = n;
+		else
+			e->iommu.fail_map = n;
 		break;
 	}
 }
@@ -1242,6 +1628,11 @@ static void disarm(struct fake_env *e)
 	e->iommu.fail_map = e->iommu.fail_unmap = e->iommu.fail_region_add = 0;
 }
 
+/*
+ * Random balloon, hotplug and failure sequences against a model of the inflated pages.
+ * The container ("iommu") also leaves and joins again at run time, so the map moves
+ * between pinning and not; pin says whether it starts in.
+ */
 static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int steps)
 {
 	struct fake_env e;
@@ -1251,13 +1642,16 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	unsigned int i, step;
 	/* What the run reached, so that a run that reaches nothing fails. */
 	unsigned int ninflate = 0, ndeflate = 0, nplug = 0, nunplug = 0, ninjected = 0;
-	unsigned int ndiscarded = 0;
+	unsigned int ndiscarded = 0, njoin = 0, nleave = 0;
+	const bool pin_at_start = pin;
 	uint8_t *bit;
 	int ret;
 
 	rng_state = seed;
 	/* Low RAM and three adjacent 4M DIMM slots. */
 	env_start(&e, config(16 * M, 28 * M, granule, 4 * M), pin);
+	if (!pin)
+		fake_listener_init(&e.iommu, "iommu", true, true, &e.mm, &e.log, &e.backing);
 	memset(&md, 0, sizeof(md));
 	for (i = 0; i < e.mm.nregions; i++) {
 		md.plugged[i] = e.mm.region[i].plugged;
@@ -1270,7 +1664,7 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	}
 
 	for (step = 0; step < steps; step++) {
-		unsigned int op = rng_below(100);
+		unsigned int op = rng_below(104);
 		bool armed = rng_below(4) == 0;
 
 		fake_log_clear(&e.log);
@@ -1330,6 +1724,22 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 					*bit = 0;
 				ret = ret ? ret : r1;
 			}
+		} else if (op >= 100) {
+			/* The container leaves, or joins again. */
+			if (armed)
+				arm_failure(&e, pin, pin ? OP_LEAVE : OP_JOIN, 1 + rng_below(8));
+			if (pin)
+				ret = memmap_remove_listener(&e.mm, &e.iommu.l, &err);
+			else
+				ret = memmap_add_listener(&e.mm, &e.iommu.l, &err);
+			if (!ret && pin)
+				e.nls--;
+			else if (!ret)
+				e.ls[e.nls++] = &e.iommu;
+			njoin += !ret && !pin;
+			nleave += !ret && pin;
+			if (!ret)
+				pin = !pin;
 		} else {
 			unsigned int idx = rng_below(e.mm.nregions + 1);
 
@@ -1354,13 +1764,17 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 		fake_env_check(&e);
 	}
 	print_message("granule %" PRIu64 "K %s: %u steps; inflated %u, deflated %u, plugged %u, "
-		      "unplugged %u, %u injected failures, %u steps with a discarded granule\n",
-		      granule / K, pin ? "pinned" : "unpinned", steps, ninflate, ndeflate, nplug,
-		      nunplug, ninjected, ndiscarded);
+		      "unplugged %u, joined %u, left %u, %u injected failures, %u steps with a "
+		      "discarded granule\n",
+		      granule / K, pin_at_start ? "pinned" : "unpinned", steps, ninflate, ndeflate,
+		      nplug, nunplug, njoin, nleave, ninjected, ndiscarded);
 	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
 	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
+	assert_true(njoin > 0 && nleave > 0);
 	for (i = 0; i < e.mm.nregions; i++)
 		free(md.inflated[i]);
+	/* Out of the map, it still holds its bookkeeping. */
+	fake_listener_free(&e.iommu);
 	fake_env_free(&e);
 }
 
@@ -1547,6 +1961,12 @@ int main(void)
 		cmocka_unit_test(test_balloon_nonpinning_granule_listener),
 		cmocka_unit_test(test_unplug_with_inflated_pages),
 		cmocka_unit_test(test_balloon_1g_granule),
+		cmocka_unit_test(test_late_listener),
+		cmocka_unit_test(test_late_first_pinning_listener),
+		cmocka_unit_test(test_leave_after_failed_discard),
+		cmocka_unit_test(test_listener_before_start),
+		cmocka_unit_test(test_fail_late_join),
+		cmocka_unit_test(test_fail_remove_listener),
 		cmocka_unit_test(test_fail_start),
 		cmocka_unit_test(test_fail_plug),
 		cmocka_unit_test(test_fail_unplug),

@@ -293,6 +293,74 @@ static void test_absent_reads_ones(void **state)
 	assert_int_equal(pci_conf1_io_ops.read(&f->host, 2, 1), 0xff);
 }
 
+/* A configuration hook that records the last access and reads back 0xe0000000 | offset. */
+struct hook_rec {
+	unsigned int reads, writes;
+	uint64_t offset;
+	unsigned int size;
+	uint64_t value;
+};
+
+static uint64_t hook_rec_read(void *opaque, uint64_t offset, unsigned int size)
+{
+	struct hook_rec *h = opaque;
+
+	h->reads++;
+	h->offset = offset;
+	h->size = size;
+	return 0xe0000000 | offset;
+}
+
+static void hook_rec_write(void *opaque, uint64_t offset, unsigned int size, uint64_t value)
+{
+	struct hook_rec *h = opaque;
+
+	h->writes++;
+	h->offset = offset;
+	h->size = size;
+	h->value = value;
+}
+
+static const struct io_ops hook_rec_ops = {hook_rec_read, hook_rec_write};
+
+/* An assigned PCIe function hooks its extended space; ECAM reaches it there. */
+static void test_extended_space_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct pci_dev *pcie = extra_dev(f, "pcie"), *low = extra_dev(f, "low");
+	struct hook_rec h = {0}, hl = {0};
+	struct error err = {0};
+
+	pci_cfg_hook(pcie, 0, PCI_CFG_SPACE_EXP_SIZE, &hook_rec_ops, &h);
+	assert_int_equal(pci_host_add(&f->host, 5, pcie, &err), 0);
+	assert_int_equal(ecam_read(f, 5, 0x100, 4), 0xe0000100);
+	assert_int_equal(h.size, 4);
+	assert_int_equal(ecam_read(f, 5, 0xffe, 2), 0x0ffe);
+	assert_int_equal(h.offset, 0xffe);
+	assert_int_equal(ecam_read(f, 5, 0x101, 1), 0x01);
+	ecam_write(f, 5, 0x148, 4, 0x12345678);
+	assert_int_equal(h.writes, 1);
+	assert_int_equal(h.offset, 0x148);
+	assert_int_equal(h.value, 0x12345678);
+	/* The header goes to the hook too, through either mechanism. */
+	assert_int_equal(conf1_read(f, CONF1(5, PCI_VENDOR_ID), 0, 4), 0xe0000000);
+	/* Bad widths never reach it. */
+	h.reads = 0;
+	assert_int_equal(ecam_read(f, 5, 0x102, 4), 0xffffffff);
+	assert_int_equal(pci_ecam_io_ops.read(&f->host, PCI_TEST_ECAM(5, 0, 0x100), 8), ~0ULL);
+	assert_int_equal(h.reads, 0);
+
+	/* A hook below 0x100 (as virtio-pci's) leaves the extended space reading zero. */
+	pci_cfg_hook(low, 0x40, 8, &hook_rec_ops, &hl);
+	assert_int_equal(pci_host_add(&f->host, 6, low, &err), 0);
+	assert_int_equal(ecam_read(f, 6, 0x44, 4), 0xe0000004);
+	assert_int_equal(ecam_read(f, 6, 0x100, 4), 0);
+	ecam_write(f, 6, 0x100, 4, 0xffffffff);
+	assert_int_equal(ecam_read(f, 6, 0x100, 4), 0);
+	assert_int_equal(hl.reads, 1);
+	assert_int_equal(hl.writes, 0);
+}
+
 static void test_read_only_bits(void **state)
 {
 	struct fixture *f = *state;
@@ -791,6 +859,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_conf1_matches_ecam, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absent_reads_ones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extended_space_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_w1c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_sizing, setup, teardown),
