@@ -11,15 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "x86/acpi.h"
-#include "kvm/boot.h"
 #include "bootinfo.h"
 #include "host/caps.h"
 #include "host/evloop.h"
+#include "kvm/boot.h"
+#include "kvm/vcpu.h"
 #include "mem/guestmem.h"
+#include "vm_balloon.h"
+#include "vm_rng.h"
+#include "x86/acpi.h"
 #include "x86/linux.h"
 #include "x86/platform.h"
-#include "kvm/vcpu.h"
 
 void vm_stop(struct vm *vm, int status, const char *why)
 {
@@ -79,53 +81,100 @@ static void vm_msi_send(void *ctx, uint64_t addr, uint32_t data)
 
 static const struct msi_ops vm_msi_ops = {vm_msi_send};
 
+/* ---- the device list ---- */
+
+static void vm_device_free(struct vm_device *d)
+{
+	if (d->ops && d->ops->destroy)
+		d->ops->destroy(d->opaque);
+	free(d);
+}
+
+int vm_device_add(struct vm *vm, const struct vm_device *d, struct error *err)
+{
+	struct vm_device *e = malloc(sizeof(*e)), **tail;
+	unsigned int i;
+	int ret = 0;
+
+	if (!e) {
+		if (d->ops && d->ops->destroy)
+			d->ops->destroy(d->opaque);
+		return error_set(err, -ENOMEM, "out of memory");
+	}
+	*e = *d;
+	e->next = NULL;
+	for (i = 0; !ret && i < e->nwindows; i++) {
+		const struct vm_window *w = &e->window[i];
+
+		ret = bus_register(w->bus, w->base, w->len, w->ops, w->opaque, w->name, err);
+	}
+	if (!ret && e->pci) {
+		if (e->slot >= PCI_SLOTS || vm->pci_slot[e->slot])
+			ret = error_set(err, -EBUSY, "%s: PCI slot %u is taken", e->type, e->slot);
+		else
+			ret = pci_host_add(&vm->pci, e->slot, e->pci, err);
+	}
+	if (ret) {
+		while (i--)
+			bus_unregister(e->window[i].bus, e->window[i].base);
+		vm_device_free(e);
+		return ret;
+	}
+	if (e->pci)
+		vm->pci_slot[e->slot] = e;
+	for (tail = &vm->devices; *tail; tail = &(*tail)->next)
+		;
+	*tail = e;
+	return 0;
+}
+
+struct vm_device *vm_device_find(struct vm *vm, const char *type)
+{
+	struct vm_device *d;
+
+	for (d = vm->devices; d; d = d->next)
+		if (!strcmp(d->type, type))
+			return d;
+	return NULL;
+}
+
+/* A BAR moved: its device's entry is the one in the function's slot. */
 static void vm_bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool mapped,
 			   uint64_t addr, uint64_t size)
 {
 	struct vm *vm = ctx;
+	struct vm_device *e = d->slot < PCI_SLOTS ? vm->pci_slot[d->slot] : NULL;
 
-	(void)size;
-	if (bar != VIRTIO_PCI_BAR)
-		return;
-	if (d == &vm->rng_pci.pci)
-		virtio_kvm_bar_changed(&vm->rng_kvm, mapped, addr);
-	else if (vm->balloon && d == &vm->bln_pci.pci)
-		virtio_kvm_bar_changed(&vm->bln_kvm, mapped, addr);
+	if (e && e->ops && e->ops->bar_changed)
+		e->ops->bar_changed(e->opaque, bar, mapped, addr, size);
 }
 
-/* A virtio device on PCI in slot: its transport, KVM's ioeventfds for its queues. */
-static int vm_virtio_add(struct vm *vm, struct virtio_pci *vp, struct virtio_kvm *vk,
-			 const struct virtio_device_ops *ops, void *dev, unsigned int slot,
-			 struct error *err)
+/* Every device is reset before guest memory goes away, then destroyed in the reverse
+ * order of registration. */
+static void vm_devices_destroy(struct vm *vm)
 {
-	int ret = virtio_pci_init(vp, ops, dev, err);
+	struct vm_device *d, *rev = NULL, *next;
 
-	if (!ret)
-		ret = virtio_kvm_init(vk, &vm->kvm, &vm->loop, vp, ops->num_queues, err);
-	if (!ret)
-		ret = pci_host_add(&vm->pci, slot, &vp->pci, err);
-	return ret;
+	for (d = vm->devices; d; d = d->next)
+		if (d->ops && d->ops->reset)
+			d->ops->reset(d->opaque);
+	for (d = vm->devices; d; d = next) {
+		next = d->next;
+		d->next = rev;
+		rev = d;
+	}
+	for (d = rev; d; d = next) {
+		next = d->next;
+		vm_device_free(d);
+	}
+	vm->devices = NULL;
+	memset(vm->pci_slot, 0, sizeof(vm->pci_slot));
 }
 
-/* virtio-balloon in slot 2, driving the memory map's granule state machine. */
-static int vm_balloon(struct vm *vm, const struct cli_config *cfg, struct error *err)
-{
-	const struct balloon_config bcfg = {
-		.stats = cfg->balloon_stats,
-		.deflate_on_oom = cfg->balloon_deflate_on_oom,
-		.free_page_reporting = cfg->balloon_free_page_reporting,
-	};
-	int ret;
-
-	ret = balloon_init(&vm->bln, &vm->mm, &vm->bln_pci.transport, &bcfg);
-	if (ret)
-		return error_set(err, ret, "virtio-balloon: cannot set up");
-	vm->balloon = true;
-	return vm_virtio_add(vm, &vm->bln_pci, &vm->bln_kvm, &balloon_ops, &vm->bln, 2, err);
-}
+/* ---- the machine ---- */
 
 /* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2. */
-static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_pci(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct pci_host_config pcfg = {
 		.mmio = &vm->mmio,
@@ -146,45 +195,54 @@ static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err
 	if (ret)
 		return ret;
 	vm->pci_ready = true;
-	ret = virtio_rng_init(&vm->rng, &vm->mm, &vm->rng_pci.transport, NULL);
-	if (ret)
-		return error_set(err, ret, "virtio-rng: cannot set up");
-	ret = vm_virtio_add(vm, &vm->rng_pci, &vm->rng_kvm, &virtio_rng_ops, &vm->rng, 1, err);
+	ret = vm_rng_add(vm, 1, err);
 	if (!ret && cfg->balloon)
-		ret = vm_balloon(vm, cfg, err);
+		ret = vm_balloon_add(vm, &cfg->balloon_cfg, 2, err);
 	if (!ret)
 		ret = pci_host_assign_bars(&vm->pci, err);
 	return ret;
 }
 
-static int vm_devices(struct vm *vm, const struct cli_config *cfg, struct error *err)
+/* The board's devices: ACPI fixed hardware, COM1, the debug-exit port; then PCI. */
+static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct irq_line com1_irq = {&kvm_irq_ops, &vm->kvm, UART_COM1_IRQ};
 	const struct uart_backend com1_be = {vm_uart_tx, vm_uart_rx_ready, vm};
 	const struct irq_line sci = {&kvm_irq_ops, &vm->kvm, PLATFORM_ACPI_SCI_IRQ};
 	const struct acpi_pm_callbacks pm_cb = {vm_acpi_poweroff, vm_acpi_reset, vm};
+	const struct vm_device pm = {
+		.type = "acpi-pm",
+		.nwindows = 2,
+		.window = {{&vm->pio, PLATFORM_ACPI_PM1A_EVT, ACPI_PM_EVT_WINDOW,
+			    &acpi_pm_evt_io_ops, &vm->pm, "acpi-pm1a-evt"},
+			   {&vm->pio, PLATFORM_ACPI_PM1A_CNT, ACPI_PM_CNT_WINDOW,
+			    &acpi_pm_cnt_io_ops, &vm->pm, "acpi-pm1a-cnt"}},
+	};
+	const struct vm_device com1 = {
+		.type = "isa-serial",
+		.nwindows = 1,
+		.window = {{&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1,
+			    "com1"}},
+	};
+	const struct vm_device debugexit = {
+		.type = "debug-exit",
+		.nwindows = 1,
+		.window = {{&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
+			    &vm->debugexit, "debug-exit"}},
+	};
 	int ret;
 
 	acpi_pm_init(&vm->pm, &sci, &pm_cb);
-	ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_EVT, ACPI_PM_EVT_WINDOW,
-			   &acpi_pm_evt_io_ops, &vm->pm, "acpi-pm1a-evt", err);
-	if (!ret)
-		ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_CNT, ACPI_PM_CNT_WINDOW,
-				   &acpi_pm_cnt_io_ops, &vm->pm, "acpi-pm1a-cnt", err);
-	if (ret)
-		return ret;
-
 	uart_init(&vm->com1, &com1_irq, &com1_be);
-	ret = bus_register(&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1, "com1",
-			   err);
-	if (ret)
-		return ret;
 	vm->debugexit = (struct debugexit){vm_debugexit, vm};
-	ret = bus_register(&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
-			   &vm->debugexit, "debug-exit", err);
-	if (ret)
-		return ret;
-	return vm_pci(vm, cfg, err);
+	ret = vm_device_add(vm, &pm, err);
+	if (!ret)
+		ret = vm_device_add(vm, &com1, err);
+	if (!ret)
+		ret = vm_device_add(vm, &debugexit, err);
+	if (!ret)
+		ret = vm_pci(vm, cfg, err);
+	return ret;
 }
 
 /* The firmware area holds what the monitor sets up for a firmware guest; it is a memslot
@@ -201,7 +259,7 @@ static int vm_fw_area(struct vm *vm, struct error *err)
 				  BOOTINFO_FW_SIZE, err);
 }
 
-static int vm_boot_firmware(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot_firmware(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	struct boot_file fw;
 	int ret;
@@ -241,7 +299,7 @@ static int vm_acpi(struct vm *vm, struct acpi_tables *out, struct error *err)
 	return ret;
 }
 
-static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot_linux(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	struct boot_file kernel, initrd = {NULL, 0};
 	struct acpi_tables tables;
@@ -277,24 +335,19 @@ static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct err
 	return ret;
 }
 
-static int vm_boot(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	return cfg->kernel ? vm_boot_linux(vm, cfg, err) : vm_boot_firmware(vm, cfg, err);
 }
 
-int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
-{
-	const struct memmap_config mcfg = {
-		.mem = cfg->mem,
-		.maxmem = cfg->maxmem,
-		.granule = cfg->granule,
-	};
-	int status = VM_STATUS_ERROR;
-	pthread_condattr_t cattr;
-	unsigned int i;
-	int ret;
+/* ---- building the VM, phase by phase ---- */
 
-	memset(vm, 0, sizeof(*vm));
+/* What every later phase and vm_destroy rely on: nothing here reads the configuration. */
+static int vm_init_state(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	pthread_condattr_t cattr;
+
+	(void)cfg;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->info_lock, NULL);
 	pthread_condattr_init(&cattr);
@@ -306,81 +359,98 @@ int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
 	vm->console.out_fd = vm->console.in_fd = -1;
 	vm->loop.epfd = -1;
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
-	vm->ncpus = cfg->cpus;
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0) {
-		error_set(err, -errno, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	if (evloop_init(&vm->loop, err))
-		goto fail;
+	if (vm->stop_fd < 0)
+		return error_set(err, -errno, "eventfd: %s", strerror(errno));
+	return evloop_init(&vm->loop, err);
+}
 
-	/* The configuration is checked before /dev/kvm is touched, so a usage error is
-	 * reported as one even on a machine without KVM. */
-	ret = memmap_init(&vm->mm, &mcfg, NULL, NULL, err);
-	if (ret) {
-		status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
-		goto fail;
-	}
+/* The memory map is laid out before /dev/kvm is touched, so that a configuration it
+ * refuses is reported as a usage error even on a machine without KVM. */
+static int vm_memory(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = memmap_init(&vm->mm, &cfg->mem, NULL, NULL, err);
+
+	if (ret)
+		return ret;
 	vm->pci64_base = memmap_ram_end(&vm->mm);
 	if (vm->pci64_base < MEMMAP_HIGH_BASE)
 		vm->pci64_base = MEMMAP_HIGH_BASE;
 	vm->pci64_base = (vm->pci64_base + PLATFORM_PCI64_ALIGN - 1) & ~(PLATFORM_PCI64_ALIGN - 1);
-	ret = kvm_init(&vm->kvm, err);
+	return 0;
+}
+
+/* The KVM VM, with guest RAM in its memslots. */
+static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = kvm_init(&vm->kvm, err);
+
 	if (ret)
-		goto fail;
-	if (cfg->cpus > vm->kvm.max_vcpus) {
-		error_set(err, -EINVAL, "--cpus %u: this KVM allows at most %u", cfg->cpus,
-			  vm->kvm.max_vcpus);
-		status = VM_STATUS_USAGE;
-		goto fail;
-	}
+		return ret;
+	if (cfg->cpus > vm->kvm.max_vcpus)
+		return error_usage(err, -EINVAL, "--cpus %u: this KVM allows at most %u", cfg->cpus,
+				   vm->kvm.max_vcpus);
 	ret = memmap_add_listener(&vm->mm, &vm->kvm.memslots, err);
 	if (!ret)
 		ret = memmap_start(&vm->mm, err);
-	if (!ret)
-		ret = vm_devices(vm, cfg, err);
-	if (ret)
-		goto fail;
+	return ret;
+}
 
-	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		ret = error_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
+static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	unsigned int i;
+	int ret;
+
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return error_set(err, -ENOMEM, "out of memory");
+	vm->ncpus = cfg->cpus;
 	for (i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_init(&vm->vcpus[i], vm, i, err);
 		if (ret)
-			goto fail;
+			return ret;
 	}
-	ret = vm_boot(vm, cfg, err);
-	if (ret) {
-		status = VM_STATUS_USAGE; /* the image or command line did not fit */
-		goto fail;
-	}
+	return 0;
+}
 
-	if (cfg->qmp) {
-		ret = control_init(&vm->control, vm, cfg->qmp, err);
-		if (ret) {
-			status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
-			goto fail;
-		}
-	}
+static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	return cfg->qmp ? control_init(&vm->control, vm, cfg->qmp, err) : 0;
+}
 
-	ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
-				 memmap_has_pinning_listener(&vm->mm), err);
+/* Last: the process gives up its capabilities, and a terminal goes raw. */
+static int vm_host(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
+				     memmap_has_pinning_listener(&vm->mm), err);
+
 	if (!ret)
 		ret = caps_drop_all(err);
 	if (!ret)
 		ret = console_init(&vm->console, cfg->console, cfg->console_path, err);
-	if (ret)
-		goto fail;
+	return ret;
+}
+
+typedef int vm_phase_fn(struct vm *vm, const struct vm_config *cfg, struct error *err);
+
+static vm_phase_fn *const vm_phases[] = {
+	vm_init_state, vm_memory, vm_kvm, vm_devices, vm_vcpus, vm_boot, vm_control, vm_host,
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	unsigned int i;
+
+	memset(vm, 0, sizeof(*vm));
+	for (i = 0; i < sizeof(vm_phases) / sizeof(vm_phases[0]); i++) {
+		if (vm_phases[i](vm, cfg, err)) {
+			vm_destroy(vm);
+			return err->usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+		}
+	}
 	return 0;
-fail:
-	vm_destroy(vm);
-	return status;
 }
 
 void vm_destroy(struct vm *vm)
@@ -396,19 +466,10 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
-	if (vm->pci_ready) {
+	if (vm->pci_ready)
 		pci_host_destroy(&vm->pci);
-		virtio_kvm_destroy(&vm->rng_kvm);
-		virtio_pci_destroy(&vm->rng_pci);
-		virtio_rng_destroy(&vm->rng);
-		vm->pci_ready = false;
-	}
-	if (vm->balloon) {
-		virtio_kvm_destroy(&vm->bln_kvm);
-		virtio_pci_destroy(&vm->bln_pci);
-		balloon_destroy(&vm->bln);
-		vm->balloon = false;
-	}
+	vm->pci_ready = false;
+	vm_devices_destroy(vm);
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
 	memmap_destroy(&vm->mm);

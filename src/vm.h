@@ -15,20 +15,16 @@
 #include <stdint.h>
 
 #include "balloon/balloon.h"
-#include "devices/bus.h"
-#include "cli.h"
-#include "host/console.h"
 #include "control/control.h"
 #include "devices/acpi_pm.h"
+#include "devices/bus.h"
 #include "devices/debugexit.h"
 #include "devices/pci.h"
 #include "devices/uart.h"
-#include "devices/virtio_pci.h"
-#include "devices/virtio_rng.h"
+#include "host/console.h"
 #include "host/evloop.h"
 #include "kvm/kvm.h"
 #include "mem/memmap.h"
-#include "kvm/virtio_kvm.h"
 
 /* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
 #define VM_STATUS_POWEROFF 0
@@ -39,6 +35,62 @@
 #define VM_STATUS_SIGNAL_BASE 128
 
 #define VM_WHY_QMP_QUIT "quit from the control socket"
+
+/* What the VM is built from (main.c fills it from the command line). */
+struct vm_config {
+	struct memmap_config mem;
+	unsigned int cpus;
+	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
+	const char *kernel;   /* a Linux bzImage */
+	const char *initrd;
+	const char *cmdline;
+	enum console_kind console;
+	const char *console_path;
+	bool balloon; /* a virtio-balloon device, with balloon_cfg's features */
+	struct balloon_config balloon_cfg;
+	const char *qmp; /* control socket path, NULL for none */
+};
+
+/*
+ * The device list. Each device (on PCI or not) is registered once, with what the VM needs
+ * from it; adding a device type takes its own file and one registration line in vm.c.
+ */
+struct vm_device_ops {
+	/* BAR bar of the device's PCI function decodes at addr now (mapped) or no longer.
+	 * Called with the function's lock held (pci.h). Optional. */
+	void (*bar_changed)(void *opaque, unsigned int bar, bool mapped, uint64_t addr,
+			    uint64_t size);
+	/* Puts the device in its power-on state with no DMA in flight; the VM calls it once
+	 * the vCPUs stopped and before guest memory goes away. Optional. */
+	void (*reset)(void *opaque);
+	/* Frees the device; the last call it gets. Optional (a board device whose state
+	 * lives in struct vm). */
+	void (*destroy)(void *opaque);
+};
+
+/* A window the device decodes outside PCI BARs (which pci.c maps itself). */
+struct vm_window {
+	struct bus *bus;
+	uint64_t base;
+	uint64_t len;
+	const struct io_ops *ops;
+	void *opaque;
+	const char *name;
+};
+
+#define VM_DEVICE_MAX_WINDOWS 4
+
+struct vm_device {
+	const char *type; /* as QMP and QOM name it: virtio-balloon-pci */
+	const char *id;	  /* QMP's device id (/machine/peripheral/ID), NULL for board devices */
+	const struct vm_device_ops *ops;
+	void *opaque;
+	struct pci_dev *pci; /* its PCI function, NULL if not on PCI */
+	unsigned int slot;   /* the function's slot */
+	unsigned int nwindows;
+	struct vm_window window[VM_DEVICE_MAX_WINDOWS];
+	struct vm_device *next;
+};
 
 struct vcpu;
 
@@ -53,14 +105,9 @@ struct vm {
 	struct debugexit debugexit;
 	struct acpi_pm pm;
 	struct pci_host pci;
-	bool pci_ready; /* pci_host_init succeeded: the PCI part needs tearing down */
-	struct virtio_rng rng;
-	struct virtio_pci rng_pci;
-	struct virtio_kvm rng_kvm;
-	bool balloon; /* --balloon: the three below are set up */
-	struct balloon bln;
-	struct virtio_pci bln_pci;
-	struct virtio_kvm bln_kvm;
+	bool pci_ready;		   /* pci_host_init succeeded: the PCI part needs tearing down */
+	struct vm_device *devices; /* in the order they were added */
+	struct vm_device *pci_slot[PCI_SLOTS]; /* the entry of each slot's function */
 	struct console console;
 	struct evloop loop;	/* the main thread's: signals, stop requests, ioeventfds */
 	struct control control; /* --qmp; control.vm is NULL without it */
@@ -79,11 +126,18 @@ struct vm {
 };
 
 /* Builds the whole VM from the configuration. On failure tears down what it built and
- * returns VM_STATUS_USAGE when the configuration itself was refused, else VM_STATUS_ERROR. */
-int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err);
+ * returns VM_STATUS_USAGE when the configuration itself was refused (err->usage), else
+ * VM_STATUS_ERROR. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
 /* Runs until the VM ends; returns slabvm's exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* Registers a device: its windows on their buses, its PCI function in its slot. d is
+ * copied. On failure the device is destroyed (d->ops->destroy) and nothing is registered. */
+int vm_device_add(struct vm *vm, const struct vm_device *d, struct error *err);
+/* The first device of a type, NULL if there is none. */
+struct vm_device *vm_device_find(struct vm *vm, const char *type);
 
 /* Ends the VM with status; the first caller wins. Safe from any thread. */
 void vm_stop(struct vm *vm, int status, const char *why);

@@ -12,11 +12,12 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "mem/guestmem.h"
 #include "control/qmp.h"
-#include "kvm/vcpu.h"
 #include "control/vcpu_info.h"
+#include "kvm/vcpu.h"
+#include "mem/guestmem.h"
 #include "vm.h"
+#include "vm_balloon.h"
 
 #define CONTROL_READ_CHUNK 4096
 #define CONTROL_SEND_TIMEOUT_S 2  /* a client that stops reading is dropped after this */
@@ -94,7 +95,7 @@ static int cmd_balloon(void *ctx, struct json_object *args, struct json_object *
 		rc = qmp_arg_u64(args, "value", true, &value, err);
 	if (rc < 0)
 		return rc;
-	if (!vm->balloon)
+	if (!vm_balloon(vm))
 		return error_set(err, -ENOTCONN, "No balloon device has been activated");
 	ram = control_ram_bytes(vm);
 	if (value == 0 || value > ram)
@@ -102,7 +103,7 @@ static int cmd_balloon(void *ctx, struct json_object *args, struct json_object *
 				 "Parameter 'value' must be from 1 to the guest's RAM, %llu bytes",
 				 (unsigned long long)ram);
 	/* QMP's value is the guest's logical size; the balloon holds the rest. */
-	return balloon_set_target(&vm->bln, ram - value, err);
+	return balloon_set_target(vm_balloon(vm), ram - value, err);
 }
 
 static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_object **ret,
@@ -115,9 +116,9 @@ static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_ob
 
 	if (control_no_args(args, err))
 		return -EINVAL;
-	if (!vm->balloon)
+	if (!vm_balloon(vm))
 		return error_set(err, -ENOTCONN, "No balloon device has been activated");
-	balloon_get_info(&vm->bln, &bi);
+	balloon_get_info(vm_balloon(vm), &bi);
 	ram = control_ram_bytes(vm);
 	o = json_object_new_object();
 	json_object_object_add(o, "actual", json_object_new_uint64(ram - bi.actual_bytes));
@@ -332,9 +333,9 @@ static void control_tick(void *ctx)
 	uint64_t expirations, actual;
 	struct json_object *data;
 
-	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0 || !c->vm->balloon)
+	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0 || !vm_balloon(c->vm))
 		return;
-	balloon_get_info(&c->vm->bln, &bi);
+	balloon_get_info(vm_balloon(c->vm), &bi);
 	actual = control_ram_bytes(c->vm) - bi.actual_bytes;
 	if (actual == c->last_actual)
 		return;
@@ -354,16 +355,16 @@ static int control_prepare_path(const char *path, struct error *err)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT
 			       ? 0
-			       : error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+			       : error_usage(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return error_set(err, -EINVAL, "--qmp %s: exists and is not a socket", path);
+		return error_usage(err, -EINVAL, "--qmp %s: exists and is not a socket", path);
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (fd >= 0)
 		close(fd);
 	if (live)
-		return error_set(err, -EINVAL, "--qmp %s: another process is serving it", path);
+		return error_usage(err, -EINVAL, "--qmp %s: another process is serving it", path);
 	unlink(path);
 	return 0;
 }
@@ -382,7 +383,8 @@ int control_init(struct control *c, struct vm *vm, const char *path, struct erro
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->client[i].fd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return error_set(err, -EINVAL, "--qmp %s: longer than a socket path may be", path);
+		return error_usage(err, -EINVAL, "--qmp %s: longer than a socket path may be",
+				   path);
 	ret = control_prepare_path(path, err);
 	if (ret)
 		return ret;
@@ -395,12 +397,12 @@ int control_init(struct control *c, struct vm *vm, const char *path, struct erro
 	ret = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (ret < 0 || listen(c->listen_fd, 8) < 0)
-		return error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+		return error_usage(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
 	c->path = strdup(path);
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!c->path || c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0)
 		return error_set(err, -ENOMEM, "--qmp %s: cannot set up", path);
-	if (vm->balloon)
+	if (vm_balloon(vm))
 		c->last_actual = control_ram_bytes(vm); /* nothing inflated yet */
 	ret = evloop_add(&vm->loop, c->listen_fd, control_accept, c, err);
 	if (!ret)

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "bootinfo.h"
-#include "x86/linux.h"
-#include "x86/platform.h"
 #include "kvm/vcpu.h"
 #include "vm.h"
+#include "x86/linux.h"
+#include "x86/platform.h"
 #include "x86/x86.h"
 
 #define SEL_CODE 0x08
@@ -42,13 +42,13 @@ static int boot_page_tables(struct vm *vm, uint64_t end, struct error *err)
 	uint64_t i;
 
 	if (BOOTINFO_PT_GPA + pages * 4096 > FW_PT_END)
-		return error_set(
+		return error_usage(
 			err, -EINVAL,
 			"firmware guests can address up to %llu GiB; this map ends at %llu GiB",
 			(unsigned long long)((FW_PT_END - BOOTINFO_PT_GPA) / 4096 - 2),
 			(unsigned long long)gib);
 	if (npdpt > 512)
-		return error_set(err, -EINVAL, "address space too large for one PML4");
+		return error_usage(err, -EINVAL, "address space too large for one PML4");
 	for (i = 0; i < npdpt; i++)
 		pml4[i] = (pdpt_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
 	for (i = 0; i < gib; i++)
@@ -114,12 +114,12 @@ int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t siz
 	int ret;
 
 	if (size == 0 || size > BOOTINFO_IMAGE_MAX)
-		return error_set(err, -EINVAL,
-				 "firmware image of %zu bytes: must be 1 to %llu bytes", size,
-				 (unsigned long long)BOOTINFO_IMAGE_MAX);
+		return error_usage(err, -EINVAL,
+				   "firmware image of %zu bytes: must be 1 to %llu bytes", size,
+				   (unsigned long long)BOOTINFO_IMAGE_MAX);
 	if (cmdline && strlen(cmdline) >= BOOTINFO_CMDLINE_MAX)
-		return error_set(err, -EINVAL, "--cmdline: longer than %d bytes",
-				 BOOTINFO_CMDLINE_MAX - 1);
+		return error_usage(err, -EINVAL, "--cmdline: longer than %d bytes",
+				   BOOTINFO_CMDLINE_MAX - 1);
 	gdt[0] = 0;
 	gdt[1] = X86_GDT_CODE64;
 	gdt[2] = X86_GDT_DATA;
@@ -185,14 +185,14 @@ int boot_file_open(struct boot_file *f, const char *option, const char *path, ui
 	f->size = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -EINVAL, "%s %s: %s", option, path, strerror(errno));
+		return error_usage(err, -EINVAL, "%s %s: %s", option, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = error_set(err, -EINVAL, "%s %s: not a regular file", option, path);
+		ret = error_usage(err, -EINVAL, "%s %s: not a regular file", option, path);
 		goto out;
 	}
 	if (st.st_size == 0 || (uint64_t)st.st_size > max) {
-		ret = error_set(err, -EINVAL, "%s %s: %lld bytes; it may have 1 to %llu", option,
-				path, (long long)st.st_size, (unsigned long long)max);
+		ret = error_usage(err, -EINVAL, "%s %s: %lld bytes; it may have 1 to %llu", option,
+				  path, (long long)st.st_size, (unsigned long long)max);
 		goto out;
 	}
 	/* Mapped, not read: an initrd can be large, and it is copied once, into the guest. */
