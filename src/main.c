@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 		return 0;
 	case CLI_USAGE:
 		fprintf(stderr, "slabvm: %s\n", err.msg);
-		return VM_STATUS_USAGE;
+		return STOP_STATUS_USAGE;
 	case CLI_RUN:
 		break;
 	}

@@ -23,15 +23,13 @@
 #include "x86/linux.h"
 #include "x86/platform.h"
 
-void vm_stop(struct vm *vm, int status, const char *why)
+void vm_stop(struct vm *vm, const struct stop *s)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&vm->stop_lock);
 	if (!vm->stopping) {
-		vm->status = status;
-		if (why)
-			snprintf(vm->stop_why, sizeof(vm->stop_why), "%s", why);
+		vm->stop = *s;
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_RELEASE);
 		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
 			/* Already signalled: the main loop is waking up. */
@@ -40,9 +38,33 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
+void vm_stop_reason(struct vm *vm, enum stop_reason reason)
+{
+	const struct stop s = {.reason = reason};
+
+	vm_stop(vm, &s);
+}
+
+/* A monitor error: what failed, as the error says it. */
+static void vm_stop_error(struct vm *vm, const struct error *err)
+{
+	struct stop s = {.reason = STOP_MONITOR_ERROR};
+
+	snprintf(s.detail, sizeof(s.detail), "%s", err->msg);
+	vm_stop(vm, &s);
+}
+
+/* From a vCPU (struct vcpu_host). */
+static void vm_vcpu_stop(void *ctx, const struct stop *s)
+{
+	vm_stop(ctx, s);
+}
+
 static void vm_debugexit(void *ctx, uint8_t status)
 {
-	vm_stop(ctx, status, NULL);
+	const struct stop s = {.reason = STOP_DEBUG_EXIT, .value = status};
+
+	vm_stop(ctx, &s);
 }
 
 static void vm_uart_tx(void *ctx, const uint8_t *buf, size_t len)
@@ -62,12 +84,14 @@ static void vm_uart_rx_ready(void *ctx)
 /* ACPI power-off and reset requests come from a vCPU inside a bus access: only stop. */
 static void vm_acpi_poweroff(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_POWEROFF, NULL);
+	vm_stop_reason(ctx, STOP_GUEST_POWEROFF);
 }
 
 static void vm_acpi_reset(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_RESET, "guest requested a reset");
+	const struct stop s = {.reason = STOP_GUEST_RESET, .detail = "the ACPI reset register"};
+
+	vm_stop(ctx, &s);
 }
 
 static void vm_msi_send(void *ctx, uint64_t addr, uint32_t data)
@@ -261,19 +285,30 @@ static int vm_fw_area(struct vm *vm, struct error *err)
 
 static int vm_boot_firmware(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	struct boot_file fw;
+	struct boot_firmware_config fc = {
+		.mm = &vm->mm,
+		.ncpus = vm->vcpus.n,
+		/* RAM, the PCI hole and the 64-bit PCI window, so a test guest can reach BARs. */
+		.map_end = vm->pci64_base + PLATFORM_PCI64_SIZE,
+		.image = slabvm_demo_image,
+		.size = slabvm_demo_image_size,
+		.cmdline = cfg->cmdline,
+	};
+	struct boot_file fw = {NULL, 0};
 	int ret;
 
 	ret = vm_fw_area(vm, err);
 	if (ret)
 		return ret;
-	if (!cfg->firmware)
-		return boot_firmware(vm, &vm->vcpus[0], slabvm_demo_image, slabvm_demo_image_size,
-				     cfg->cmdline, err);
-	ret = boot_file_open(&fw, "--firmware", cfg->firmware, BOOTINFO_IMAGE_MAX, err);
-	if (ret)
-		return ret;
-	ret = boot_firmware(vm, &vm->vcpus[0], fw.data, fw.size, cfg->cmdline, err);
+	fc.area = vm->fw_area;
+	if (cfg->firmware) {
+		ret = boot_file_open(&fw, "--firmware", cfg->firmware, BOOTINFO_IMAGE_MAX, err);
+		if (ret)
+			return ret;
+		fc.image = fw.data;
+		fc.size = fw.size;
+	}
+	ret = boot_firmware(&fc, &vm->vcpus.cpu[0], err);
 	boot_file_close(&fw);
 	return ret;
 }
@@ -282,7 +317,7 @@ static int vm_boot_firmware(struct vm *vm, const struct vm_config *cfg, struct e
 static int vm_acpi(struct vm *vm, struct acpi_tables *out, struct error *err)
 {
 	const struct acpi_config acfg = {
-		.ncpus = vm->ncpus,
+		.ncpus = vm->vcpus.n,
 		.pci64_base = vm->pci64_base,
 		.pci64_size = PLATFORM_PCI64_SIZE,
 	};
@@ -329,7 +364,7 @@ static int vm_boot_linux(struct vm *vm, const struct vm_config *cfg, struct erro
 		ret = linux_load(&vm->mm, &lc, &entry, err);
 	}
 	if (!ret)
-		ret = boot_enter(&vm->vcpus[0], &entry, 0, err);
+		ret = boot_enter(&vm->vcpus.cpu[0], &entry, 0, err);
 	boot_file_close(&initrd);
 	boot_file_close(&kernel);
 	return ret;
@@ -345,15 +380,8 @@ static int vm_boot(struct vm *vm, const struct vm_config *cfg, struct error *err
 /* What every later phase and vm_destroy rely on: nothing here reads the configuration. */
 static int vm_init_state(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	pthread_condattr_t cattr;
-
 	(void)cfg;
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->info_lock, NULL);
-	pthread_condattr_init(&cattr);
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->info_cond, &cattr);
-	pthread_condattr_destroy(&cattr);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	vm->console.out_fd = vm->console.in_fd = -1;
@@ -398,21 +426,16 @@ static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 
 static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	unsigned int i;
-	int ret;
+	const struct vcpu_host host = {
+		.kvm = &vm->kvm,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.stop = vm_vcpu_stop,
+		.stop_ctx = vm,
+		.stopping = &vm->stopping,
+	};
 
-	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
-		return error_set(err, -ENOMEM, "out of memory");
-	vm->ncpus = cfg->cpus;
-	for (i = 0; i < vm->ncpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_init(&vm->vcpus[i], vm, i, err);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return vcpus_init(&vm->vcpus, &host, cfg->cpus, err);
 }
 
 static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)
@@ -447,33 +470,33 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	for (i = 0; i < sizeof(vm_phases) / sizeof(vm_phases[0]); i++) {
 		if (vm_phases[i](vm, cfg, err)) {
 			vm_destroy(vm);
-			return err->usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+			return err->usage ? STOP_STATUS_USAGE : STOP_STATUS_ERROR;
 		}
 	}
 	return 0;
 }
 
+/* Each step tells the teardown watchdog (when vm_run started it) what it waits for. */
 void vm_destroy(struct vm *vm)
 {
-	unsigned int i;
-
+	watchdog_set(&vm->teardown, "the console to close");
 	console_destroy(&vm->console);
+	watchdog_set(&vm->teardown, "the control socket to close");
 	control_destroy(&vm->control);
-	if (vm->vcpus) {
-		for (i = 0; i < vm->ncpus; i++)
-			if (vm->vcpus[i].fd >= 0)
-				vcpu_destroy(&vm->vcpus[i]);
-		free(vm->vcpus);
-		vm->vcpus = NULL;
-	}
+	watchdog_set(&vm->teardown, "the vCPUs' file descriptors to close");
+	vcpus_destroy(&vm->vcpus);
+	watchdog_set(&vm->teardown, "the devices to be reset and freed");
 	if (vm->pci_ready)
 		pci_host_destroy(&vm->pci);
 	vm->pci_ready = false;
 	vm_devices_destroy(vm);
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
+	watchdog_set(&vm->teardown, "guest memory to be released");
 	memmap_destroy(&vm->mm);
+	watchdog_set(&vm->teardown, "the KVM VM to close");
 	kvm_destroy(&vm->kvm);
+	watchdog_set(&vm->teardown, "the rest of the teardown");
 	if (vm->fw_area)
 		munmap(vm->fw_area, BOOTINFO_FW_SIZE);
 	vm->fw_area = NULL;
@@ -483,9 +506,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vm->stop_fd = -1;
-	pthread_cond_destroy(&vm->info_cond);
-	pthread_mutex_destroy(&vm->info_lock);
 	pthread_mutex_destroy(&vm->stop_lock);
+	watchdog_stop(&vm->teardown);
 }
 
 static int vm_signalfd(sigset_t *set)
@@ -510,12 +532,13 @@ static void vm_on_signal(void *ctx)
 {
 	struct vm_signals *vs = ctx;
 	struct signalfd_siginfo si;
-	char why[64];
+	struct stop s = {.reason = STOP_SIGNAL};
 
 	if (read(vs->fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	snprintf(why, sizeof(why), "stopped by %s", strsignal((int)si.ssi_signo));
-	vm_stop(vs->vm, VM_STATUS_SIGNAL_BASE + (int)si.ssi_signo, why);
+	s.value = (int)si.ssi_signo;
+	snprintf(s.detail, sizeof(s.detail), "from process %u", si.ssi_pid);
+	vm_stop(vs->vm, &s);
 }
 
 static void vm_on_stop(void *ctx)
@@ -525,27 +548,35 @@ static void vm_on_stop(void *ctx)
 
 static void vm_console_quit(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_POWEROFF, "quit from the console (Ctrl-A x)");
+	vm_stop_reason(ctx, STOP_CONSOLE_QUIT);
 }
 
-/* Tells control-socket clients how the VM ended, in QMP's words. */
-static void vm_shutdown_event(struct vm *vm)
+/* Says why the VM stopped, unless it was the guest's own clean end (stop.h). */
+static void vm_report_stop(struct vm *vm)
 {
-	bool guest = false;
-	const char *reason = "host-error";
+	char msg[384];
 
-	if (vm->status >= VM_STATUS_SIGNAL_BASE) {
-		reason = "host-signal";
-	} else if (vm->status == VM_STATUS_RESET) {
-		guest = true;
-		reason = "guest-reset";
-	} else if (!strcmp(vm->stop_why, VM_WHY_QMP_QUIT)) {
-		reason = "host-qmp-quit";
-	} else if (!vm->stop_why[0] || vm->status == VM_STATUS_POWEROFF) {
-		guest = !vm->stop_why[0];
-		reason = guest ? "guest-shutdown" : "host-ui";
+	if (stop_message(&vm->stop, msg, sizeof(msg)))
+		fprintf(stderr, "slabvm: %s\n", msg);
+}
+
+/* The vCPUs leave KVM_RUN and their threads end. */
+static void vm_stop_vcpus(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->vcpus.n; i++)
+		vcpu_kick(&vm->vcpus.cpu[i]);
+	for (i = 0; i < vm->vcpus.n; i++) {
+		struct vcpu *v = &vm->vcpus.cpu[i];
+
+		if (vcpu_running(v))
+			watchdog_set(&vm->teardown, "vCPU %u (thread %d) to leave KVM_RUN", v->id,
+				     (int)v->tid);
+		else
+			watchdog_set(&vm->teardown, "vCPU %u's thread to end", v->id);
+		vcpu_join(v);
 	}
-	control_shutdown_event(&vm->control, guest, reason);
 }
 
 int vm_run(struct vm *vm)
@@ -566,28 +597,30 @@ int vm_run(struct vm *vm)
 		fprintf(stderr, "slabvm: %s\n", vs.fd < 0 ? strerror(errno) : err.msg);
 		if (vs.fd >= 0)
 			close(vs.fd);
-		return VM_STATUS_ERROR;
+		return STOP_STATUS_ERROR;
 	}
-	for (i = 0; i < vm->ncpus; i++) {
-		if (vcpu_start(&vm->vcpus[i], &err)) {
-			vm_stop(vm, VM_STATUS_ERROR, err.msg);
+	for (i = 0; i < vm->vcpus.n; i++) {
+		if (vcpu_start(&vm->vcpus.cpu[i], &err)) {
+			vm_stop_error(vm, &err);
 			break;
 		}
 	}
 	if (console_start(&vm->console, &vm->com1, vm_console_quit, vm, &err))
-		vm_stop(vm, VM_STATUS_ERROR, err.msg);
+		vm_stop_error(vm, &err);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
+
+	/* The teardown: from here on the watchdog says what it waits for. The terminal is
+	 * restored first, so that what slabvm says reads well. */
+	if (watchdog_start(&vm->teardown, "teardown", VM_TEARDOWN_REPORT_S, &err))
+		fprintf(stderr, "slabvm: %s\n", err.msg);
+	watchdog_set(&vm->teardown, "the console input thread to end");
 	console_stop(&vm->console);
-	if (vm->control.vm)
-		vm_shutdown_event(vm);
-	close(vs.fd);
 	console_restore(&vm->console);
-	if (vm->stop_why[0])
-		fprintf(stderr, "slabvm: %s\n", vm->stop_why);
-	return vm->status;
+	vm_report_stop(vm);
+	vm_stop_vcpus(vm);
+	if (vm->control.vm)
+		control_shutdown_event(&vm->control, vm->stop.reason);
+	close(vs.fd);
+	return stop_status(&vm->stop);
 }

@@ -3,9 +3,11 @@
  * A virtual machine: the memory map and its KVM listener, the I/O buses with their
  * devices, the vCPU threads and the main loop that waits for the VM to end.
  *
- * Stopping: whoever ends the VM (a vCPU on guest exit or error, the main loop on a
- * signal or Ctrl-A x) calls vm_stop(); the first call decides the exit status. The main
- * loop then kicks every vCPU out of KVM_RUN and joins them all.
+ * Stopping: whoever ends the VM (a vCPU on guest exit or error, a device, the main loop
+ * on a signal or Ctrl-A x, the control socket) calls vm_stop() with a reason (stop.h); the
+ * first call decides the exit status. The main loop then says why on stderr (stop_message),
+ * kicks every vCPU out of KVM_RUN and joins them all. From there until vm_destroy is done,
+ * a watchdog says every VM_TEARDOWN_REPORT_S seconds what the teardown waits for.
  */
 #ifndef SLABVM_VM_H
 #define SLABVM_VM_H
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #include "balloon/balloon.h"
+#include "base/stop.h"
 #include "control/control.h"
 #include "devices/acpi_pm.h"
 #include "devices/bus.h"
@@ -23,18 +26,12 @@
 #include "devices/uart.h"
 #include "host/console.h"
 #include "host/evloop.h"
+#include "host/watchdog.h"
 #include "kvm/kvm.h"
+#include "kvm/vcpu.h"
 #include "mem/memmap.h"
 
-/* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
-#define VM_STATUS_POWEROFF 0
-#define VM_STATUS_ERROR 1
-#define VM_STATUS_USAGE 2
-#define VM_STATUS_RESET 3
-#define VM_STATUS_VCPU_ERROR 4
-#define VM_STATUS_SIGNAL_BASE 128
-
-#define VM_WHY_QMP_QUIT "quit from the control socket"
+#define VM_TEARDOWN_REPORT_S 5
 
 /* What the VM is built from (main.c fills it from the command line). */
 struct vm_config {
@@ -92,15 +89,12 @@ struct vm_device {
 	struct vm_device *next;
 };
 
-struct vcpu;
-
 struct vm {
 	struct kvm kvm;
 	struct memmap mm;
 	struct bus pio;
 	struct bus mmio;
-	unsigned int ncpus;
-	struct vcpu *vcpus;
+	struct vcpus vcpus;
 	struct uart com1;
 	struct debugexit debugexit;
 	struct acpi_pm pm;
@@ -114,20 +108,16 @@ struct vm {
 	uint8_t *fw_area;	/* the firmware area (bootinfo.h), NULL when unused */
 	uint64_t pci64_base;	/* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
-	/* Requests for the vCPUs' state and their answers (vcpu_query_all). */
-	pthread_mutex_t info_lock;
-	pthread_cond_t info_cond; /* on CLOCK_MONOTONIC */
-
 	pthread_mutex_t stop_lock;
-	bool stopping;
-	int status;
-	char stop_why[160];
-	int stop_fd; /* eventfd: wakes the main loop when a vCPU stops the VM */
+	bool stopping;	  /* set once, with release semantics, by the first vm_stop */
+	struct stop stop; /* why, written before stopping is set */
+	int stop_fd;	  /* eventfd: wakes the main loop when a vCPU stops the VM */
+	struct watchdog teardown;
 };
 
 /* Builds the whole VM from the configuration. On failure tears down what it built and
- * returns VM_STATUS_USAGE when the configuration itself was refused (err->usage), else
- * VM_STATUS_ERROR. */
+ * returns STOP_STATUS_USAGE when the configuration itself was refused (err->usage), else
+ * STOP_STATUS_ERROR. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
 /* Runs until the VM ends; returns slabvm's exit status. */
 int vm_run(struct vm *vm);
@@ -139,7 +129,9 @@ int vm_device_add(struct vm *vm, const struct vm_device *d, struct error *err);
 /* The first device of a type, NULL if there is none. */
 struct vm_device *vm_device_find(struct vm *vm, const char *type);
 
-/* Ends the VM with status; the first caller wins. Safe from any thread. */
-void vm_stop(struct vm *vm, int status, const char *why);
+/* Ends the VM for the reason s gives; the first caller wins. Safe from any thread. */
+void vm_stop(struct vm *vm, const struct stop *s);
+/* The same for a reason with no value or detail. */
+void vm_stop_reason(struct vm *vm, enum stop_reason reason);
 
 #endif

@@ -201,7 +201,7 @@ static int cmd_quit(void *ctx, struct json_object *args, struct json_object **re
 		return -EINVAL;
 	/* The connection stays open until the VM is down, so that this client gets the
 	 * SHUTDOWN event like every other; control_destroy closes it then. */
-	vm_stop(ctx, VM_STATUS_POWEROFF, VM_WHY_QMP_QUIT);
+	vm_stop_reason(ctx, STOP_QMP_QUIT);
 	return 0;
 }
 
@@ -211,13 +211,13 @@ static int control_vcpu_state(void *ctx, unsigned int parts, struct vcpu_info **
 			      unsigned int *n, struct error *err)
 {
 	struct vm *vm = ctx;
-	struct vcpu_info *v = calloc(vm->ncpus, sizeof(*v));
+	struct vcpu_info *v = calloc(vm->vcpus.n, sizeof(*v));
 
 	if (!v)
 		return error_set(err, -ENOMEM, "out of memory");
-	vcpu_query_all(vm, parts, v, VCPU_INFO_TIMEOUT_S);
+	vcpu_query_all(&vm->vcpus, parts, v, VCPU_INFO_TIMEOUT_S);
 	*cpus = v;
-	*n = vm->ncpus;
+	*n = vm->vcpus.n;
 	return 0;
 }
 
@@ -410,12 +410,31 @@ int control_init(struct control *c, struct vm *vm, const char *path, struct erro
 	return ret;
 }
 
-void control_shutdown_event(struct control *c, bool guest, const char *reason)
+/* QMP's SHUTDOWN reasons (QEMU's ShutdownCause), and whether the guest asked. */
+static const struct {
+	const char *reason;
+	bool guest;
+} control_shutdown[STOP_NR] = {
+	[STOP_GUEST_POWEROFF] = {"guest-shutdown", true},
+	[STOP_GUEST_RESET] = {"guest-reset", true},
+	[STOP_DEBUG_EXIT] = {"guest-shutdown", true},
+	[STOP_VCPU_ERROR] = {"host-error", false},
+	[STOP_MONITOR_ERROR] = {"host-error", false},
+	[STOP_SIGNAL] = {"host-signal", false},
+	[STOP_QMP_QUIT] = {"host-qmp-quit", false},
+	[STOP_CONSOLE_QUIT] = {"host-ui", false},
+};
+
+void control_shutdown_event(struct control *c, enum stop_reason reason)
 {
 	struct json_object *data = json_object_new_object();
 
-	json_object_object_add(data, "guest", json_object_new_boolean(guest));
-	json_object_object_add(data, "reason", json_object_new_string(reason));
+	if (reason >= STOP_NR)
+		reason = STOP_MONITOR_ERROR;
+	json_object_object_add(data, "guest",
+			       json_object_new_boolean(control_shutdown[reason].guest));
+	json_object_object_add(data, "reason",
+			       json_object_new_string(control_shutdown[reason].reason));
 	control_event(c, "SHUTDOWN", data);
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/stop.h"
 
 #define CONTROL_MAX_CLIENTS 16
 
@@ -40,9 +41,8 @@ struct control {
 int control_init(struct control *c, struct vm *vm, const char *path, struct error *err);
 /* Sends an event to every client past capabilities negotiation; data is consumed. */
 void control_event(struct control *c, const char *name, struct json_object *data);
-/* SHUTDOWN, as QMP words it: guest says whether the guest asked for it; reason is e.g.
- * guest-shutdown, guest-reset, host-signal, host-qmp-quit, host-error. */
-void control_shutdown_event(struct control *c, bool guest, const char *reason);
+/* SHUTDOWN, with QMP's reason for the stop and whether the guest asked for it. */
+void control_shutdown_event(struct control *c, enum stop_reason reason);
 /* Closes every client and removes the socket file. */
 void control_destroy(struct control *c);
 

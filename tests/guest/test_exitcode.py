@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""A guest's exit-port write becomes slabvm's exit status, all 8 bits of it.
+"""A guest's exit-port write becomes slabvm's exit status, all 8 bits of it, and slabvm says
+why it stopped unless the guest ended cleanly (status 0); a triple fault is a guest reset
+(status 3), said so on stderr.
 
 usage: test_exitcode.py SLABVM EXITCODE_BIN
 """
@@ -17,7 +19,19 @@ def case(cmdline, status):
         assert r.returncode == status, "want exit status %d: %s" % (
             status, guestrun.describe(r))
         assert "exitcode:" in r.stdout, "the guest said nothing: " + guestrun.describe(r)
+        said = "slabvm: the guest wrote %d to the debug-exit port\n" % status
+        if status:
+            assert said in r.stderr, "want %r on stderr: %s" % (said, guestrun.describe(r))
+        else:
+            assert "slabvm:" not in r.stderr, "a clean end is silent: " + guestrun.describe(r)
     return "cmdline %r -> %d" % (cmdline, status), run
+
+
+def triple_fault():
+    r = guestrun.run(SLABVM, ["--firmware", EXITCODE, "--cmdline", "triple-fault=1"])
+    assert r.returncode == 3, "want exit status 3: " + guestrun.describe(r)
+    said = "slabvm: the guest reset the machine: vCPU 0: triple fault\n"
+    assert said in r.stderr, "want %r on stderr: %s" % (said, guestrun.describe(r))
 
 
 if __name__ == "__main__":
@@ -26,4 +40,5 @@ if __name__ == "__main__":
         case("console=ttyS0 exit=0x2a quiet", 42),
         case(None, 100),
         case("exit=256", 100),
+        ("triple fault -> 3, said on stderr", triple_fault),
     ])
