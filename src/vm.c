@@ -438,9 +438,93 @@ static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *er
 	return vcpus_init(&vm->vcpus, &host, cfg->cpus, err);
 }
 
+/* ---- what the control socket asks of the VM (control.h) ---- */
+
+static bool vm_ctl_balloon_info(void *ctx, struct control_balloon *out)
+{
+	return vm_balloon_info(ctx, out);
+}
+
+static int vm_ctl_balloon_set(void *ctx, uint64_t bytes, struct error *err)
+{
+	return vm_balloon_set(ctx, bytes, err);
+}
+
+static void vm_ctl_balloon_stats_interval(void *ctx, unsigned int seconds)
+{
+	vm_balloon_stats_interval(ctx, seconds);
+}
+
+static void vm_ctl_memory(void *ctx, struct control_memory *out)
+{
+	struct vm *vm = ctx;
+	unsigned int i;
+	uint64_t g;
+
+	memmap_get_stats(&vm->mm, &out->stats);
+	out->granule = vm->mm.granule;
+	guestmem_lock(&vm->mm);
+	out->nregions = vm->mm.nregions;
+	for (i = 0; i < vm->mm.nregions; i++) {
+		const struct memmap_region *r = &vm->mm.region[i];
+		struct control_region *cr = &out->region[i];
+
+		*cr = (struct control_region){r->kind, r->gpa, r->size, r->plugged, {0}};
+		for (g = 0; g < r->ngranules; g++)
+			cr->granules[r->state[g]]++;
+	}
+	guestmem_unlock(&vm->mm);
+}
+
+static void vm_ctl_power_button(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	acpi_pm_power_button(&vm->pm);
+}
+
+static int vm_ctl_vcpu_info(void *ctx, unsigned int parts, struct vcpu_info **cpus, unsigned int *n,
+			    struct error *err)
+{
+	struct vm *vm = ctx;
+	struct vcpu_info *v = calloc(vm->vcpus.n, sizeof(*v));
+
+	if (!v)
+		return error_set(err, -ENOMEM, "out of memory");
+	vcpu_query_all(&vm->vcpus, parts, v, VCPU_INFO_TIMEOUT_S);
+	*cpus = v;
+	*n = vm->vcpus.n;
+	return 0;
+}
+
+static void vm_ctl_quit(void *ctx)
+{
+	vm_stop_reason(ctx, STOP_QMP_QUIT);
+}
+
+static bool vm_ctl_running(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	return !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+}
+
+static const struct control_ops vm_control_ops = {
+	.balloon_info = vm_ctl_balloon_info,
+	.balloon_set = vm_ctl_balloon_set,
+	.balloon_stats_interval = vm_ctl_balloon_stats_interval,
+	.memory = vm_ctl_memory,
+	.power_button = vm_ctl_power_button,
+	.vcpu_info = vm_ctl_vcpu_info,
+	.quit = vm_ctl_quit,
+	.running = vm_ctl_running,
+};
+
 static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	return cfg->qmp ? control_init(&vm->control, vm, cfg->qmp, err) : 0;
+	if (!cfg->qmp)
+		return 0;
+	return control_init(&vm->control, &vm_control_ops, vm, &vm->loop, cfg->qmp, err);
 }
 
 /* Last: the process gives up its capabilities, and a terminal goes raw. */
@@ -619,7 +703,7 @@ int vm_run(struct vm *vm)
 	console_restore(&vm->console);
 	vm_report_stop(vm);
 	vm_stop_vcpus(vm);
-	if (vm->control.vm)
+	if (vm->control.ops)
 		control_shutdown_event(&vm->control, vm->stop.reason);
 	close(vs.fd);
 	return stop_status(&vm->stop);

@@ -104,7 +104,7 @@ struct vm {
 	struct vm_device *pci_slot[PCI_SLOTS]; /* the entry of each slot's function */
 	struct console console;
 	struct evloop loop;	/* the main thread's: signals, stop requests, ioeventfds */
-	struct control control; /* --qmp; control.vm is NULL without it */
+	struct control control; /* --qmp; control.ops is NULL without it */
 	uint8_t *fw_area;	/* the firmware area (bootinfo.h), NULL when unused */
 	uint64_t pci64_base;	/* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
