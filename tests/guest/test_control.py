@@ -155,6 +155,16 @@ def test_balloon_change():
             after = c.execute("query-balloon")["return"]["actual"]
             assert ev["data"]["actual"] == after and after > before, (ev, before, after)
             assert set(ev["timestamp"]) == {"seconds", "microseconds"}, ev
+            # The balloon's QOM properties; this driver negotiated no statistics.
+            path = "/machine/peripheral/balloon0"
+            interval = "guest-stats-polling-interval"
+            assert c.execute("qom-get", path=path, property=interval) == {"return": 5}
+            assert c.execute("qom-set", path=path, property=interval, value=1) == {"return": {}}
+            assert c.execute("qom-get", path=path, property=interval) == {"return": 1}
+            gs = c.execute("qom-get", path=path, property="guest-stats")["return"]
+            assert gs["last-update"] == 0 and gs["stats"]["stat-free-memory"] == -1, gs
+            r = c.execute("qom-get", path="/machine/peripheral/rng9", property=interval)
+            assert error_class(r) == "DeviceNotFound", r
             g.send(b"q")
             assert g.wait() == 0, g.report()
 
