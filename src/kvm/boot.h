@@ -46,8 +46,8 @@ struct boot_file {
 	size_t size;
 };
 
-/* Maps path (1 to max bytes); errors name option and path and are usage errors (-EINVAL)
- * unless the host failed. */
+/* Maps path (1 to max bytes); errors name option and path and are usage errors
+ * (error_usage) unless the host failed. */
 int boot_file_open(struct boot_file *f, const char *option, const char *path, uint64_t max,
 		   struct error *err);
 void boot_file_close(struct boot_file *f);
