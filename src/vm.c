@@ -620,7 +620,8 @@ static void vm_on_signal(void *ctx)
 	if (read(vs->fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	s.value = (int)si.ssi_signo;
-	snprintf(s.detail, sizeof(s.detail), "from process %u", si.ssi_pid);
+	if (si.ssi_pid) /* 0: the kernel sent it (a terminal hangup) */
+		snprintf(s.detail, sizeof(s.detail), "from process %u", si.ssi_pid);
 	vm_stop(vs->vm, &s);
 }
 
