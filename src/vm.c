@@ -653,12 +653,18 @@ static void vm_stop_vcpus(struct vm *vm)
 		vcpu_kick(&vm->vcpus.cpu[i]);
 	for (i = 0; i < vm->vcpus.n; i++) {
 		struct vcpu *v = &vm->vcpus.cpu[i];
+		bool in_run;
 
-		if (vcpu_running(v))
+		if (!vcpu_running(v, &in_run))
+			watchdog_set(&vm->teardown, "vCPU %u's thread to end", v->id);
+		else if (in_run)
 			watchdog_set(&vm->teardown, "vCPU %u (thread %d) to leave KVM_RUN", v->id,
 				     (int)v->tid);
 		else
-			watchdog_set(&vm->teardown, "vCPU %u's thread to end", v->id);
+			watchdog_set(&vm->teardown,
+				     "vCPU %u (thread %d) to finish handling an exit (a device "
+				     "access, or guest output to the console)",
+				     v->id, (int)v->tid);
 		vcpu_join(v);
 	}
 }

@@ -361,7 +361,12 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vcpu_stopping(v)) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		int ret;
+
+		__atomic_store_n(&v->in_run, true, __ATOMIC_RELAXED);
+		ret = ioctl(v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->in_run, false, __ATOMIC_RELAXED);
+		if (ret < 0) {
 			int e = errno;
 
 			if (e == EINTR || e == EAGAIN) {
@@ -444,13 +449,14 @@ void vcpu_join(struct vcpu *v)
 	v->started = false;
 }
 
-bool vcpu_running(struct vcpu *v)
+bool vcpu_running(struct vcpu *v, bool *in_run)
 {
 	bool running;
 
 	pthread_mutex_lock(&v->all->info_lock);
 	running = v->running;
 	pthread_mutex_unlock(&v->all->info_lock);
+	*in_run = __atomic_load_n(&v->in_run, __ATOMIC_RELAXED);
 	return running;
 }
 

@@ -33,6 +33,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	bool in_run; /* atomic: the thread is inside KVM_RUN, not handling an exit */
 
 	/* Under all->info_lock: the thread's state and the control socket's requests. */
 	pid_t tid;		 /* the host thread's id, set when the thread starts */
@@ -74,8 +75,9 @@ int vcpu_start(struct vcpu *v, struct error *err);
  * answers a pending request and goes on running. Main thread only. */
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
-/* Whether the vCPU's thread is still in its run loop (e.g. in KVM_RUN). */
-bool vcpu_running(struct vcpu *v);
+/* Whether the vCPU's thread is still in its run loop, and if so whether it is inside
+ * KVM_RUN (*in_run) or handling an exit (a device access, which may block on the host). */
+bool vcpu_running(struct vcpu *v, bool *in_run);
 /* The signal used to kick; installed once before any vCPU starts. */
 void vcpu_setup_kick_signal(void);
 /* Asks every vCPU to read the parts (VCPU_INFO_*) of its state and waits up to
