@@ -20,6 +20,11 @@
  *     inflating is gone). Prints "balloon: deflated ..." and waits for 'q', then exits 0.
  * num_pages (the host's target) is printed at the start and after the first byte. Every
  * failure exits non-zero with a message.
+ *
+ * With stats=1 on the command line it also negotiates the statistics queue, sends a stats
+ * buffer (free memory STATS_FREE_1, total STATS_TOTAL) before inflating, and after step 1
+ * waits, however long it takes, for the host to return it (the host asks on a timer), then
+ * sends it again with free memory STATS_FREE_2 and prints "balloon: stats sent again".
  */
 #include "fwlib.h"
 
@@ -67,6 +72,7 @@
 #define STATUS_FAILED 0x80
 
 #define F_MUST_TELL_HOST (1ULL << 0)
+#define F_STATS_VQ (1ULL << 1)
 #define F_VERSION_1 (1ULL << 32)
 
 /* Balloon configuration (virtio 1.2, 5.5.4). */
@@ -83,6 +89,8 @@
 #define RING_BASE 0x100000ULL /* 1 MiB: guest RAM in granule 0, never inflated */
 #define INFL_ARRAY (RING_BASE + 0x2000)
 #define DEFL_ARRAY (RING_BASE + 0x3000)
+#define STATS_RING (RING_BASE + 0x4000)
+#define STATS_BUF (RING_BASE + 0x5000)
 #define INFL_BASE 0x800000ULL /* 8 MiB: one 2 MiB-aligned block, then INFL_EXTRA pages */
 #define INFL_FULL 512
 #define INFL_EXTRA 3
@@ -90,6 +98,14 @@
 #define NEVER_INFLATED (INFL_BASE + 0x400000ULL) /* 12 MiB */
 #define MARKER 0x5a5a5a5a5a5a5a5aULL
 #define POLL_MAX 4000000u
+
+/* Statistics (virtio 1.2, 5.5.6.3): packed entries of le16 tag, le64 value. */
+#define STAT_ENTRY 10
+#define S_MEMFREE 4
+#define S_MEMTOT 5
+#define STATS_FREE_1 0x1111000ULL
+#define STATS_FREE_2 0x2222000ULL
+#define STATS_TOTAL 0x4000000ULL
 
 struct vring_desc {
 	uint64_t addr;
@@ -284,9 +300,8 @@ static int map_device(struct dev *d, unsigned int slot, const char *cmdline)
 	return 0;
 }
 
-static int setup_queue(struct dev *d, struct vq *q, unsigned int index)
+static int setup_queue(struct dev *d, struct vq *q, unsigned int index, uint64_t base)
 {
-	uint64_t base = RING_BASE + index * PAGE;
 	uint16_t max;
 
 	q->index = index;
@@ -316,11 +331,10 @@ static int setup_queue(struct dev *d, struct vq *q, unsigned int index)
 	return 0;
 }
 
-/* Queues one device-readable buffer, notifies, and polls for its return. */
-static int transfer(struct dev *d, struct vq *q, uint64_t addr, uint32_t len)
+/* Queues one device-readable buffer and notifies; returns its descriptor. */
+static uint16_t post(struct vq *q, uint64_t addr, uint32_t len)
 {
 	uint16_t slot = q->next_avail % QSIZE;
-	uint32_t i;
 
 	q->desc[slot].addr = addr;
 	q->desc[slot].len = len;
@@ -331,6 +345,30 @@ static int transfer(struct dev *d, struct vq *q, uint64_t addr, uint32_t len)
 	q->avail[1] = ++q->next_avail;
 	barrier();
 	mmio_write16(q->notify, q->index);
+	return slot;
+}
+
+/* Takes the next used element, which must be descriptor slot. */
+static int take_used(struct vq *q, uint16_t slot)
+{
+	volatile uint32_t *elem;
+
+	barrier();
+	elem = (volatile uint32_t *)(q->used + 2) + 2 * (q->last_used % QSIZE);
+	if (elem[0] != slot) {
+		fw_printf("balloon: queue %u returned id %u, want %u\n", q->index, elem[0], slot);
+		return -1;
+	}
+	q->last_used++;
+	return 0;
+}
+
+/* Queues one device-readable buffer, notifies, and polls for its return. */
+static int transfer(struct dev *d, struct vq *q, uint64_t addr, uint32_t len)
+{
+	uint16_t slot = post(q, addr, len);
+	uint32_t i;
+
 	for (i = 0; i < POLL_MAX && q->used[1] == q->last_used; i++)
 		__asm__ volatile("pause" : : : "memory");
 	if (q->used[1] == q->last_used) {
@@ -338,24 +376,31 @@ static int transfer(struct dev *d, struct vq *q, uint64_t addr, uint32_t len)
 			  mmio_read8(d->common + CC_STATUS));
 		return -1;
 	}
-	barrier();
-	{
-		volatile uint32_t *elem =
-			(volatile uint32_t *)(q->used + 2) + 2 * (q->last_used % QSIZE);
+	return take_used(q, slot);
+}
 
-		if (elem[0] != slot) {
-			fw_printf("balloon: queue %u returned id %u, want %u\n", q->index, elem[0],
-				  slot);
-			return -1;
-		}
-	}
-	q->last_used++;
-	return 0;
+static void put_stat(uint64_t at, uint16_t tag, uint64_t val)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)at;
+
+	p[0] = (uint8_t)tag;
+	p[1] = (uint8_t)(tag >> 8);
+	for (unsigned int k = 0; k < 8; k++)
+		p[2 + k] = (uint8_t)(val >> (8 * k));
+}
+
+/* The stats buffer, with free memory free; the device keeps it until the host asks. */
+static uint16_t send_stats(struct vq *q, uint64_t free)
+{
+	put_stat(STATS_BUF, S_MEMFREE, free);
+	put_stat(STATS_BUF + STAT_ENTRY, S_MEMTOT, STATS_TOTAL);
+	return post(q, STATS_BUF, 2 * STAT_ENTRY);
 }
 
 static int init_device(struct dev *d, unsigned int slot, const char *cmdline, struct vq *infl,
-		       struct vq *defl)
+		       struct vq *defl, struct vq *stats)
 {
+	uint64_t want_stats = 0;
 	uint64_t offered, wanted;
 	uint8_t st;
 
@@ -372,7 +417,12 @@ static int init_device(struct dev *d, unsigned int slot, const char *cmdline, st
 	offered = mmio_read32(d->common + CC_DF);
 	mmio_write32(d->common + CC_DFSELECT, 1);
 	offered |= (uint64_t)mmio_read32(d->common + CC_DF) << 32;
-	wanted = offered & (F_VERSION_1 | F_MUST_TELL_HOST);
+	fw_cmdline_u64(cmdline, "stats", &want_stats);
+	wanted = offered & (F_VERSION_1 | F_MUST_TELL_HOST | (want_stats ? F_STATS_VQ : 0));
+	if (want_stats && !(wanted & F_STATS_VQ)) {
+		fw_puts("balloon: STATS_VQ not offered\n");
+		return -1;
+	}
 	fw_printf("balloon: features offered 0x%lx, accepted 0x%lx, %u queues\n",
 		  (unsigned long)offered, (unsigned long)wanted, mmio_read16(d->common + CC_NUMQ));
 	if (!(wanted & F_VERSION_1)) {
@@ -390,7 +440,9 @@ static int init_device(struct dev *d, unsigned int slot, const char *cmdline, st
 		mmio_write8(d->common + CC_STATUS, st | STATUS_FAILED);
 		return -1;
 	}
-	if (setup_queue(d, infl, 0) || setup_queue(d, defl, 1))
+	if (setup_queue(d, infl, 0, RING_BASE) || setup_queue(d, defl, 1, RING_BASE + PAGE))
+		return -1;
+	if (want_stats && setup_queue(d, stats, 2, STATS_RING))
 		return -1;
 	mmio_write8(d->common + CC_STATUS,
 		    STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
@@ -425,9 +477,10 @@ static void set_actual(struct dev *d, uint32_t pages)
 int main(struct bootinfo *bi)
 {
 	struct dev dv = {0}, *d = &dv;
-	struct vq infl, defl;
+	struct vq infl, defl, stats = {0};
 	volatile uint32_t *pfns;
 	uint32_t n = 0, held = 0, i;
+	uint16_t stats_slot = 0;
 	uint64_t end;
 	int slot;
 
@@ -444,10 +497,14 @@ int main(struct bootinfo *bi)
 		fw_puts("balloon: no virtio-balloon device (1af4:1045)\n");
 		return 1;
 	}
-	if (init_device(d, (unsigned int)slot, bi->cmdline, &infl, &defl))
+	if (init_device(d, (unsigned int)slot, bi->cmdline, &infl, &defl, &stats))
 		return 1;
 	fw_printf("balloon: ready, granule 0x%lx, num_pages %u\n", (unsigned long)bi->granule,
 		  mmio_read32(d->device + BCFG_NUM_PAGES));
+	if (stats.notify) {
+		stats_slot = send_stats(&stats, STATS_FREE_1);
+		fw_puts("balloon: stats sent\n");
+	}
 
 	/* Markers in the pages that come back, to tell a released page from a kept one. */
 	for (i = 0; i < DEFL_FULL; i++)
@@ -469,6 +526,14 @@ int main(struct bootinfo *bi)
 	set_actual(d, held);
 	fw_printf("balloon: inflated %u pfns (%u valid, %u invalid), actual %u\n", n, held,
 		  n - held, mmio_read32(d->device + BCFG_ACTUAL));
+	if (stats.notify) {
+		while (stats.used[1] == stats.last_used)
+			__asm__ volatile("pause" : : : "memory");
+		if (take_used(&stats, stats_slot))
+			return 1;
+		send_stats(&stats, STATS_FREE_2);
+		fw_puts("balloon: stats sent again\n");
+	}
 	fw_getc();
 
 	fw_printf("balloon: num_pages %u\n", mmio_read32(d->device + BCFG_NUM_PAGES));

@@ -122,11 +122,11 @@ static int cli_size_arg(const char *opt, const char *arg, uint64_t *out, struct 
 static int cli_console_arg(const char *arg, struct cli_config *cfg, struct error *err)
 {
 	if (!strcmp(arg, "stdio")) {
-		cfg->console = CONSOLE_STDIO;
+		cfg->console = CLI_CONSOLE_STDIO;
 	} else if (!strcmp(arg, "none")) {
-		cfg->console = CONSOLE_NONE;
+		cfg->console = CLI_CONSOLE_NONE;
 	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
-		cfg->console = CONSOLE_FILE;
+		cfg->console = CLI_CONSOLE_FILE;
 		cfg->console_path = arg + 5;
 	} else {
 		return error_set(err, -EINVAL, "--console %s: use stdio, none or file:PATH", arg);
@@ -199,7 +199,7 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem = CLI_DEFAULT_MEM;
 	cfg->cpus = 1;
-	cfg->console = CONSOLE_STDIO;
+	cfg->console = CLI_CONSOLE_STDIO;
 
 	if (argc < 2) {
 		error_set(err, -EINVAL, "missing command (try: slabvm run, or slabvm --help)");

@@ -23,10 +23,10 @@ enum cli_action {
 	CLI_USAGE, /* bad input: err says why */
 };
 
-enum console_kind {
-	CONSOLE_STDIO, /* guest output to stdout, stdin to the guest */
-	CONSOLE_NONE,  /* output discarded, no input */
-	CONSOLE_FILE,  /* output appended to a file, no input */
+enum cli_console {
+	CLI_CONSOLE_STDIO, /* guest output to stdout, stdin to the guest */
+	CLI_CONSOLE_NONE,  /* output discarded, no input */
+	CLI_CONSOLE_FILE,  /* output appended to a file, no input */
 };
 
 struct cli_config {
@@ -38,7 +38,7 @@ struct cli_config {
 	const char *kernel;   /* a Linux bzImage */
 	const char *initrd;
 	const char *cmdline;
-	enum console_kind console;
+	enum cli_console console;
 	const char *console_path;
 	bool balloon; /* a virtio-balloon device, with these optional features: */
 	bool balloon_stats;

@@ -7,9 +7,39 @@
 #include "control/ctl.h"
 #include "vm.h"
 
+/* The VM's configuration from the command line's. */
+static void main_vm_config(const struct cli_config *c, struct vm_config *v)
+{
+	static const enum console_kind console[] = {
+		[CLI_CONSOLE_STDIO] = CONSOLE_STDIO,
+		[CLI_CONSOLE_NONE] = CONSOLE_NONE,
+		[CLI_CONSOLE_FILE] = CONSOLE_FILE,
+	};
+
+	*v = (struct vm_config){
+		.mem = {.mem = c->mem, .maxmem = c->maxmem, .granule = c->granule},
+		.cpus = c->cpus,
+		.firmware = c->firmware,
+		.kernel = c->kernel,
+		.initrd = c->initrd,
+		.cmdline = c->cmdline,
+		.console = console[c->console],
+		.console_path = c->console_path,
+		.balloon = c->balloon,
+		.balloon_cfg =
+			{
+				.stats = c->balloon_stats,
+				.deflate_on_oom = c->balloon_deflate_on_oom,
+				.free_page_reporting = c->balloon_free_page_reporting,
+			},
+		.qmp = c->qmp,
+	};
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_config cfg;
+	struct vm_config vcfg;
 	struct error err = {0};
 	struct vm vm;
 	int status;
@@ -25,11 +55,12 @@ int main(int argc, char **argv)
 		return 0;
 	case CLI_USAGE:
 		fprintf(stderr, "slabvm: %s\n", err.msg);
-		return VM_STATUS_USAGE;
+		return STOP_STATUS_USAGE;
 	case CLI_RUN:
 		break;
 	}
-	status = vm_create(&vm, &cfg, &err);
+	main_vm_config(&cfg, &vcfg);
+	status = vm_create(&vm, &vcfg, &err);
 	if (status) {
 		fprintf(stderr, "slabvm: %s\n", err.msg);
 		return status;

@@ -8,28 +8,27 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "x86/acpi.h"
-#include "kvm/boot.h"
 #include "bootinfo.h"
 #include "host/caps.h"
 #include "host/evloop.h"
+#include "kvm/boot.h"
+#include "kvm/vcpu.h"
 #include "mem/guestmem.h"
+#include "vm_balloon.h"
+#include "vm_rng.h"
+#include "x86/acpi.h"
 #include "x86/linux.h"
 #include "x86/platform.h"
-#include "kvm/vcpu.h"
 
-void vm_stop(struct vm *vm, int status, const char *why)
+void vm_stop(struct vm *vm, const struct stop *s)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&vm->stop_lock);
 	if (!vm->stopping) {
-		vm->status = status;
-		if (why)
-			snprintf(vm->stop_why, sizeof(vm->stop_why), "%s", why);
+		vm->stop = *s;
 		__atomic_store_n(&vm->stopping, true, __ATOMIC_RELEASE);
 		if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
 			/* Already signalled: the main loop is waking up. */
@@ -38,9 +37,33 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
+void vm_stop_reason(struct vm *vm, enum stop_reason reason)
+{
+	const struct stop s = {.reason = reason};
+
+	vm_stop(vm, &s);
+}
+
+/* A monitor error: what failed, as the error says it. */
+static void vm_stop_error(struct vm *vm, const struct error *err)
+{
+	struct stop s = {.reason = STOP_MONITOR_ERROR};
+
+	snprintf(s.detail, sizeof(s.detail), "%s", err->msg);
+	vm_stop(vm, &s);
+}
+
+/* From a vCPU (struct vcpu_host). */
+static void vm_vcpu_stop(void *ctx, const struct stop *s)
+{
+	vm_stop(ctx, s);
+}
+
 static void vm_debugexit(void *ctx, uint8_t status)
 {
-	vm_stop(ctx, status, NULL);
+	const struct stop s = {.reason = STOP_DEBUG_EXIT, .value = status};
+
+	vm_stop(ctx, &s);
 }
 
 static void vm_uart_tx(void *ctx, const uint8_t *buf, size_t len)
@@ -60,12 +83,14 @@ static void vm_uart_rx_ready(void *ctx)
 /* ACPI power-off and reset requests come from a vCPU inside a bus access: only stop. */
 static void vm_acpi_poweroff(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_POWEROFF, NULL);
+	vm_stop_reason(ctx, STOP_GUEST_POWEROFF);
 }
 
 static void vm_acpi_reset(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_RESET, "guest requested a reset");
+	const struct stop s = {.reason = STOP_GUEST_RESET, .detail = "the ACPI reset register"};
+
+	vm_stop(ctx, &s);
 }
 
 static void vm_msi_send(void *ctx, uint64_t addr, uint32_t data)
@@ -79,53 +104,100 @@ static void vm_msi_send(void *ctx, uint64_t addr, uint32_t data)
 
 static const struct msi_ops vm_msi_ops = {vm_msi_send};
 
+/* ---- the device list ---- */
+
+static void vm_device_free(struct vm_device *d)
+{
+	if (d->ops && d->ops->destroy)
+		d->ops->destroy(d->opaque);
+	free(d);
+}
+
+int vm_device_add(struct vm *vm, const struct vm_device *d, struct error *err)
+{
+	struct vm_device *e = malloc(sizeof(*e)), **tail;
+	unsigned int i;
+	int ret = 0;
+
+	if (!e) {
+		if (d->ops && d->ops->destroy)
+			d->ops->destroy(d->opaque);
+		return error_set(err, -ENOMEM, "out of memory");
+	}
+	*e = *d;
+	e->next = NULL;
+	for (i = 0; !ret && i < e->nwindows; i++) {
+		const struct vm_window *w = &e->window[i];
+
+		ret = bus_register(w->bus, w->base, w->len, w->ops, w->opaque, w->name, err);
+	}
+	if (!ret && e->pci) {
+		if (e->slot >= PCI_SLOTS || vm->pci_slot[e->slot])
+			ret = error_set(err, -EBUSY, "%s: PCI slot %u is taken", e->type, e->slot);
+		else
+			ret = pci_host_add(&vm->pci, e->slot, e->pci, err);
+	}
+	if (ret) {
+		while (i--)
+			bus_unregister(e->window[i].bus, e->window[i].base);
+		vm_device_free(e);
+		return ret;
+	}
+	if (e->pci)
+		vm->pci_slot[e->slot] = e;
+	for (tail = &vm->devices; *tail; tail = &(*tail)->next)
+		;
+	*tail = e;
+	return 0;
+}
+
+struct vm_device *vm_device_find(struct vm *vm, const char *type)
+{
+	struct vm_device *d;
+
+	for (d = vm->devices; d; d = d->next)
+		if (!strcmp(d->type, type))
+			return d;
+	return NULL;
+}
+
+/* A BAR moved: its device's entry is the one in the function's slot. */
 static void vm_bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool mapped,
 			   uint64_t addr, uint64_t size)
 {
 	struct vm *vm = ctx;
+	struct vm_device *e = d->slot < PCI_SLOTS ? vm->pci_slot[d->slot] : NULL;
 
-	(void)size;
-	if (bar != VIRTIO_PCI_BAR)
-		return;
-	if (d == &vm->rng_pci.pci)
-		virtio_kvm_bar_changed(&vm->rng_kvm, mapped, addr);
-	else if (vm->balloon && d == &vm->bln_pci.pci)
-		virtio_kvm_bar_changed(&vm->bln_kvm, mapped, addr);
+	if (e && e->ops && e->ops->bar_changed)
+		e->ops->bar_changed(e->opaque, bar, mapped, addr, size);
 }
 
-/* A virtio device on PCI in slot: its transport, KVM's ioeventfds for its queues. */
-static int vm_virtio_add(struct vm *vm, struct virtio_pci *vp, struct virtio_kvm *vk,
-			 const struct virtio_device_ops *ops, void *dev, unsigned int slot,
-			 struct error *err)
+/* Every device is reset before guest memory goes away, then destroyed in the reverse
+ * order of registration. */
+static void vm_devices_destroy(struct vm *vm)
 {
-	int ret = virtio_pci_init(vp, ops, dev, err);
+	struct vm_device *d, *rev = NULL, *next;
 
-	if (!ret)
-		ret = virtio_kvm_init(vk, &vm->kvm, &vm->loop, vp, ops->num_queues, err);
-	if (!ret)
-		ret = pci_host_add(&vm->pci, slot, &vp->pci, err);
-	return ret;
+	for (d = vm->devices; d; d = d->next)
+		if (d->ops && d->ops->reset)
+			d->ops->reset(d->opaque);
+	for (d = vm->devices; d; d = next) {
+		next = d->next;
+		d->next = rev;
+		rev = d;
+	}
+	for (d = rev; d; d = next) {
+		next = d->next;
+		vm_device_free(d);
+	}
+	vm->devices = NULL;
+	memset(vm->pci_slot, 0, sizeof(vm->pci_slot));
 }
 
-/* virtio-balloon in slot 2, driving the memory map's granule state machine. */
-static int vm_balloon(struct vm *vm, const struct cli_config *cfg, struct error *err)
-{
-	const struct balloon_config bcfg = {
-		.stats = cfg->balloon_stats,
-		.deflate_on_oom = cfg->balloon_deflate_on_oom,
-		.free_page_reporting = cfg->balloon_free_page_reporting,
-	};
-	int ret;
-
-	ret = balloon_init(&vm->bln, &vm->mm, &vm->bln_pci.transport, &bcfg);
-	if (ret)
-		return error_set(err, ret, "virtio-balloon: cannot set up");
-	vm->balloon = true;
-	return vm_virtio_add(vm, &vm->bln_pci, &vm->bln_kvm, &balloon_ops, &vm->bln, 2, err);
-}
+/* ---- the machine ---- */
 
 /* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2. */
-static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_pci(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct pci_host_config pcfg = {
 		.mmio = &vm->mmio,
@@ -146,45 +218,54 @@ static int vm_pci(struct vm *vm, const struct cli_config *cfg, struct error *err
 	if (ret)
 		return ret;
 	vm->pci_ready = true;
-	ret = virtio_rng_init(&vm->rng, &vm->mm, &vm->rng_pci.transport, NULL);
-	if (ret)
-		return error_set(err, ret, "virtio-rng: cannot set up");
-	ret = vm_virtio_add(vm, &vm->rng_pci, &vm->rng_kvm, &virtio_rng_ops, &vm->rng, 1, err);
+	ret = vm_rng_add(vm, 1, err);
 	if (!ret && cfg->balloon)
-		ret = vm_balloon(vm, cfg, err);
+		ret = vm_balloon_add(vm, &cfg->balloon_cfg, 2, err);
 	if (!ret)
 		ret = pci_host_assign_bars(&vm->pci, err);
 	return ret;
 }
 
-static int vm_devices(struct vm *vm, const struct cli_config *cfg, struct error *err)
+/* The board's devices: ACPI fixed hardware, COM1, the debug-exit port; then PCI. */
+static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct irq_line com1_irq = {&kvm_irq_ops, &vm->kvm, UART_COM1_IRQ};
 	const struct uart_backend com1_be = {vm_uart_tx, vm_uart_rx_ready, vm};
 	const struct irq_line sci = {&kvm_irq_ops, &vm->kvm, PLATFORM_ACPI_SCI_IRQ};
 	const struct acpi_pm_callbacks pm_cb = {vm_acpi_poweroff, vm_acpi_reset, vm};
+	const struct vm_device pm = {
+		.type = "acpi-pm",
+		.nwindows = 2,
+		.window = {{&vm->pio, PLATFORM_ACPI_PM1A_EVT, ACPI_PM_EVT_WINDOW,
+			    &acpi_pm_evt_io_ops, &vm->pm, "acpi-pm1a-evt"},
+			   {&vm->pio, PLATFORM_ACPI_PM1A_CNT, ACPI_PM_CNT_WINDOW,
+			    &acpi_pm_cnt_io_ops, &vm->pm, "acpi-pm1a-cnt"}},
+	};
+	const struct vm_device com1 = {
+		.type = "isa-serial",
+		.nwindows = 1,
+		.window = {{&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1,
+			    "com1"}},
+	};
+	const struct vm_device debugexit = {
+		.type = "debug-exit",
+		.nwindows = 1,
+		.window = {{&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
+			    &vm->debugexit, "debug-exit"}},
+	};
 	int ret;
 
 	acpi_pm_init(&vm->pm, &sci, &pm_cb);
-	ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_EVT, ACPI_PM_EVT_WINDOW,
-			   &acpi_pm_evt_io_ops, &vm->pm, "acpi-pm1a-evt", err);
-	if (!ret)
-		ret = bus_register(&vm->pio, PLATFORM_ACPI_PM1A_CNT, ACPI_PM_CNT_WINDOW,
-				   &acpi_pm_cnt_io_ops, &vm->pm, "acpi-pm1a-cnt", err);
-	if (ret)
-		return ret;
-
 	uart_init(&vm->com1, &com1_irq, &com1_be);
-	ret = bus_register(&vm->pio, UART_COM1_BASE, UART_WINDOW, &uart_io_ops, &vm->com1, "com1",
-			   err);
-	if (ret)
-		return ret;
 	vm->debugexit = (struct debugexit){vm_debugexit, vm};
-	ret = bus_register(&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
-			   &vm->debugexit, "debug-exit", err);
-	if (ret)
-		return ret;
-	return vm_pci(vm, cfg, err);
+	ret = vm_device_add(vm, &pm, err);
+	if (!ret)
+		ret = vm_device_add(vm, &com1, err);
+	if (!ret)
+		ret = vm_device_add(vm, &debugexit, err);
+	if (!ret)
+		ret = vm_pci(vm, cfg, err);
+	return ret;
 }
 
 /* The firmware area holds what the monitor sets up for a firmware guest; it is a memslot
@@ -201,21 +282,32 @@ static int vm_fw_area(struct vm *vm, struct error *err)
 				  BOOTINFO_FW_SIZE, err);
 }
 
-static int vm_boot_firmware(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot_firmware(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	struct boot_file fw;
+	struct boot_firmware_config fc = {
+		.mm = &vm->mm,
+		.ncpus = vm->vcpus.n,
+		/* RAM, the PCI hole and the 64-bit PCI window, so a test guest can reach BARs. */
+		.map_end = vm->pci64_base + PLATFORM_PCI64_SIZE,
+		.image = slabvm_demo_image,
+		.size = slabvm_demo_image_size,
+		.cmdline = cfg->cmdline,
+	};
+	struct boot_file fw = {NULL, 0};
 	int ret;
 
 	ret = vm_fw_area(vm, err);
 	if (ret)
 		return ret;
-	if (!cfg->firmware)
-		return boot_firmware(vm, &vm->vcpus[0], slabvm_demo_image, slabvm_demo_image_size,
-				     cfg->cmdline, err);
-	ret = boot_file_open(&fw, "--firmware", cfg->firmware, BOOTINFO_IMAGE_MAX, err);
-	if (ret)
-		return ret;
-	ret = boot_firmware(vm, &vm->vcpus[0], fw.data, fw.size, cfg->cmdline, err);
+	fc.area = vm->fw_area;
+	if (cfg->firmware) {
+		ret = boot_file_open(&fw, "--firmware", cfg->firmware, BOOTINFO_IMAGE_MAX, err);
+		if (ret)
+			return ret;
+		fc.image = fw.data;
+		fc.size = fw.size;
+	}
+	ret = boot_firmware(&fc, &vm->vcpus.cpu[0], err);
 	boot_file_close(&fw);
 	return ret;
 }
@@ -224,7 +316,7 @@ static int vm_boot_firmware(struct vm *vm, const struct cli_config *cfg, struct 
 static int vm_acpi(struct vm *vm, struct acpi_tables *out, struct error *err)
 {
 	const struct acpi_config acfg = {
-		.ncpus = vm->ncpus,
+		.ncpus = vm->vcpus.n,
 		.pci64_base = vm->pci64_base,
 		.pci64_size = PLATFORM_PCI64_SIZE,
 	};
@@ -241,7 +333,7 @@ static int vm_acpi(struct vm *vm, struct acpi_tables *out, struct error *err)
 	return ret;
 }
 
-static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot_linux(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	struct boot_file kernel, initrd = {NULL, 0};
 	struct acpi_tables tables;
@@ -271,148 +363,223 @@ static int vm_boot_linux(struct vm *vm, const struct cli_config *cfg, struct err
 		ret = linux_load(&vm->mm, &lc, &entry, err);
 	}
 	if (!ret)
-		ret = boot_enter(&vm->vcpus[0], &entry, 0, err);
+		ret = boot_enter(&vm->vcpus.cpu[0], &entry, 0, err);
 	boot_file_close(&initrd);
 	boot_file_close(&kernel);
 	return ret;
 }
 
-static int vm_boot(struct vm *vm, const struct cli_config *cfg, struct error *err)
+static int vm_boot(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	return cfg->kernel ? vm_boot_linux(vm, cfg, err) : vm_boot_firmware(vm, cfg, err);
 }
 
-int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err)
-{
-	const struct memmap_config mcfg = {
-		.mem = cfg->mem,
-		.maxmem = cfg->maxmem,
-		.granule = cfg->granule,
-	};
-	int status = VM_STATUS_ERROR;
-	pthread_condattr_t cattr;
-	unsigned int i;
-	int ret;
+/* ---- building the VM, phase by phase ---- */
 
-	memset(vm, 0, sizeof(*vm));
+/* What every later phase and vm_destroy rely on: nothing here reads the configuration. */
+static int vm_init_state(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	(void)cfg;
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->info_lock, NULL);
-	pthread_condattr_init(&cattr);
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->info_cond, &cattr);
-	pthread_condattr_destroy(&cattr);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	vm->console.out_fd = vm->console.in_fd = -1;
 	vm->loop.epfd = -1;
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
-	vm->ncpus = cfg->cpus;
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0) {
-		error_set(err, -errno, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	if (evloop_init(&vm->loop, err))
-		goto fail;
+	if (vm->stop_fd < 0)
+		return error_set(err, -errno, "eventfd: %s", strerror(errno));
+	return evloop_init(&vm->loop, err);
+}
 
-	/* The configuration is checked before /dev/kvm is touched, so a usage error is
-	 * reported as one even on a machine without KVM. */
-	ret = memmap_init(&vm->mm, &mcfg, NULL, NULL, err);
-	if (ret) {
-		status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
-		goto fail;
-	}
+/* The memory map is laid out before /dev/kvm is touched, so that a configuration it
+ * refuses is reported as a usage error even on a machine without KVM. */
+static int vm_memory(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = memmap_init(&vm->mm, &cfg->mem, NULL, NULL, err);
+
+	if (ret)
+		return ret;
 	vm->pci64_base = memmap_ram_end(&vm->mm);
 	if (vm->pci64_base < MEMMAP_HIGH_BASE)
 		vm->pci64_base = MEMMAP_HIGH_BASE;
 	vm->pci64_base = (vm->pci64_base + PLATFORM_PCI64_ALIGN - 1) & ~(PLATFORM_PCI64_ALIGN - 1);
-	ret = kvm_init(&vm->kvm, err);
+	return 0;
+}
+
+/* The KVM VM, with guest RAM in its memslots. */
+static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = kvm_init(&vm->kvm, err);
+
 	if (ret)
-		goto fail;
-	if (cfg->cpus > vm->kvm.max_vcpus) {
-		error_set(err, -EINVAL, "--cpus %u: this KVM allows at most %u", cfg->cpus,
-			  vm->kvm.max_vcpus);
-		status = VM_STATUS_USAGE;
-		goto fail;
-	}
+		return ret;
+	if (cfg->cpus > vm->kvm.max_vcpus)
+		return error_usage(err, -EINVAL, "--cpus %u: this KVM allows at most %u", cfg->cpus,
+				   vm->kvm.max_vcpus);
 	ret = memmap_add_listener(&vm->mm, &vm->kvm.memslots, err);
 	if (!ret)
 		ret = memmap_start(&vm->mm, err);
-	if (!ret)
-		ret = vm_devices(vm, cfg, err);
-	if (ret)
-		goto fail;
+	return ret;
+}
 
-	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		ret = error_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (i = 0; i < vm->ncpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_init(&vm->vcpus[i], vm, i, err);
-		if (ret)
-			goto fail;
-	}
-	ret = vm_boot(vm, cfg, err);
-	if (ret) {
-		status = VM_STATUS_USAGE; /* the image or command line did not fit */
-		goto fail;
-	}
+static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	const struct vcpu_host host = {
+		.kvm = &vm->kvm,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.stop = vm_vcpu_stop,
+		.stop_ctx = vm,
+		.stopping = &vm->stopping,
+	};
 
-	if (cfg->qmp) {
-		ret = control_init(&vm->control, vm, cfg->qmp, err);
-		if (ret) {
-			status = ret == -EINVAL ? VM_STATUS_USAGE : VM_STATUS_ERROR;
-			goto fail;
-		}
-	}
+	return vcpus_init(&vm->vcpus, &host, cfg->cpus, err);
+}
 
-	ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
-				 memmap_has_pinning_listener(&vm->mm), err);
+/* ---- what the control socket asks of the VM (control.h) ---- */
+
+static bool vm_ctl_balloon_info(void *ctx, struct control_balloon *out)
+{
+	return vm_balloon_info(ctx, out);
+}
+
+static int vm_ctl_balloon_set(void *ctx, uint64_t bytes, struct error *err)
+{
+	return vm_balloon_set(ctx, bytes, err);
+}
+
+static void vm_ctl_balloon_stats_interval(void *ctx, unsigned int seconds)
+{
+	vm_balloon_stats_interval(ctx, seconds);
+}
+
+static void vm_ctl_memory(void *ctx, struct control_memory *out)
+{
+	struct vm *vm = ctx;
+	unsigned int i;
+	uint64_t g;
+
+	memmap_get_stats(&vm->mm, &out->stats);
+	out->granule = vm->mm.granule;
+	guestmem_lock(&vm->mm);
+	out->nregions = vm->mm.nregions;
+	for (i = 0; i < vm->mm.nregions; i++) {
+		const struct memmap_region *r = &vm->mm.region[i];
+		struct control_region *cr = &out->region[i];
+
+		*cr = (struct control_region){r->kind, r->gpa, r->size, r->plugged, {0}};
+		for (g = 0; g < r->ngranules; g++)
+			cr->granules[r->state[g]]++;
+	}
+	guestmem_unlock(&vm->mm);
+}
+
+static void vm_ctl_power_button(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	acpi_pm_power_button(&vm->pm);
+}
+
+static int vm_ctl_vcpu_info(void *ctx, unsigned int parts, struct vcpu_info **cpus, unsigned int *n,
+			    struct error *err)
+{
+	struct vm *vm = ctx;
+	struct vcpu_info *v = calloc(vm->vcpus.n, sizeof(*v));
+
+	if (!v)
+		return error_set(err, -ENOMEM, "out of memory");
+	vcpu_query_all(&vm->vcpus, parts, v, VCPU_INFO_TIMEOUT_S);
+	*cpus = v;
+	*n = vm->vcpus.n;
+	return 0;
+}
+
+static void vm_ctl_quit(void *ctx)
+{
+	vm_stop_reason(ctx, STOP_QMP_QUIT);
+}
+
+static bool vm_ctl_running(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	return !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+}
+
+static const struct control_ops vm_control_ops = {
+	.balloon_info = vm_ctl_balloon_info,
+	.balloon_set = vm_ctl_balloon_set,
+	.balloon_stats_interval = vm_ctl_balloon_stats_interval,
+	.memory = vm_ctl_memory,
+	.power_button = vm_ctl_power_button,
+	.vcpu_info = vm_ctl_vcpu_info,
+	.quit = vm_ctl_quit,
+	.running = vm_ctl_running,
+};
+
+static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	if (!cfg->qmp)
+		return 0;
+	return control_init(&vm->control, &vm_control_ops, vm, &vm->loop, cfg->qmp, err);
+}
+
+/* Last: the process gives up its capabilities, and a terminal goes raw. */
+static int vm_host(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
+				     memmap_has_pinning_listener(&vm->mm), err);
+
 	if (!ret)
 		ret = caps_drop_all(err);
 	if (!ret)
 		ret = console_init(&vm->console, cfg->console, cfg->console_path, err);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	vm_destroy(vm);
-	return status;
+	return ret;
 }
 
-void vm_destroy(struct vm *vm)
+typedef int vm_phase_fn(struct vm *vm, const struct vm_config *cfg, struct error *err);
+
+static vm_phase_fn *const vm_phases[] = {
+	vm_init_state, vm_memory, vm_kvm, vm_devices, vm_vcpus, vm_boot, vm_control, vm_host,
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	unsigned int i;
 
+	memset(vm, 0, sizeof(*vm));
+	for (i = 0; i < sizeof(vm_phases) / sizeof(vm_phases[0]); i++) {
+		if (vm_phases[i](vm, cfg, err)) {
+			vm_destroy(vm);
+			return err->usage ? STOP_STATUS_USAGE : STOP_STATUS_ERROR;
+		}
+	}
+	return 0;
+}
+
+/* Each step tells the teardown watchdog (when vm_run started it) what it waits for. */
+void vm_destroy(struct vm *vm)
+{
+	watchdog_set(&vm->teardown, "the console to close");
 	console_destroy(&vm->console);
+	watchdog_set(&vm->teardown, "the control socket to close");
 	control_destroy(&vm->control);
-	if (vm->vcpus) {
-		for (i = 0; i < vm->ncpus; i++)
-			if (vm->vcpus[i].fd >= 0)
-				vcpu_destroy(&vm->vcpus[i]);
-		free(vm->vcpus);
-		vm->vcpus = NULL;
-	}
-	if (vm->pci_ready) {
+	watchdog_set(&vm->teardown, "the vCPUs' file descriptors to close");
+	vcpus_destroy(&vm->vcpus);
+	watchdog_set(&vm->teardown, "the devices to be reset and freed");
+	if (vm->pci_ready)
 		pci_host_destroy(&vm->pci);
-		virtio_kvm_destroy(&vm->rng_kvm);
-		virtio_pci_destroy(&vm->rng_pci);
-		virtio_rng_destroy(&vm->rng);
-		vm->pci_ready = false;
-	}
-	if (vm->balloon) {
-		virtio_kvm_destroy(&vm->bln_kvm);
-		virtio_pci_destroy(&vm->bln_pci);
-		balloon_destroy(&vm->bln);
-		vm->balloon = false;
-	}
+	vm->pci_ready = false;
+	vm_devices_destroy(vm);
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
+	watchdog_set(&vm->teardown, "guest memory to be released");
 	memmap_destroy(&vm->mm);
+	watchdog_set(&vm->teardown, "the KVM VM to close");
 	kvm_destroy(&vm->kvm);
+	watchdog_set(&vm->teardown, "the rest of the teardown");
 	if (vm->fw_area)
 		munmap(vm->fw_area, BOOTINFO_FW_SIZE);
 	vm->fw_area = NULL;
@@ -422,9 +589,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vm->stop_fd = -1;
-	pthread_cond_destroy(&vm->info_cond);
-	pthread_mutex_destroy(&vm->info_lock);
 	pthread_mutex_destroy(&vm->stop_lock);
+	watchdog_stop(&vm->teardown);
 }
 
 static int vm_signalfd(sigset_t *set)
@@ -449,12 +615,14 @@ static void vm_on_signal(void *ctx)
 {
 	struct vm_signals *vs = ctx;
 	struct signalfd_siginfo si;
-	char why[64];
+	struct stop s = {.reason = STOP_SIGNAL};
 
 	if (read(vs->fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	snprintf(why, sizeof(why), "stopped by %s", strsignal((int)si.ssi_signo));
-	vm_stop(vs->vm, VM_STATUS_SIGNAL_BASE + (int)si.ssi_signo, why);
+	s.value = (int)si.ssi_signo;
+	if (si.ssi_pid) /* 0: the kernel sent it (a terminal hangup) */
+		snprintf(s.detail, sizeof(s.detail), "from process %u", si.ssi_pid);
+	vm_stop(vs->vm, &s);
 }
 
 static void vm_on_stop(void *ctx)
@@ -464,27 +632,41 @@ static void vm_on_stop(void *ctx)
 
 static void vm_console_quit(void *ctx)
 {
-	vm_stop(ctx, VM_STATUS_POWEROFF, "quit from the console (Ctrl-A x)");
+	vm_stop_reason(ctx, STOP_CONSOLE_QUIT);
 }
 
-/* Tells control-socket clients how the VM ended, in QMP's words. */
-static void vm_shutdown_event(struct vm *vm)
+/* Says why the VM stopped, unless it was the guest's own clean end (stop.h). */
+static void vm_report_stop(struct vm *vm)
 {
-	bool guest = false;
-	const char *reason = "host-error";
+	char msg[384];
 
-	if (vm->status >= VM_STATUS_SIGNAL_BASE) {
-		reason = "host-signal";
-	} else if (vm->status == VM_STATUS_RESET) {
-		guest = true;
-		reason = "guest-reset";
-	} else if (!strcmp(vm->stop_why, VM_WHY_QMP_QUIT)) {
-		reason = "host-qmp-quit";
-	} else if (!vm->stop_why[0] || vm->status == VM_STATUS_POWEROFF) {
-		guest = !vm->stop_why[0];
-		reason = guest ? "guest-shutdown" : "host-ui";
+	if (stop_message(&vm->stop, msg, sizeof(msg)))
+		fprintf(stderr, "slabvm: %s\n", msg);
+}
+
+/* The vCPUs leave KVM_RUN and their threads end. */
+static void vm_stop_vcpus(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->vcpus.n; i++)
+		vcpu_kick(&vm->vcpus.cpu[i]);
+	for (i = 0; i < vm->vcpus.n; i++) {
+		struct vcpu *v = &vm->vcpus.cpu[i];
+		bool in_run;
+
+		if (!vcpu_running(v, &in_run))
+			watchdog_set(&vm->teardown, "vCPU %u's thread to end", v->id);
+		else if (in_run)
+			watchdog_set(&vm->teardown, "vCPU %u (thread %d) to leave KVM_RUN", v->id,
+				     (int)v->tid);
+		else
+			watchdog_set(&vm->teardown,
+				     "vCPU %u (thread %d) to finish handling an exit (a device "
+				     "access, or guest output to the console)",
+				     v->id, (int)v->tid);
+		vcpu_join(v);
 	}
-	control_shutdown_event(&vm->control, guest, reason);
 }
 
 int vm_run(struct vm *vm)
@@ -505,28 +687,30 @@ int vm_run(struct vm *vm)
 		fprintf(stderr, "slabvm: %s\n", vs.fd < 0 ? strerror(errno) : err.msg);
 		if (vs.fd >= 0)
 			close(vs.fd);
-		return VM_STATUS_ERROR;
+		return STOP_STATUS_ERROR;
 	}
-	for (i = 0; i < vm->ncpus; i++) {
-		if (vcpu_start(&vm->vcpus[i], &err)) {
-			vm_stop(vm, VM_STATUS_ERROR, err.msg);
+	for (i = 0; i < vm->vcpus.n; i++) {
+		if (vcpu_start(&vm->vcpus.cpu[i], &err)) {
+			vm_stop_error(vm, &err);
 			break;
 		}
 	}
 	if (console_start(&vm->console, &vm->com1, vm_console_quit, vm, &err))
-		vm_stop(vm, VM_STATUS_ERROR, err.msg);
+		vm_stop_error(vm, &err);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
+
+	/* The teardown: from here on the watchdog says what it waits for. The terminal is
+	 * restored first, so that what slabvm says reads well. */
+	if (watchdog_start(&vm->teardown, "teardown", VM_TEARDOWN_REPORT_S, &err))
+		fprintf(stderr, "slabvm: %s\n", err.msg);
+	watchdog_set(&vm->teardown, "the console input thread to end");
 	console_stop(&vm->console);
-	if (vm->control.vm)
-		vm_shutdown_event(vm);
-	close(vs.fd);
 	console_restore(&vm->console);
-	if (vm->stop_why[0])
-		fprintf(stderr, "slabvm: %s\n", vm->stop_why);
-	return vm->status;
+	vm_report_stop(vm);
+	vm_stop_vcpus(vm);
+	if (vm->control.ops)
+		control_shutdown_event(&vm->control, vm->stop.reason);
+	close(vs.fd);
+	return stop_status(&vm->stop);
 }

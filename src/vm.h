@@ -3,9 +3,11 @@
  * A virtual machine: the memory map and its KVM listener, the I/O buses with their
  * devices, the vCPU threads and the main loop that waits for the VM to end.
  *
- * Stopping: whoever ends the VM (a vCPU on guest exit or error, the main loop on a
- * signal or Ctrl-A x) calls vm_stop(); the first call decides the exit status. The main
- * loop then kicks every vCPU out of KVM_RUN and joins them all.
+ * Stopping: whoever ends the VM (a vCPU on guest exit or error, a device, the main loop
+ * on a signal or Ctrl-A x, the control socket) calls vm_stop() with a reason (stop.h); the
+ * first call decides the exit status. The main loop then says why on stderr (stop_message),
+ * kicks every vCPU out of KVM_RUN and joins them all. From there until vm_destroy is done,
+ * a watchdog says every VM_TEARDOWN_REPORT_S seconds what the teardown waits for.
  */
 #ifndef SLABVM_VM_H
 #define SLABVM_VM_H
@@ -15,77 +17,121 @@
 #include <stdint.h>
 
 #include "balloon/balloon.h"
-#include "devices/bus.h"
-#include "cli.h"
-#include "host/console.h"
+#include "base/stop.h"
 #include "control/control.h"
 #include "devices/acpi_pm.h"
+#include "devices/bus.h"
 #include "devices/debugexit.h"
 #include "devices/pci.h"
 #include "devices/uart.h"
-#include "devices/virtio_pci.h"
-#include "devices/virtio_rng.h"
+#include "host/console.h"
 #include "host/evloop.h"
+#include "host/watchdog.h"
 #include "kvm/kvm.h"
+#include "kvm/vcpu.h"
 #include "mem/memmap.h"
-#include "kvm/virtio_kvm.h"
 
-/* Exit statuses besides the guest's own debug-exit value (see cli_usage). */
-#define VM_STATUS_POWEROFF 0
-#define VM_STATUS_ERROR 1
-#define VM_STATUS_USAGE 2
-#define VM_STATUS_RESET 3
-#define VM_STATUS_VCPU_ERROR 4
-#define VM_STATUS_SIGNAL_BASE 128
+#define VM_TEARDOWN_REPORT_S 5
 
-#define VM_WHY_QMP_QUIT "quit from the control socket"
+/* What the VM is built from (main.c fills it from the command line). */
+struct vm_config {
+	struct memmap_config mem;
+	unsigned int cpus;
+	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
+	const char *kernel;   /* a Linux bzImage */
+	const char *initrd;
+	const char *cmdline;
+	enum console_kind console;
+	const char *console_path;
+	bool balloon; /* a virtio-balloon device, with balloon_cfg's features */
+	struct balloon_config balloon_cfg;
+	const char *qmp; /* control socket path, NULL for none */
+};
 
-struct vcpu;
+/*
+ * The device list. Each device (on PCI or not) is registered once, with what the VM needs
+ * from it; adding a device type takes its own file and one registration line in vm.c.
+ */
+struct vm_device_ops {
+	/* BAR bar of the device's PCI function decodes at addr now (mapped) or no longer.
+	 * Called with the function's lock held (pci.h). Optional. */
+	void (*bar_changed)(void *opaque, unsigned int bar, bool mapped, uint64_t addr,
+			    uint64_t size);
+	/* Puts the device in its power-on state with no DMA in flight; the VM calls it once
+	 * the vCPUs stopped and before guest memory goes away. Optional. */
+	void (*reset)(void *opaque);
+	/* Frees the device; the last call it gets. Optional (a board device whose state
+	 * lives in struct vm). */
+	void (*destroy)(void *opaque);
+};
+
+/* A window the device decodes outside PCI BARs (which pci.c maps itself). */
+struct vm_window {
+	struct bus *bus;
+	uint64_t base;
+	uint64_t len;
+	const struct io_ops *ops;
+	void *opaque;
+	const char *name;
+};
+
+#define VM_DEVICE_MAX_WINDOWS 4
+
+struct vm_device {
+	const char *type; /* as QMP and QOM name it: virtio-balloon-pci */
+	const char *id;	  /* QMP's device id (/machine/peripheral/ID), NULL for board devices */
+	const struct vm_device_ops *ops;
+	void *opaque;
+	struct pci_dev *pci; /* its PCI function, NULL if not on PCI */
+	unsigned int slot;   /* the function's slot */
+	unsigned int nwindows;
+	struct vm_window window[VM_DEVICE_MAX_WINDOWS];
+	struct vm_device *next;
+};
 
 struct vm {
 	struct kvm kvm;
 	struct memmap mm;
 	struct bus pio;
 	struct bus mmio;
-	unsigned int ncpus;
-	struct vcpu *vcpus;
+	struct vcpus vcpus;
 	struct uart com1;
 	struct debugexit debugexit;
 	struct acpi_pm pm;
 	struct pci_host pci;
-	bool pci_ready; /* pci_host_init succeeded: the PCI part needs tearing down */
-	struct virtio_rng rng;
-	struct virtio_pci rng_pci;
-	struct virtio_kvm rng_kvm;
-	bool balloon; /* --balloon: the three below are set up */
-	struct balloon bln;
-	struct virtio_pci bln_pci;
-	struct virtio_kvm bln_kvm;
+	bool pci_ready;		   /* pci_host_init succeeded: the PCI part needs tearing down */
+	struct vm_device *devices; /* in the order they were added */
+	struct vm_device *pci_slot[PCI_SLOTS]; /* the entry of each slot's function */
 	struct console console;
 	struct evloop loop;	/* the main thread's: signals, stop requests, ioeventfds */
-	struct control control; /* --qmp; control.vm is NULL without it */
+	struct control control; /* --qmp; control.ops is NULL without it */
 	uint8_t *fw_area;	/* the firmware area (bootinfo.h), NULL when unused */
 	uint64_t pci64_base;	/* the 64-bit PCI window, PLATFORM_PCI64_SIZE bytes above RAM */
 
-	/* Requests for the vCPUs' state and their answers (vcpu_query_all). */
-	pthread_mutex_t info_lock;
-	pthread_cond_t info_cond; /* on CLOCK_MONOTONIC */
-
 	pthread_mutex_t stop_lock;
-	bool stopping;
-	int status;
-	char stop_why[160];
-	int stop_fd; /* eventfd: wakes the main loop when a vCPU stops the VM */
+	bool stopping;	  /* set once, with release semantics, by the first vm_stop */
+	struct stop stop; /* why, written before stopping is set */
+	int stop_fd;	  /* eventfd: wakes the main loop when a vCPU stops the VM */
+	struct watchdog teardown;
 };
 
 /* Builds the whole VM from the configuration. On failure tears down what it built and
- * returns VM_STATUS_USAGE when the configuration itself was refused, else VM_STATUS_ERROR. */
-int vm_create(struct vm *vm, const struct cli_config *cfg, struct error *err);
+ * returns STOP_STATUS_USAGE when the configuration itself was refused (err->usage), else
+ * STOP_STATUS_ERROR. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
 /* Runs until the VM ends; returns slabvm's exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
-/* Ends the VM with status; the first caller wins. Safe from any thread. */
-void vm_stop(struct vm *vm, int status, const char *why);
+/* Registers a device: its windows on their buses, its PCI function in its slot. d is
+ * copied. On failure the device is destroyed (d->ops->destroy) and nothing is registered. */
+int vm_device_add(struct vm *vm, const struct vm_device *d, struct error *err);
+/* The first device of a type, NULL if there is none. */
+struct vm_device *vm_device_find(struct vm *vm, const char *type);
+
+/* Ends the VM for the reason s gives; the first caller wins. Safe from any thread. */
+void vm_stop(struct vm *vm, const struct stop *s);
+/* The same for a reason with no value or detail. */
+void vm_stop_reason(struct vm *vm, enum stop_reason reason);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #define BALLOON_BASE_FEATURES                                                                      \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |                         \
@@ -217,6 +218,7 @@ static int balloon_stats_buf(struct balloon *b, unsigned int q, bool *pushed)
 {
 	uint8_t e[BALLOON_MAX_STATS * BALLOON_STAT_ENTRY];
 	size_t len = b->chain.read_len < sizeof(e) ? b->chain.read_len : sizeof(e);
+	struct timespec now;
 	ssize_t got;
 	size_t i;
 	int ret;
@@ -233,6 +235,8 @@ static int balloon_stats_buf(struct balloon *b, unsigned int q, bool *pushed)
 		b->guest.valid |= 1U << tag;
 	}
 	b->guest.updates++;
+	clock_gettime(CLOCK_REALTIME, &now);
+	b->guest.last_update = now.tv_sec;
 	if (b->stats_held) {
 		ret = virtqueue_push(&b->vq[q], b->stats_head, 0);
 		if (ret < 0)

@@ -43,9 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "devices/virtio.h"
 #include "devices/virtqueue.h"
-#include "base/error.h"
 #include "mem/memmap.h"
 
 /* Device feature bits (virtio 1.2, 5.5.3). */
@@ -102,8 +102,9 @@ struct balloon_stats {
 };
 
 struct balloon_guest_stats {
-	uint64_t updates; /* stats buffers received */
-	uint32_t valid;	  /* bit n: val[n] was reported at least once */
+	uint64_t updates;    /* stats buffers received */
+	int64_t last_update; /* the host's time (CLOCK_REALTIME, s) of the last, 0 for none */
+	uint32_t valid;	     /* bit n: val[n] was reported at least once */
 	uint64_t val[BALLOON_S_NR];
 };
 

@@ -12,11 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "mem/guestmem.h"
 #include "control/qmp.h"
-#include "kvm/vcpu.h"
-#include "control/vcpu_info.h"
-#include "vm.h"
 
 #define CONTROL_READ_CHUNK 4096
 #define CONTROL_SEND_TIMEOUT_S 2  /* a client that stops reading is dropped after this */
@@ -31,18 +27,29 @@ static int control_no_args(struct json_object *args, struct error *err)
 	return qmp_args_check(args, none, err);
 }
 
+static int control_no_balloon(struct error *err)
+{
+	return error_set(err, -ENOTCONN, "No balloon device has been activated");
+}
+
+/* The guest's logical size, QMP's "actual": its RAM less what the balloon holds. The
+ * driver says what it holds, so the guest controls held: more than its RAM gives 0. */
+static uint64_t control_balloon_actual(uint64_t ram, uint64_t held)
+{
+	return held < ram ? ram - held : 0;
+}
+
 static int cmd_query_version(void *ctx, struct json_object *args, struct json_object **ret,
 			     struct error *err)
 {
-	struct json_object *v = json_object_new_object(), *q = json_object_new_object();
+	struct json_object *v, *q;
 	unsigned int major = 0, minor = 0, micro = 0;
 
 	(void)ctx;
-	if (control_no_args(args, err)) {
-		json_object_put(v);
-		json_object_put(q);
+	if (control_no_args(args, err))
 		return -EINVAL;
-	}
+	v = json_object_new_object();
+	q = json_object_new_object();
 	sscanf(SLABVM_VERSION, "%u.%u.%u", &major, &minor, &micro);
 	json_object_object_add(q, "major", json_object_new_int((int)major));
 	json_object_object_add(q, "minor", json_object_new_int((int)minor));
@@ -56,36 +63,29 @@ static int cmd_query_version(void *ctx, struct json_object *args, struct json_ob
 static int cmd_query_status(void *ctx, struct json_object *args, struct json_object **ret,
 			    struct error *err)
 {
-	struct vm *vm = ctx;
-	bool stopping = __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+	struct control *c = ctx;
+	bool running;
 	struct json_object *o;
 
 	if (control_no_args(args, err))
 		return -EINVAL;
+	running = c->ops->running(c->ctx);
 	o = json_object_new_object();
 	json_object_object_add(o, "status",
-			       json_object_new_string(stopping ? "shutdown" : "running"));
-	json_object_object_add(o, "running", json_object_new_boolean(!stopping));
+			       json_object_new_string(running ? "running" : "shutdown"));
+	json_object_object_add(o, "running", json_object_new_boolean(running));
 	json_object_object_add(o, "singlestep", json_object_new_boolean(false));
 	*ret = o;
 	return 0;
-}
-
-/* The RAM the guest has now: what QMP's balloon sizes are relative to. */
-static uint64_t control_ram_bytes(struct vm *vm)
-{
-	struct memmap_stats st;
-
-	memmap_get_stats(&vm->mm, &st);
-	return st.plugged_bytes;
 }
 
 static int cmd_balloon(void *ctx, struct json_object *args, struct json_object **ret,
 		       struct error *err)
 {
 	static const char *const known[] = {"value", NULL};
-	struct vm *vm = ctx;
-	uint64_t ram, value;
+	struct control *c = ctx;
+	struct control_balloon b;
+	uint64_t value;
 	int rc;
 
 	(void)ret;
@@ -94,87 +94,194 @@ static int cmd_balloon(void *ctx, struct json_object *args, struct json_object *
 		rc = qmp_arg_u64(args, "value", true, &value, err);
 	if (rc < 0)
 		return rc;
-	if (!vm->balloon)
-		return error_set(err, -ENOTCONN, "No balloon device has been activated");
-	ram = control_ram_bytes(vm);
-	if (value == 0 || value > ram)
+	if (!c->ops->balloon_info(c->ctx, &b))
+		return control_no_balloon(err);
+	if (value == 0 || value > b.ram)
 		return error_set(err, -EINVAL,
 				 "Parameter 'value' must be from 1 to the guest's RAM, %llu bytes",
-				 (unsigned long long)ram);
+				 (unsigned long long)b.ram);
 	/* QMP's value is the guest's logical size; the balloon holds the rest. */
-	return balloon_set_target(&vm->bln, ram - value, err);
+	return c->ops->balloon_set(c->ctx, b.ram - value, err);
+}
+
+/* QEMU's names for the statistics tags (virtio 1.2, 5.5.6.3, and Linux's later ones). */
+static const char *const control_stat_names[BALLOON_S_NR] = {
+	[BALLOON_S_SWAP_IN] = "stat-swap-in",
+	[BALLOON_S_SWAP_OUT] = "stat-swap-out",
+	[BALLOON_S_MAJFLT] = "stat-major-faults",
+	[BALLOON_S_MINFLT] = "stat-minor-faults",
+	[BALLOON_S_MEMFREE] = "stat-free-memory",
+	[BALLOON_S_MEMTOT] = "stat-total-memory",
+	[BALLOON_S_AVAIL] = "stat-available-memory",
+	[BALLOON_S_CACHES] = "stat-disk-caches",
+	[BALLOON_S_HTLB_PGALLOC] = "stat-htlb-pgalloc",
+	[BALLOON_S_HTLB_PGFAIL] = "stat-htlb-pgfail",
+	[BALLOON_S_OOM_KILLS] = "stat-oom-kills",
+	[BALLOON_S_ALLOC_STALL] = "stat-alloc-stalls",
+	[BALLOON_S_ASYNC_SCAN] = "stat-async-scans",
+	[BALLOON_S_DIRECT_SCAN] = "stat-direct-scans",
+	[BALLOON_S_ASYNC_RECLAIM] = "stat-async-reclaims",
+	[BALLOON_S_DIRECT_RECLAIM] = "stat-direct-reclaims",
+};
+
+/* The guest's last statistics in QEMU's guest-stats shape: {"stats": {name: value, ...},
+ * "last-update": seconds}, -1 for a value the guest never reported, 0 for never updated. */
+static struct json_object *control_guest_stats(const struct balloon_guest_stats *g)
+{
+	struct json_object *o = json_object_new_object(), *stats = json_object_new_object();
+	unsigned int t;
+
+	for (t = 0; t < BALLOON_S_NR; t++)
+		json_object_object_add(stats, control_stat_names[t],
+				       g->valid & (1U << t) ? json_object_new_uint64(g->val[t])
+							    : json_object_new_int(-1));
+	json_object_object_add(o, "stats", stats);
+	json_object_object_add(o, "last-update", json_object_new_int64(g->last_update));
+	return o;
 }
 
 static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_object **ret,
 			     struct error *err)
 {
-	struct vm *vm = ctx;
-	struct balloon_info bi;
+	struct control *c = ctx;
+	struct control_balloon b;
 	struct json_object *o;
-	uint64_t ram;
 
 	if (control_no_args(args, err))
 		return -EINVAL;
-	if (!vm->balloon)
-		return error_set(err, -ENOTCONN, "No balloon device has been activated");
-	balloon_get_info(&vm->bln, &bi);
-	ram = control_ram_bytes(vm);
+	if (!c->ops->balloon_info(c->ctx, &b))
+		return control_no_balloon(err);
 	o = json_object_new_object();
-	json_object_object_add(o, "actual", json_object_new_uint64(ram - bi.actual_bytes));
-	json_object_object_add(o, "target", json_object_new_uint64(ram - bi.target_bytes));
-	json_object_object_add(o, "inflated", json_object_new_uint64(bi.inflated_bytes));
-	json_object_object_add(o, "released", json_object_new_uint64(bi.released_bytes));
+	json_object_object_add(
+		o, "actual",
+		json_object_new_uint64(control_balloon_actual(b.ram, b.info.actual_bytes)));
+	json_object_object_add(
+		o, "target",
+		json_object_new_uint64(control_balloon_actual(b.ram, b.info.target_bytes)));
+	json_object_object_add(o, "inflated", json_object_new_uint64(b.info.inflated_bytes));
+	json_object_object_add(o, "released", json_object_new_uint64(b.info.released_bytes));
 	json_object_object_add(o, "inflated-pinned",
-			       json_object_new_uint64(bi.inflated_pinned_bytes));
-	json_object_object_add(o, "invalid-pfns", json_object_new_uint64(bi.stats.invalid_pfns));
+			       json_object_new_uint64(b.info.inflated_pinned_bytes));
+	json_object_object_add(o, "invalid-pfns",
+			       json_object_new_uint64(b.info.stats.invalid_pfns));
+	if (b.info.features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
+		json_object_object_add(o, "guest-stats", control_guest_stats(&b.info.guest));
 	*ret = o;
+	return 0;
+}
+
+/* The balloon's QOM properties: the path must name it, as /machine/peripheral/ID. */
+static int control_qom_balloon(struct control *c, struct json_object *args,
+			       struct control_balloon *b, const char **property, struct error *err)
+{
+	const char *path;
+	int rc = qmp_arg_string(args, "path", true, &path, err);
+
+	if (rc >= 0)
+		rc = qmp_arg_string(args, "property", true, property, err);
+	if (rc < 0)
+		return rc;
+	if (!c->ops->balloon_info(c->ctx, b) ||
+	    strncmp(path, CONTROL_QOM_PERIPHERAL, strlen(CONTROL_QOM_PERIPHERAL)) ||
+	    strcmp(path + strlen(CONTROL_QOM_PERIPHERAL), b->id))
+		return error_set(err, -ENODEV, "Device '%s' not found", path);
+	return 0;
+}
+
+static int cmd_qom_get(void *ctx, struct json_object *args, struct json_object **ret,
+		       struct error *err)
+{
+	static const char *const known[] = {"path", "property", NULL};
+	struct control *c = ctx;
+	struct control_balloon b;
+	const char *property;
+	int rc = qmp_args_check(args, known, err);
+
+	if (!rc)
+		rc = control_qom_balloon(c, args, &b, &property, err);
+	if (rc < 0)
+		return rc;
+	if (!strcmp(property, "guest-stats"))
+		*ret = control_guest_stats(&b.info.guest);
+	else if (!strcmp(property, "guest-stats-polling-interval"))
+		*ret = json_object_new_int64(b.stats_interval_s);
+	else
+		return error_set(err, -EINVAL, "Property '%s' not found", property);
+	return 0;
+}
+
+static int cmd_qom_set(void *ctx, struct json_object *args, struct json_object **ret,
+		       struct error *err)
+{
+	static const char *const known[] = {"path", "property", "value", NULL};
+	struct control *c = ctx;
+	struct control_balloon b;
+	const char *property;
+	int64_t value;
+	int rc = qmp_args_check(args, known, err);
+
+	(void)ret;
+	if (!rc)
+		rc = control_qom_balloon(c, args, &b, &property, err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(property, "guest-stats-polling-interval"))
+		return error_set(err, -EINVAL, "Property '%s' cannot be set", property);
+	rc = qmp_arg_int(args, "value", true, &value, err);
+	if (rc < 0)
+		return rc;
+	if (value < 0 || value > UINT32_MAX)
+		return error_set(err, -EINVAL, "Parameter 'value' must be from 0 to %u seconds",
+				 UINT32_MAX);
+	c->ops->balloon_stats_interval(c->ctx, (unsigned int)value);
 	return 0;
 }
 
 static int cmd_query_granules(void *ctx, struct json_object *args, struct json_object **ret,
 			      struct error *err)
 {
-	struct vm *vm = ctx;
+	struct control *c = ctx;
 	struct json_object *o, *regions;
-	struct memmap_stats st;
+	struct control_memory *m;
 	unsigned int i, s;
 
 	if (control_no_args(args, err))
 		return -EINVAL;
-	memmap_get_stats(&vm->mm, &st);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return error_set(err, -ENOMEM, "out of memory");
+	c->ops->memory(c->ctx, m);
 	o = json_object_new_object();
-	json_object_object_add(o, "granule-size", json_object_new_uint64(vm->mm.granule));
+	json_object_object_add(o, "granule-size", json_object_new_uint64(m->granule));
 	for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
 		json_object_object_add(o, memmap_state_name(s),
-				       json_object_new_uint64(st.granules[s]));
-	json_object_object_add(o, "plugged-bytes", json_object_new_uint64(st.plugged_bytes));
-	json_object_object_add(o, "inflated-bytes", json_object_new_uint64(st.inflated_bytes));
-	json_object_object_add(o, "released-bytes", json_object_new_uint64(st.released_bytes));
+				       json_object_new_uint64(m->stats.granules[s]));
+	json_object_object_add(o, "plugged-bytes", json_object_new_uint64(m->stats.plugged_bytes));
+	json_object_object_add(o, "inflated-bytes",
+			       json_object_new_uint64(m->stats.inflated_bytes));
+	json_object_object_add(o, "released-bytes",
+			       json_object_new_uint64(m->stats.released_bytes));
 	json_object_object_add(o, "inflated-pinned-bytes",
-			       json_object_new_uint64(st.inflated_pinned_bytes));
+			       json_object_new_uint64(m->stats.inflated_pinned_bytes));
 	regions = json_object_new_array();
-	guestmem_lock(&vm->mm);
-	for (i = 0; i < vm->mm.nregions; i++) {
-		const struct memmap_region *r = &vm->mm.region[i];
+	for (i = 0; i < m->nregions && i < MEMMAP_MAX_REGIONS; i++) {
+		const struct control_region *r = &m->region[i];
 		struct json_object *ro = json_object_new_object(),
 				   *counts = json_object_new_object();
-		uint64_t n[4] = {0}, g;
 
-		for (g = 0; g < r->ngranules; g++)
-			n[r->state[g]]++;
 		for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
 			json_object_object_add(counts, memmap_state_name(s),
-					       json_object_new_uint64(n[s]));
+					       json_object_new_uint64(r->granules[s]));
 		json_object_object_add(ro, "kind",
 				       json_object_new_string(memmap_kind_name(r->kind)));
-		json_object_object_add(ro, "base", json_object_new_uint64(r->gpa));
+		json_object_object_add(ro, "base", json_object_new_uint64(r->base));
 		json_object_object_add(ro, "size", json_object_new_uint64(r->size));
 		json_object_object_add(ro, "plugged", json_object_new_boolean(r->plugged));
 		json_object_object_add(ro, "granules", counts);
 		json_object_array_add(regions, ro);
 	}
-	guestmem_unlock(&vm->mm);
 	json_object_object_add(o, "regions", regions);
+	free(m);
 	*ret = o;
 	return 0;
 }
@@ -182,49 +289,39 @@ static int cmd_query_granules(void *ctx, struct json_object *args, struct json_o
 static int cmd_system_powerdown(void *ctx, struct json_object *args, struct json_object **ret,
 				struct error *err)
 {
-	struct vm *vm = ctx;
+	struct control *c = ctx;
 
 	(void)ret;
 	if (control_no_args(args, err))
 		return -EINVAL;
 	/* As on hardware, a guest that has not enabled the power button ignores it. */
-	acpi_pm_power_button(&vm->pm);
+	c->ops->power_button(c->ctx);
 	return 0;
 }
 
 static int cmd_quit(void *ctx, struct json_object *args, struct json_object **ret,
 		    struct error *err)
 {
+	struct control *c = ctx;
+
 	(void)ret;
 	if (control_no_args(args, err))
 		return -EINVAL;
 	/* The connection stays open until the VM is down, so that this client gets the
 	 * SHUTDOWN event like every other; control_destroy closes it then. */
-	vm_stop(ctx, VM_STATUS_POWEROFF, VM_WHY_QMP_QUIT);
+	c->ops->quit(c->ctx);
 	return 0;
 }
 
-/* Every vCPU's state, read by the vCPUs themselves; the main loop waits for them (at most
- * VCPU_INFO_TIMEOUT_S), which is fine for a debugging aid. */
-static int control_vcpu_state(void *ctx, unsigned int parts, struct vcpu_info **cpus,
-			      unsigned int *n, struct error *err)
-{
-	struct vm *vm = ctx;
-	struct vcpu_info *v = calloc(vm->ncpus, sizeof(*v));
-
-	if (!v)
-		return error_set(err, -ENOMEM, "out of memory");
-	vcpu_query_all(vm, parts, v, VCPU_INFO_TIMEOUT_S);
-	*cpus = v;
-	*n = vm->ncpus;
-	return 0;
-}
-
-/* For debugging: info registers, info lapic, info cpus (src/control/vcpu_info.h). */
+/* For debugging: info registers, info lapic, info cpus (src/control/vcpu_info.h). The
+ * main loop waits for the vCPUs' answers (at most VCPU_INFO_TIMEOUT_S), which is fine for
+ * a debugging aid. */
 static int cmd_human_monitor_command(void *ctx, struct json_object *args, struct json_object **ret,
 				     struct error *err)
 {
-	return vcpu_info_hmp(args, control_vcpu_state, ctx, ret, err);
+	struct control *c = ctx;
+
+	return vcpu_info_hmp(args, c->ops->vcpu_info, c->ctx, ret, err);
 }
 
 static const struct qmp_command control_commands[] = {
@@ -234,6 +331,8 @@ static const struct qmp_command control_commands[] = {
 	{"query-granules", cmd_query_granules},
 	{"query-status", cmd_query_status},
 	{"query-version", cmd_query_version},
+	{"qom-get", cmd_qom_get},
+	{"qom-set", cmd_qom_set},
 	{"quit", cmd_quit},
 	{"system_powerdown", cmd_system_powerdown},
 	{NULL, NULL},
@@ -259,9 +358,7 @@ static void control_client_write(void *opaque, const char *buf, size_t len)
 
 static void control_client_close(struct control_client *cl)
 {
-	struct vm *vm = cl->c->vm;
-
-	evloop_remove(&vm->loop, cl->fd);
+	evloop_remove(cl->c->loop, cl->fd);
 	close(cl->fd);
 	qmp_session_free(cl->session);
 	cl->fd = -1;
@@ -302,8 +399,8 @@ static void control_accept(void *ctx)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	cl->c = c;
 	cl->fd = fd;
-	cl->session = qmp_session_new(control_commands, c->vm, control_client_write, cl, &err);
-	if (!cl->session || evloop_add(&c->vm->loop, fd, control_client_ready, cl, &err)) {
+	cl->session = qmp_session_new(control_commands, c, control_client_write, cl, &err);
+	if (!cl->session || evloop_add(c->loop, fd, control_client_ready, cl, &err)) {
 		fprintf(stderr, "slabvm: control socket: %s\n", err.msg);
 		qmp_session_free(cl->session);
 		cl->session = NULL;
@@ -325,23 +422,30 @@ void control_event(struct control *c, const char *name, struct json_object *data
 /* BALLOON_CHANGE when the driver reports a new size. The balloon has no callback of its
  * own: reading its state from the main loop keeps events on the thread that owns the
  * sessions. */
-static void control_tick(void *ctx)
+void control_poll(struct control *c)
 {
-	struct control *c = ctx;
-	struct balloon_info bi;
-	uint64_t expirations, actual;
+	struct control_balloon b;
 	struct json_object *data;
+	uint64_t actual;
 
-	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0 || !c->vm->balloon)
+	if (!c->ops->balloon_info(c->ctx, &b))
 		return;
-	balloon_get_info(&c->vm->bln, &bi);
-	actual = control_ram_bytes(c->vm) - bi.actual_bytes;
+	actual = control_balloon_actual(b.ram, b.info.actual_bytes);
 	if (actual == c->last_actual)
 		return;
 	c->last_actual = actual;
 	data = json_object_new_object();
 	json_object_object_add(data, "actual", json_object_new_uint64(actual));
 	control_event(c, "BALLOON_CHANGE", data);
+}
+
+static void control_tick(void *ctx)
+{
+	struct control *c = ctx;
+	uint64_t expirations;
+
+	if (read(c->timer_fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+		control_poll(c);
 }
 
 /* A socket file left by a slabvm that died is replaced; anything else at path is not. */
@@ -354,35 +458,40 @@ static int control_prepare_path(const char *path, struct error *err)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT
 			       ? 0
-			       : error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+			       : error_usage(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return error_set(err, -EINVAL, "--qmp %s: exists and is not a socket", path);
+		return error_usage(err, -EINVAL, "--qmp %s: exists and is not a socket", path);
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (fd >= 0)
 		close(fd);
 	if (live)
-		return error_set(err, -EINVAL, "--qmp %s: another process is serving it", path);
+		return error_usage(err, -EINVAL, "--qmp %s: another process is serving it", path);
 	unlink(path);
 	return 0;
 }
 
-int control_init(struct control *c, struct vm *vm, const char *path, struct error *err)
+int control_init(struct control *c, const struct control_ops *ops, void *ctx, struct evloop *loop,
+		 const char *path, struct error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct itimerspec its = {{0, CONTROL_POLL_NS}, {0, CONTROL_POLL_NS}};
 	unsigned int i;
+	struct control_balloon b;
 	mode_t old;
 	int ret;
 
 	memset(c, 0, sizeof(*c));
-	c->vm = vm;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->loop = loop;
 	c->listen_fd = c->timer_fd = -1;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->client[i].fd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return error_set(err, -EINVAL, "--qmp %s: longer than a socket path may be", path);
+		return error_usage(err, -EINVAL, "--qmp %s: longer than a socket path may be",
+				   path);
 	ret = control_prepare_path(path, err);
 	if (ret)
 		return ret;
@@ -395,25 +504,44 @@ int control_init(struct control *c, struct vm *vm, const char *path, struct erro
 	ret = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (ret < 0 || listen(c->listen_fd, 8) < 0)
-		return error_set(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
+		return error_usage(err, -EINVAL, "--qmp %s: %s", path, strerror(errno));
 	c->path = strdup(path);
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!c->path || c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0)
 		return error_set(err, -ENOMEM, "--qmp %s: cannot set up", path);
-	if (vm->balloon)
-		c->last_actual = control_ram_bytes(vm); /* nothing inflated yet */
-	ret = evloop_add(&vm->loop, c->listen_fd, control_accept, c, err);
+	if (ops->balloon_info(ctx, &b))
+		c->last_actual = control_balloon_actual(b.ram, b.info.actual_bytes);
+	ret = evloop_add(loop, c->listen_fd, control_accept, c, err);
 	if (!ret)
-		ret = evloop_add(&vm->loop, c->timer_fd, control_tick, c, err);
+		ret = evloop_add(loop, c->timer_fd, control_tick, c, err);
 	return ret;
 }
 
-void control_shutdown_event(struct control *c, bool guest, const char *reason)
+/* QMP's SHUTDOWN reasons (QEMU's ShutdownCause), and whether the guest asked. */
+static const struct {
+	const char *reason;
+	bool guest;
+} control_shutdown[STOP_NR] = {
+	[STOP_GUEST_POWEROFF] = {"guest-shutdown", true},
+	[STOP_GUEST_RESET] = {"guest-reset", true},
+	[STOP_DEBUG_EXIT] = {"guest-shutdown", true},
+	[STOP_VCPU_ERROR] = {"host-error", false},
+	[STOP_MONITOR_ERROR] = {"host-error", false},
+	[STOP_SIGNAL] = {"host-signal", false},
+	[STOP_QMP_QUIT] = {"host-qmp-quit", false},
+	[STOP_CONSOLE_QUIT] = {"host-ui", false},
+};
+
+void control_shutdown_event(struct control *c, enum stop_reason reason)
 {
 	struct json_object *data = json_object_new_object();
 
-	json_object_object_add(data, "guest", json_object_new_boolean(guest));
-	json_object_object_add(data, "reason", json_object_new_string(reason));
+	if (reason >= STOP_NR)
+		reason = STOP_MONITOR_ERROR;
+	json_object_object_add(data, "guest",
+			       json_object_new_boolean(control_shutdown[reason].guest));
+	json_object_object_add(data, "reason",
+			       json_object_new_string(control_shutdown[reason].reason));
 	control_event(c, "SHUTDOWN", data);
 }
 
@@ -421,7 +549,7 @@ void control_destroy(struct control *c)
 {
 	unsigned int i;
 
-	if (!c->vm)
+	if (!c->ops)
 		return;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (c->client[i].fd >= 0)
@@ -434,5 +562,6 @@ void control_destroy(struct control *c)
 	if (c->timer_fd >= 0)
 		close(c->timer_fd);
 	free(c->path);
-	c->vm = NULL;
+	c->path = NULL;
+	c->ops = NULL;
 }

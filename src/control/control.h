@@ -3,8 +3,13 @@
  * The control socket (--qmp PATH): a Unix socket, mode 0600, that speaks the QMP subset
  * in qmp.c to any number of clients from the main loop, with slabvm's commands (balloon,
  * query-balloon, query-granules, query-status, query-version, system_powerdown, quit,
- * and for debugging human-monitor-command with info registers, info lapic and info cpus)
- * and events (BALLOON_CHANGE, SHUTDOWN).
+ * qom-get and qom-set of the balloon's guest-stats and guest-stats-polling-interval, and
+ * for debugging human-monitor-command with info registers, info lapic and info cpus) and
+ * events (BALLOON_CHANGE, SHUTDOWN).
+ *
+ * The control plane knows the VM only through struct control_ops, so that every command
+ * is unit-tested against a fake (tests/unit/test_control.c). Ops are called on the main
+ * loop's thread.
  */
 #ifndef SLABVM_CONTROL_H
 #define SLABVM_CONTROL_H
@@ -13,11 +18,59 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "balloon/balloon.h"
 #include "base/error.h"
+#include "base/stop.h"
+#include "control/vcpu_info.h"
+#include "host/evloop.h"
+#include "mem/memmap.h"
 
 #define CONTROL_MAX_CLIENTS 16
+#define CONTROL_QOM_PERIPHERAL "/machine/peripheral/"
 
-struct vm;
+/* The balloon as QMP shows it. */
+struct control_balloon {
+	const char *id; /* its QMP id: its QOM path is CONTROL_QOM_PERIPHERAL + id */
+	uint64_t ram;	/* the guest's RAM now, what QMP's sizes are relative to */
+	struct balloon_info info;
+	unsigned int stats_interval_s; /* how often statistics are requested, 0 for never */
+};
+
+/* The memory map as query-granules shows it. */
+struct control_region {
+	enum memmap_kind kind;
+	uint64_t base;
+	uint64_t size;
+	bool plugged;
+	uint64_t granules[4]; /* per enum granule_state */
+};
+
+struct control_memory {
+	uint64_t granule;
+	struct memmap_stats stats;
+	unsigned int nregions;
+	struct control_region region[MEMMAP_MAX_REGIONS];
+};
+
+/* What the control plane asks of the VM; ctx is the VM's. */
+struct control_ops {
+	/* Fills out and returns true, or returns false when the VM has no balloon. */
+	bool (*balloon_info)(void *ctx, struct control_balloon *out);
+	/* Asks the balloon to hold bytes (balloon_set_target). */
+	int (*balloon_set)(void *ctx, uint64_t bytes, struct error *err);
+	/* Requests the guest's statistics every seconds seconds from now on, 0 for never. */
+	void (*balloon_stats_interval)(void *ctx, unsigned int seconds);
+	void (*memory)(void *ctx, struct control_memory *out);
+	/* Presses the ACPI power button. */
+	void (*power_button)(void *ctx);
+	/* Every vCPU's state, for human-monitor-command. */
+	vcpu_info_collect_fn *vcpu_info;
+	/* Stops the VM for STOP_QMP_QUIT. */
+	void (*quit)(void *ctx);
+	/* Whether the VM still runs (it has not begun to stop). */
+	bool (*running)(void *ctx);
+};
+
 struct control;
 
 struct control_client {
@@ -27,7 +80,9 @@ struct control_client {
 };
 
 struct control {
-	struct vm *vm;
+	const struct control_ops *ops; /* NULL when the socket is not set up */
+	void *ctx;
+	struct evloop *loop;
 	char *path;
 	int listen_fd;
 	int timer_fd; /* polls the balloon's actual size for BALLOON_CHANGE */
@@ -35,14 +90,17 @@ struct control {
 	struct control_client client[CONTROL_MAX_CLIENTS];
 };
 
-/* Creates the socket (refusing a path that exists and is not a stale socket) and starts
- * serving it from vm's main loop. */
-int control_init(struct control *c, struct vm *vm, const char *path, struct error *err);
+/* Creates the socket (refusing a path that exists and is not a stale socket: a usage
+ * error) and starts serving it from loop. */
+int control_init(struct control *c, const struct control_ops *ops, void *ctx, struct evloop *loop,
+		 const char *path, struct error *err);
 /* Sends an event to every client past capabilities negotiation; data is consumed. */
 void control_event(struct control *c, const char *name, struct json_object *data);
-/* SHUTDOWN, as QMP words it: guest says whether the guest asked for it; reason is e.g.
- * guest-shutdown, guest-reset, host-signal, host-qmp-quit, host-error. */
-void control_shutdown_event(struct control *c, bool guest, const char *reason);
+/* Looks at the balloon's size now and sends BALLOON_CHANGE if it changed since the last
+ * look (the socket's own timer calls it every 100 ms). */
+void control_poll(struct control *c);
+/* SHUTDOWN, with QMP's reason for the stop and whether the guest asked for it. */
+void control_shutdown_event(struct control *c, enum stop_reason reason);
 /* Closes every client and removes the socket file. */
 void control_destroy(struct control *c);
 

@@ -12,10 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli.h"
 #include "base/error.h"
 
 struct uart;
+
+enum console_kind {
+	CONSOLE_STDIO, /* guest output to stdout, stdin to the guest */
+	CONSOLE_NONE,  /* output discarded, no input */
+	CONSOLE_FILE,  /* output appended to a file (path), no input */
+};
 
 struct console {
 	int out_fd;  /* -1: output discarded */

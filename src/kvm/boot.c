@@ -10,10 +10,9 @@
 #include <unistd.h>
 
 #include "bootinfo.h"
-#include "x86/linux.h"
-#include "x86/platform.h"
 #include "kvm/vcpu.h"
-#include "vm.h"
+#include "mem/memmap.h"
+#include "x86/linux.h"
 #include "x86/x86.h"
 
 #define SEL_CODE 0x08
@@ -23,32 +22,32 @@
 #define FW_OFF(gpa) ((gpa)-BOOTINFO_FW_BASE)
 #define FW_PT_END (BOOTINFO_STACK_TOP - BOOTINFO_STACK_SIZE)
 
-static void *boot_fw_ptr(struct vm *vm, uint64_t gpa)
+static void *boot_fw_ptr(uint8_t *area, uint64_t gpa)
 {
-	return vm->fw_area + FW_OFF(gpa);
+	return area + FW_OFF(gpa);
 }
 
 /* Identity map [0, end) with 2 MiB pages: PML4, then PDPTs, then one PD per GiB. */
-static int boot_page_tables(struct vm *vm, uint64_t end, struct error *err)
+static int boot_page_tables(uint8_t *area, uint64_t end, struct error *err)
 {
 	uint64_t gib = (end + (1ULL << 30) - 1) >> 30;
 	uint64_t npdpt = (gib + 511) / 512;
 	uint64_t pages = 1 + npdpt + gib;
 	uint64_t pdpt_gpa = BOOTINFO_PT_GPA + 4096;
 	uint64_t pd_gpa = pdpt_gpa + npdpt * 4096;
-	uint64_t *pml4 = boot_fw_ptr(vm, BOOTINFO_PT_GPA);
-	uint64_t *pdpt = boot_fw_ptr(vm, pdpt_gpa);
-	uint64_t *pd = boot_fw_ptr(vm, pd_gpa);
+	uint64_t *pml4 = boot_fw_ptr(area, BOOTINFO_PT_GPA);
+	uint64_t *pdpt = boot_fw_ptr(area, pdpt_gpa);
+	uint64_t *pd = boot_fw_ptr(area, pd_gpa);
 	uint64_t i;
 
 	if (BOOTINFO_PT_GPA + pages * 4096 > FW_PT_END)
-		return error_set(
+		return error_usage(
 			err, -EINVAL,
 			"firmware guests can address up to %llu GiB; this map ends at %llu GiB",
 			(unsigned long long)((FW_PT_END - BOOTINFO_PT_GPA) / 4096 - 2),
 			(unsigned long long)gib);
 	if (npdpt > 512)
-		return error_set(err, -EINVAL, "address space too large for one PML4");
+		return error_usage(err, -EINVAL, "address space too large for one PML4");
 	for (i = 0; i < npdpt; i++)
 		pml4[i] = (pdpt_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
 	for (i = 0; i < gib; i++)
@@ -58,18 +57,19 @@ static int boot_page_tables(struct vm *vm, uint64_t end, struct error *err)
 	return 0;
 }
 
-static void boot_bootinfo(struct vm *vm, const char *cmdline)
+static void boot_bootinfo(const struct boot_firmware_config *cfg)
 {
-	struct bootinfo *bi = boot_fw_ptr(vm, BOOTINFO_GPA);
+	struct bootinfo *bi = boot_fw_ptr(cfg->area, BOOTINFO_GPA);
+	const struct memmap *mm = cfg->mm;
 	unsigned int i, n = 0;
 
 	memset(bi, 0, sizeof(*bi));
 	bi->magic = BOOTINFO_MAGIC;
 	bi->version = BOOTINFO_VERSION;
-	bi->granule = vm->mm.granule;
-	bi->ncpus = vm->ncpus;
-	for (i = 0; i < vm->mm.nregions && n < BOOTINFO_MAX_REGIONS; i++, n++) {
-		const struct memmap_region *r = &vm->mm.region[i];
+	bi->granule = mm->granule;
+	bi->ncpus = cfg->ncpus;
+	for (i = 0; i < mm->nregions && n < BOOTINFO_MAX_REGIONS; i++, n++) {
+		const struct memmap_region *r = &mm->region[i];
 
 		bi->region[n].base = r->gpa;
 		bi->region[n].size = r->size;
@@ -79,8 +79,8 @@ static void boot_bootinfo(struct vm *vm, const char *cmdline)
 		bi->region[n].plugged = r->plugged;
 	}
 	bi->nregions = n;
-	if (cmdline) {
-		strncpy(bi->cmdline, cmdline, sizeof(bi->cmdline) - 1);
+	if (cfg->cmdline) {
+		strncpy(bi->cmdline, cfg->cmdline, sizeof(bi->cmdline) - 1);
 		bi->cmdline[sizeof(bi->cmdline) - 1] = '\0';
 	}
 }
@@ -104,30 +104,27 @@ static void boot_firmware_entry(struct linux_entry *e)
 	};
 }
 
-int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
-		  const char *cmdline, struct error *err)
+int boot_firmware(const struct boot_firmware_config *cfg, struct vcpu *bsp, struct error *err)
 {
-	uint64_t *gdt = boot_fw_ptr(vm, BOOTINFO_GDT_GPA);
-	/* RAM, the PCI hole and the 64-bit PCI window, so a test guest can reach BARs. */
-	uint64_t end = vm->pci64_base + PLATFORM_PCI64_SIZE;
+	uint64_t *gdt = boot_fw_ptr(cfg->area, BOOTINFO_GDT_GPA);
 	struct linux_entry entry;
 	int ret;
 
-	if (size == 0 || size > BOOTINFO_IMAGE_MAX)
-		return error_set(err, -EINVAL,
-				 "firmware image of %zu bytes: must be 1 to %llu bytes", size,
-				 (unsigned long long)BOOTINFO_IMAGE_MAX);
-	if (cmdline && strlen(cmdline) >= BOOTINFO_CMDLINE_MAX)
-		return error_set(err, -EINVAL, "--cmdline: longer than %d bytes",
-				 BOOTINFO_CMDLINE_MAX - 1);
+	if (cfg->size == 0 || cfg->size > BOOTINFO_IMAGE_MAX)
+		return error_usage(err, -EINVAL,
+				   "firmware image of %zu bytes: must be 1 to %llu bytes",
+				   cfg->size, (unsigned long long)BOOTINFO_IMAGE_MAX);
+	if (cfg->cmdline && strlen(cfg->cmdline) >= BOOTINFO_CMDLINE_MAX)
+		return error_usage(err, -EINVAL, "--cmdline: longer than %d bytes",
+				   BOOTINFO_CMDLINE_MAX - 1);
 	gdt[0] = 0;
 	gdt[1] = X86_GDT_CODE64;
 	gdt[2] = X86_GDT_DATA;
-	ret = boot_page_tables(vm, end, err);
+	ret = boot_page_tables(cfg->area, cfg->map_end, err);
 	if (ret)
 		return ret;
-	boot_bootinfo(vm, cmdline);
-	memcpy(boot_fw_ptr(vm, BOOTINFO_LOAD_GPA), image, size);
+	boot_bootinfo(cfg);
+	memcpy(boot_fw_ptr(cfg->area, BOOTINFO_LOAD_GPA), cfg->image, cfg->size);
 	boot_firmware_entry(&entry);
 	return boot_enter(bsp, &entry, BOOTINFO_GPA, err);
 }
@@ -185,14 +182,14 @@ int boot_file_open(struct boot_file *f, const char *option, const char *path, ui
 	f->size = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -EINVAL, "%s %s: %s", option, path, strerror(errno));
+		return error_usage(err, -EINVAL, "%s %s: %s", option, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = error_set(err, -EINVAL, "%s %s: not a regular file", option, path);
+		ret = error_usage(err, -EINVAL, "%s %s: not a regular file", option, path);
 		goto out;
 	}
 	if (st.st_size == 0 || (uint64_t)st.st_size > max) {
-		ret = error_set(err, -EINVAL, "%s %s: %lld bytes; it may have 1 to %llu", option,
-				path, (long long)st.st_size, (unsigned long long)max);
+		ret = error_usage(err, -EINVAL, "%s %s: %lld bytes; it may have 1 to %llu", option,
+				  path, (long long)st.st_size, (unsigned long long)max);
 		goto out;
 	}
 	/* Mapped, not read: an initrd can be large, and it is copied once, into the guest. */

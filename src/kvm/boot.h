@@ -13,17 +13,27 @@
 #include "base/error.h"
 
 struct linux_entry;
-struct vm;
+struct memmap;
 struct vcpu;
 
 /* The demo guest embedded in the binary (firmware/demo.c, through tools/bin2c.py). */
 extern const unsigned char slabvm_demo_image[];
 extern const unsigned long slabvm_demo_image_size;
 
-/* Loads image into the firmware area, writes GDT, page tables and bootinfo, and puts the
- * boot vCPU in long mode at the image's entry. */
-int boot_firmware(struct vm *vm, struct vcpu *bsp, const void *image, size_t size,
-		  const char *cmdline, struct error *err);
+/* A firmware guest: the image, and what its bootinfo and page tables describe. */
+struct boot_firmware_config {
+	uint8_t *area; /* the firmware area: BOOTINFO_FW_SIZE bytes at BOOTINFO_FW_BASE */
+	const struct memmap *mm;
+	unsigned int ncpus;
+	uint64_t map_end; /* the page tables identity-map [0, map_end) */
+	const void *image;
+	size_t size;
+	const char *cmdline; /* NULL for none */
+};
+
+/* Loads the image into the firmware area, writes GDT, page tables and bootinfo, and puts
+ * the boot vCPU in long mode at the image's entry. */
+int boot_firmware(const struct boot_firmware_config *cfg, struct vcpu *bsp, struct error *err);
 /* Puts the boot vCPU in 64-bit long mode as e says (the state linux_load prepares for a
  * kernel; boot_firmware's for an image), with rdi as the one argument a firmware gets. */
 int boot_enter(struct vcpu *bsp, const struct linux_entry *e, uint64_t rdi, struct error *err);
@@ -36,8 +46,8 @@ struct boot_file {
 	size_t size;
 };
 
-/* Maps path (1 to max bytes); errors name option and path and are usage errors (-EINVAL)
- * unless the host failed. */
+/* Maps path (1 to max bytes); errors name option and path and are usage errors
+ * (error_usage) unless the host failed. */
 int boot_file_open(struct boot_file *f, const char *option, const char *path, uint64_t max,
 		   struct error *err);
 void boot_file_close(struct boot_file *f);

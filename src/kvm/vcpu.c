@@ -2,6 +2,7 @@
 #include "kvm/vcpu.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -35,7 +34,7 @@
 /* The leaves that carry an APIC ID get this vCPU's; everything else is what KVM offers. */
 static int vcpu_set_cpuid(struct vcpu *v, struct error *err)
 {
-	const struct kvm_cpuid2 *sup = v->vm->kvm.cpuid;
+	const struct kvm_cpuid2 *sup = v->all->host.kvm->cpuid;
 	size_t bytes = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
 	struct kvm_cpuid2 *c = malloc(bytes);
 	unsigned int i;
@@ -50,7 +49,7 @@ static int vcpu_set_cpuid(struct vcpu *v, struct error *err)
 		switch (e->function) {
 		case 1:
 			e->ebx = (e->ebx & 0x0000ffffU) | (v->id << 24) |
-				 ((v->vm->ncpus & 0xffU) << 16);
+				 ((v->all->n & 0xffU) << 16);
 			e->ecx |= CPUID_HYPERVISOR;
 			break;
 		case 0xb:
@@ -114,43 +113,74 @@ static int vcpu_set_fpu(struct vcpu *v, struct error *err)
 	return 0;
 }
 
-int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id, struct error *err)
+static int vcpu_init(struct vcpu *v, struct vcpus *all, unsigned int id, struct error *err)
 {
+	const struct kvm *k = all->host.kvm;
 	int ret;
 
-	memset(v, 0, sizeof(*v));
-	v->vm = vm;
+	v->all = all;
 	v->id = id;
-	v->fd = ioctl(vm->kvm.vm_fd, KVM_CREATE_VCPU, id);
+	v->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, id);
 	if (v->fd < 0)
 		return error_set(err, -errno, "vCPU %u: KVM_CREATE_VCPU: %s", id, strerror(errno));
-	v->run = mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	v->run = mmap(NULL, (size_t)k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
-		ret = error_set(err, -errno, "vCPU %u: mmap kvm_run: %s", id, strerror(errno));
-		goto fail;
+		return error_set(err, -errno, "vCPU %u: mmap kvm_run: %s", id, strerror(errno));
 	}
 	ret = vcpu_set_cpuid(v, err);
 	if (!ret)
 		ret = vcpu_set_msrs(v, err);
 	if (!ret)
 		ret = vcpu_set_fpu(v, err);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	vcpu_destroy(v);
 	return ret;
 }
 
-void vcpu_destroy(struct vcpu *v)
+int vcpus_init(struct vcpus *all, const struct vcpu_host *host, unsigned int n, struct error *err)
 {
-	if (v->run)
-		munmap(v->run, (size_t)v->vm->kvm.run_size);
-	if (v->fd >= 0)
-		close(v->fd);
-	v->run = NULL;
-	v->fd = -1;
+	pthread_condattr_t cattr;
+	unsigned int i;
+	int ret;
+
+	memset(all, 0, sizeof(*all));
+	all->host = *host;
+	pthread_mutex_init(&all->info_lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&all->info_cond, &cattr);
+	pthread_condattr_destroy(&cattr);
+	all->cpu = calloc(n, sizeof(*all->cpu));
+	if (!all->cpu)
+		return error_set(err, -ENOMEM, "out of memory");
+	all->n = n;
+	for (i = 0; i < n; i++)
+		all->cpu[i].fd = -1;
+	for (i = 0; i < n; i++) {
+		ret = vcpu_init(&all->cpu[i], all, i, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vcpus_destroy(struct vcpus *all)
+{
+	unsigned int i;
+
+	if (!all->host.kvm)
+		return; /* never set up */
+	for (i = 0; i < all->n; i++) {
+		struct vcpu *v = &all->cpu[i];
+
+		if (v->run)
+			munmap(v->run, (size_t)all->host.kvm->run_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+	free(all->cpu);
+	pthread_cond_destroy(&all->info_cond);
+	pthread_mutex_destroy(&all->info_lock);
+	memset(all, 0, sizeof(*all));
 }
 
 /* Port I/O: string instructions hand over count items of size bytes each. */
@@ -166,9 +196,9 @@ static void vcpu_io(struct vcpu *v)
 
 		if (run->io.direction == KVM_EXIT_IO_OUT) {
 			memcpy(&val, data, size);
-			bus_write(&v->vm->pio, run->io.port, size, val);
+			bus_write(v->all->host.pio, run->io.port, size, val);
 		} else {
-			bus_read(&v->vm->pio, run->io.port, size, &val);
+			bus_read(v->all->host.pio, run->io.port, size, &val);
 			memcpy(data, &val, size);
 		}
 	}
@@ -184,9 +214,9 @@ static void vcpu_mmio(struct vcpu *v)
 		return;
 	if (run->mmio.is_write) {
 		memcpy(&val, run->mmio.data, len);
-		bus_write(&v->vm->mmio, run->mmio.phys_addr, len, val);
+		bus_write(v->all->host.mmio, run->mmio.phys_addr, len, val);
 	} else {
-		bus_read(&v->vm->mmio, run->mmio.phys_addr, len, &val);
+		bus_read(v->all->host.mmio, run->mmio.phys_addr, len, &val);
 		memcpy(run->mmio.data, &val, len);
 	}
 }
@@ -230,11 +260,25 @@ static void vcpu_dump(struct vcpu *v)
 		fprintf(stderr, "slabvm: %.*s\n", (int)(end - line), line);
 }
 
-/* Handles one exit; returns false when the VM must stop (vm_stop already called). */
+static void vcpu_stop(struct vcpu *v, enum stop_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Stops the VM for reason, with what happened in words. */
+static void vcpu_stop(struct vcpu *v, enum stop_reason reason, const char *fmt, ...)
+{
+	struct stop s = {.reason = reason};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s.detail, sizeof(s.detail), fmt, ap);
+	va_end(ap);
+	v->all->host.stop(v->all->host.stop_ctx, &s);
+}
+
+/* Handles one exit; returns false when the VM must stop (it was told). */
 static bool vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
-	char why[160];
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -248,42 +292,40 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		snprintf(why, sizeof(why), "vCPU %u: guest reset (triple fault)", v->id);
-		vm_stop(v->vm, VM_STATUS_RESET, why);
+		vcpu_stop(v, STOP_GUEST_RESET, "vCPU %u: triple fault", v->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
-			vm_stop(v->vm, VM_STATUS_POWEROFF, NULL);
+			vcpu_stop(v, STOP_GUEST_POWEROFF, "vCPU %u: system event shutdown", v->id);
 		} else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
-			snprintf(why, sizeof(why), "vCPU %u: guest reset", v->id);
-			vm_stop(v->vm, VM_STATUS_RESET, why);
+			vcpu_stop(v, STOP_GUEST_RESET, "vCPU %u: system event reset", v->id);
 		} else {
-			snprintf(why, sizeof(why), "vCPU %u: system event %u", v->id,
-				 run->system_event.type);
-			vm_stop(v->vm, VM_STATUS_VCPU_ERROR, why);
+			vcpu_dump(v);
+			vcpu_stop(v, STOP_VCPU_ERROR, "vCPU %u: system event %u", v->id,
+				  run->system_event.type);
 		}
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(why, sizeof(why), "vCPU %u: KVM internal error, suberror %u", v->id,
-			 run->internal.suberror);
-		break;
+		vcpu_dump(v);
+		vcpu_stop(v, STOP_VCPU_ERROR, "vCPU %u: KVM internal error, suberror %u", v->id,
+			  run->internal.suberror);
+		return false;
 	case KVM_EXIT_FAIL_ENTRY:
-		snprintf(why, sizeof(why), "vCPU %u: VM entry failed, reason 0x%llx", v->id,
-			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		break;
+		vcpu_dump(v);
+		vcpu_stop(v, STOP_VCPU_ERROR, "vCPU %u: VM entry failed, reason 0x%llx", v->id,
+			  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return false;
 	default:
-		snprintf(why, sizeof(why), "vCPU %u: unexpected KVM exit %u", v->id,
-			 run->exit_reason);
-		break;
+		vcpu_dump(v);
+		vcpu_stop(v, STOP_VCPU_ERROR, "vCPU %u: unexpected KVM exit %u", v->id,
+			  run->exit_reason);
+		return false;
 	}
-	vcpu_dump(v);
-	vm_stop(v->vm, VM_STATUS_VCPU_ERROR, why);
-	return false;
 }
 
 static bool vcpu_stopping(struct vcpu *v)
 {
-	return __atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(v->all->host.stopping, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -295,33 +337,39 @@ static bool vcpu_stopping(struct vcpu *v)
  */
 static void vcpu_answer(struct vcpu *v)
 {
-	struct vm *vm = v->vm;
+	struct vcpus *all = v->all;
 
-	pthread_mutex_lock(&vm->info_lock);
+	pthread_mutex_lock(&all->info_lock);
 	if (v->info_done != v->info_asked) {
 		vcpu_read_state(v, v->info_parts, &v->info);
 		v->info_done = v->info_asked;
-		pthread_cond_broadcast(&vm->info_cond);
+		pthread_cond_broadcast(&all->info_cond);
 	}
-	pthread_mutex_unlock(&vm->info_lock);
+	pthread_mutex_unlock(&all->info_lock);
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct vm *vm = v->vm;
+	struct vcpus *all = v->all;
 	sigset_t set;
-	char why[160];
 
-	pthread_mutex_lock(&vm->info_lock);
+	pthread_mutex_lock(&all->info_lock);
 	v->tid = gettid();
-	pthread_mutex_unlock(&vm->info_lock);
+	pthread_mutex_unlock(&all->info_lock);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vcpu_stopping(v)) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
+		int ret;
+
+		__atomic_store_n(&v->in_run, true, __ATOMIC_RELAXED);
+		ret = ioctl(v->fd, KVM_RUN, 0);
+		__atomic_store_n(&v->in_run, false, __ATOMIC_RELAXED);
+		if (ret < 0) {
+			int e = errno;
+
+			if (e == EINTR || e == EAGAIN) {
 				/* An exchange, not a plain store, reads the latest value: a kick
 				 * whose immediate_exit it clears is one whose stop or request it
 				 * then sees (release in vcpu_kick); a later kick leaves 1 for the
@@ -330,18 +378,17 @@ static void *vcpu_thread(void *arg)
 				vcpu_answer(v);
 				continue;
 			}
-			snprintf(why, sizeof(why), "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
 			vcpu_dump(v);
-			vm_stop(v->vm, VM_STATUS_VCPU_ERROR, why);
+			vcpu_stop(v, STOP_VCPU_ERROR, "vCPU %u: KVM_RUN: %s", v->id, strerror(e));
 			break;
 		}
 		if (!vcpu_handle_exit(v))
 			break;
 	}
-	pthread_mutex_lock(&vm->info_lock);
+	pthread_mutex_lock(&all->info_lock);
 	v->running = false;
-	pthread_cond_broadcast(&vm->info_cond);
-	pthread_mutex_unlock(&vm->info_lock);
+	pthread_cond_broadcast(&all->info_cond);
+	pthread_mutex_unlock(&all->info_lock);
 	return NULL;
 }
 
@@ -363,28 +410,29 @@ void vcpu_setup_kick_signal(void)
 
 int vcpu_start(struct vcpu *v, struct error *err)
 {
+	struct vcpus *all = v->all;
 	int ret;
 
 	/* Running from now on, so that a request made before the thread gets going waits for
 	 * its answer instead of finding the vCPU not running. */
-	pthread_mutex_lock(&v->vm->info_lock);
+	pthread_mutex_lock(&all->info_lock);
 	v->running = true;
-	pthread_mutex_unlock(&v->vm->info_lock);
+	pthread_mutex_unlock(&all->info_lock);
 	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (ret) {
-		pthread_mutex_lock(&v->vm->info_lock);
+		pthread_mutex_lock(&all->info_lock);
 		v->running = false;
-		pthread_mutex_unlock(&v->vm->info_lock);
+		pthread_mutex_unlock(&all->info_lock);
 		return error_set(err, -ret, "vCPU %u: thread: %s", v->id, strerror(ret));
 	}
 	v->started = true;
 	return 0;
 }
 
-/* immediate_exit covers the window where the thread checked vm->stopping (or for a
+/* immediate_exit covers the window where the thread checked host.stopping (or for a
  * request) but has not yet entered KVM_RUN: the next KVM_RUN returns at once. The signal
  * covers a thread inside KVM_RUN, including one blocked in a halted or wait-for-SIPI
- * state. Neither stops the vCPU: vm->stopping does. */
+ * state. Neither stops the vCPU: host.stopping does. */
 void vcpu_kick(struct vcpu *v)
 {
 	if (!v->started)
@@ -401,7 +449,18 @@ void vcpu_join(struct vcpu *v)
 	v->started = false;
 }
 
-void vcpu_query_all(struct vm *vm, unsigned int parts, struct vcpu_info *out, int timeout_s)
+bool vcpu_running(struct vcpu *v, bool *in_run)
+{
+	bool running;
+
+	pthread_mutex_lock(&v->all->info_lock);
+	running = v->running;
+	pthread_mutex_unlock(&v->all->info_lock);
+	*in_run = __atomic_load_n(&v->in_run, __ATOMIC_RELAXED);
+	return running;
+}
+
+void vcpu_query_all(struct vcpus *all, unsigned int parts, struct vcpu_info *out, int timeout_s)
 {
 	struct timespec deadline;
 	unsigned int i;
@@ -409,29 +468,28 @@ void vcpu_query_all(struct vm *vm, unsigned int parts, struct vcpu_info *out, in
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_s;
-	pthread_mutex_lock(&vm->info_lock);
-	for (i = 0; parts && i < vm->ncpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
+	pthread_mutex_lock(&all->info_lock);
+	for (i = 0; parts && i < all->n; i++) {
+		struct vcpu *v = &all->cpu[i];
 
 		/* A request that went unanswered is replaced: the vCPU answers the last. */
 		v->info_parts = parts;
 		v->info_asked++;
 	}
-	pthread_mutex_unlock(&vm->info_lock);
-	for (i = 0; parts && i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_unlock(&all->info_lock);
+	for (i = 0; parts && i < all->n; i++)
+		vcpu_kick(&all->cpu[i]);
 
-	pthread_mutex_lock(&vm->info_lock);
+	pthread_mutex_lock(&all->info_lock);
 	do {
 		waiting = false;
-		for (i = 0; parts && i < vm->ncpus; i++)
-			if (vm->vcpus[i].running &&
-			    vm->vcpus[i].info_done != vm->vcpus[i].info_asked)
+		for (i = 0; parts && i < all->n; i++)
+			if (all->cpu[i].running && all->cpu[i].info_done != all->cpu[i].info_asked)
 				waiting = true;
 	} while (waiting &&
-		 pthread_cond_timedwait(&vm->info_cond, &vm->info_lock, &deadline) != ETIMEDOUT);
-	for (i = 0; i < vm->ncpus; i++) {
-		const struct vcpu *v = &vm->vcpus[i];
+		 pthread_cond_timedwait(&all->info_cond, &all->info_lock, &deadline) != ETIMEDOUT);
+	for (i = 0; i < all->n; i++) {
+		const struct vcpu *v = &all->cpu[i];
 
 		if (parts && v->info_done == v->info_asked) {
 			out[i] = v->info;
@@ -444,5 +502,5 @@ void vcpu_query_all(struct vm *vm, unsigned int parts, struct vcpu_info *out, in
 		out[i].id = v->id;
 		out[i].tid = v->tid;
 	}
-	pthread_mutex_unlock(&vm->info_lock);
+	pthread_mutex_unlock(&all->info_lock);
 }

@@ -149,8 +149,9 @@ int memmap_check_granule(uint64_t granule, struct error *err)
 {
 	if (granule < MEMMAP_GRANULE_MIN || granule > MEMMAP_GRANULE_MAX ||
 	    (granule & (granule - 1)))
-		return error_set(err, -EINVAL, "--granule %s: must be a power of two from 4K to 1G",
-				 size_str(granule).s);
+		return error_usage(err, -EINVAL,
+				   "--granule %s: must be a power of two from 4K to 1G",
+				   size_str(granule).s);
 	return 0;
 }
 
@@ -220,41 +221,42 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	if (ret)
 		return ret;
 	if (mem < MEMMAP_MEM_MIN)
-		return error_set(err, -EINVAL, "--mem %s: too small, the guest needs at least %s",
-				 size_str(mem).s, size_str(MEMMAP_MEM_MIN).s);
+		return error_usage(err, -EINVAL, "--mem %s: too small, the guest needs at least %s",
+				   size_str(mem).s, size_str(MEMMAP_MEM_MIN).s);
 	/* Checked first so the sums below cannot overflow. */
 	if (mem > MEMMAP_RAM_END_MAX || maxmem > MEMMAP_RAM_END_MAX)
-		return error_set(err, -EINVAL, "--%s %s: more than the %s this machine addresses",
-				 mem > MEMMAP_RAM_END_MAX ? "mem" : "maxmem",
-				 size_str(mem > MEMMAP_RAM_END_MAX ? mem : maxmem).s,
-				 size_str(MEMMAP_RAM_END_MAX).s);
+		return error_usage(err, -EINVAL, "--%s %s: more than the %s this machine addresses",
+				   mem > MEMMAP_RAM_END_MAX ? "mem" : "maxmem",
+				   size_str(mem > MEMMAP_RAM_END_MAX ? mem : maxmem).s,
+				   size_str(MEMMAP_RAM_END_MAX).s);
 	if (mem % g) {
 		uint64_t down = mem - mem % g;
 
 		/* Every region must be whole granules, or a granule would straddle its end. */
 		if (down < MEMMAP_MEM_MIN)
-			return error_set(err, -EINVAL,
-					 "--mem %s is not a multiple of --granule %s; try --mem %s",
-					 size_str(mem).s, size_str(g).s, size_str(down + g).s);
-		return error_set(err, -EINVAL,
-				 "--mem %s is not a multiple of --granule %s; try --mem %s or %s",
-				 size_str(mem).s, size_str(g).s, size_str(down).s,
-				 size_str(down + g).s);
+			return error_usage(
+				err, -EINVAL,
+				"--mem %s is not a multiple of --granule %s; try --mem %s",
+				size_str(mem).s, size_str(g).s, size_str(down + g).s);
+		return error_usage(err, -EINVAL,
+				   "--mem %s is not a multiple of --granule %s; try --mem %s or %s",
+				   size_str(mem).s, size_str(g).s, size_str(down).s,
+				   size_str(down + g).s);
 	}
 	if (maxmem < mem)
-		return error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
-				 size_str(maxmem).s, size_str(mem).s);
+		return error_usage(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
+				   size_str(maxmem).s, size_str(mem).s);
 	if (maxmem % g)
-		return error_set(err, -EINVAL, "--maxmem %s is not a multiple of --granule %s",
-				 size_str(maxmem).s, size_str(g).s);
+		return error_usage(err, -EINVAL, "--maxmem %s is not a multiple of --granule %s",
+				   size_str(maxmem).s, size_str(g).s);
 	if (cfg->dimm_size && maxmem == mem)
-		return error_set(err, -EINVAL,
-				 "DIMM size %s: there is no hotplug window (--maxmem is not "
-				 "larger than --mem)",
-				 size_str(cfg->dimm_size).s);
+		return error_usage(err, -EINVAL,
+				   "DIMM size %s: there is no hotplug window (--maxmem is not "
+				   "larger than --mem)",
+				   size_str(cfg->dimm_size).s);
 	if (cfg->dimm_size % g)
-		return error_set(err, -EINVAL, "DIMM size %s is not a multiple of --granule %s",
-				 size_str(cfg->dimm_size).s, size_str(g).s);
+		return error_usage(err, -EINVAL, "DIMM size %s is not a multiple of --granule %s",
+				   size_str(cfg->dimm_size).s, size_str(g).s);
 
 	low = mem < MEMMAP_LOW_END ? mem : MEMMAP_LOW_END;
 	high = mem - low;
@@ -262,30 +264,30 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	base = align_up(high ? MEMMAP_HIGH_BASE + high : MEMMAP_HIGH_BASE, MEMMAP_DIMM_ALIGN);
 	end = window ? base + window : high ? MEMMAP_HIGH_BASE + high : low;
 	if (end > MEMMAP_RAM_END_MAX)
-		return error_set(err, -EINVAL,
-				 "--%s %s puts the end of RAM at %s, above the %s this machine "
-				 "addresses",
-				 window ? "maxmem" : "mem", size_str(window ? maxmem : mem).s,
-				 size_str(end).s, size_str(MEMMAP_RAM_END_MAX).s);
+		return error_usage(err, -EINVAL,
+				   "--%s %s puts the end of RAM at %s, above the %s this machine "
+				   "addresses",
+				   window ? "maxmem" : "mem", size_str(window ? maxmem : mem).s,
+				   size_str(end).s, size_str(MEMMAP_RAM_END_MAX).s);
 
 	max_slots = MEMMAP_MAX_REGIONS - (high ? 2 : 1);
 	dimm = cfg->dimm_size ? cfg->dimm_size : window;
 	nslots = 0;
 	if (window) {
 		if (window % dimm)
-			return error_set(err, -EINVAL,
-					 "DIMM size %s does not divide the %s hotplug window "
-					 "(--maxmem %s minus --mem %s)",
-					 size_str(dimm).s, size_str(window).s, size_str(maxmem).s,
-					 size_str(mem).s);
+			return error_usage(err, -EINVAL,
+					   "DIMM size %s does not divide the %s hotplug window "
+					   "(--maxmem %s minus --mem %s)",
+					   size_str(dimm).s, size_str(window).s, size_str(maxmem).s,
+					   size_str(mem).s);
 		nslots = window / dimm;
 		if (nslots > max_slots)
-			return error_set(err, -EINVAL,
-					 "DIMM size %s cuts the %s hotplug window into %" PRIu64
-					 " slots, more than the %" PRIu64
-					 " that fit; a DIMM size of %s or larger works",
-					 size_str(dimm).s, size_str(window).s, nslots, max_slots,
-					 size_str(smallest_dimm_size(window, g, max_slots)).s);
+			return error_usage(err, -EINVAL,
+					   "DIMM size %s cuts the %s hotplug window into %" PRIu64
+					   " slots, more than the %" PRIu64
+					   " that fit; a DIMM size of %s or larger works",
+					   size_str(dimm).s, size_str(window).s, nslots, max_slots,
+					   size_str(smallest_dimm_size(window, g, max_slots)).s);
 	}
 
 	mm->granule = g;

@@ -162,7 +162,8 @@ int memmap_check_granule(uint64_t granule, struct error *err);
  * Lays out regions for cfg (validated: sizes are multiples of G, maxmem >= mem, ...) and
  * creates backing for the boot RAM. DIMM slots are created unplugged. Nothing is told to
  * listeners before memmap_start. backing NULL means memmap_memfd_backing. mm is zeroed
- * first, and left zeroed on failure.
+ * first, and left zeroed on failure. A configuration it refuses is a usage error
+ * (error_usage); a host that cannot back it is not.
  */
 int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 		const struct memmap_backing_ops *backing, void *backing_opaque, struct error *err);

@@ -141,50 +141,51 @@ int linux_parse_header(const void *image, size_t size, const char *path, struct 
 
 	memset(h, 0, sizeof(*h));
 	if (size < HDR_END_MIN)
-		return error_set(err, -EINVAL,
-				 "%s: not a bzImage: %zu bytes, too short for a setup header", path,
-				 size);
+		return error_usage(err, -EINVAL,
+				   "%s: not a bzImage: %zu bytes, too short for a setup header",
+				   path, size);
 	if (get16(p + HDR_BOOT_FLAG) != BOOT_FLAG)
-		return error_set(err, -EINVAL, "%s: not a bzImage: no 0xAA55 boot flag at 0x1fe",
-				 path);
+		return error_usage(err, -EINVAL, "%s: not a bzImage: no 0xAA55 boot flag at 0x1fe",
+				   path);
 	if (memcmp(p + HDR_MAGIC, "HdrS", 4))
-		return error_set(err, -EINVAL,
-				 "%s: not a bzImage: no \"HdrS\" header signature at 0x202", path);
+		return error_usage(err, -EINVAL,
+				   "%s: not a bzImage: no \"HdrS\" header signature at 0x202",
+				   path);
 	h->version = get16(p + HDR_VERSION);
 	if (h->version < PROTOCOL_MIN)
-		return error_set(err, -EINVAL,
-				 "%s: boot protocol %u.%02u is too old: the 64-bit boot protocol "
-				 "needs 2.12 or later",
-				 path, h->version >> 8, h->version & 0xff);
+		return error_usage(err, -EINVAL,
+				   "%s: boot protocol %u.%02u is too old: the 64-bit boot protocol "
+				   "needs 2.12 or later",
+				   path, h->version >> 8, h->version & 0xff);
 	h->xloadflags = get16(p + HDR_XLOADFLAGS);
 	if (!(h->xloadflags & XLF_KERNEL_64))
-		return error_set(err, -EINVAL,
-				 "%s: not a 64-bit kernel: xloadflags lacks XLF_KERNEL_64, the "
-				 "64-bit entry point",
-				 path);
+		return error_usage(err, -EINVAL,
+				   "%s: not a 64-bit kernel: xloadflags lacks XLF_KERNEL_64, the "
+				   "64-bit entry point",
+				   path);
 
 	/* A setup_sects of 0 means 4, for the oldest images. */
 	sects = p[HDR_START] ? p[HDR_START] : 4;
 	h->kernel_offset = (sects + 1) * 512;
 	h->hdr_end = HDR_MAGIC + p[HDR_JUMP + 1];
 	if (h->hdr_end < HDR_END_MIN || h->hdr_end > h->kernel_offset)
-		return error_set(err, -EINVAL,
-				 "%s: not a bzImage: its setup header ends at 0x%zx, outside "
-				 "[0x%x, 0x%zx]",
-				 path, h->hdr_end, HDR_END_MIN, h->kernel_offset);
+		return error_usage(err, -EINVAL,
+				   "%s: not a bzImage: its setup header ends at 0x%zx, outside "
+				   "[0x%x, 0x%zx]",
+				   path, h->hdr_end, HDR_END_MIN, h->kernel_offset);
 	/*
 	 * syssize counts 16-byte paragraphs of the protected-mode kernel; signed kernels
 	 * carry their signature after it, so the file may be longer, never shorter.
 	 */
 	h->kernel_size = (size_t)get32(p + HDR_SYSSIZE) * 16;
 	if (!h->kernel_size)
-		return error_set(err, -EINVAL,
-				 "%s: not a bzImage: no protected-mode kernel (syssize is 0)",
-				 path);
+		return error_usage(err, -EINVAL,
+				   "%s: not a bzImage: no protected-mode kernel (syssize is 0)",
+				   path);
 	if (size < h->kernel_offset || size - h->kernel_offset < h->kernel_size)
-		return error_set(err, -EINVAL,
-				 "%s: truncated: its header promises %zu bytes, the file has %zu",
-				 path, h->kernel_offset + h->kernel_size, size);
+		return error_usage(err, -EINVAL,
+				   "%s: truncated: its header promises %zu bytes, the file has %zu",
+				   path, h->kernel_offset + h->kernel_size, size);
 
 	h->relocatable = p[HDR_RELOCATABLE] != 0;
 	h->kernel_alignment = get32(p + HDR_KERNEL_ALIGNMENT);
@@ -274,14 +275,15 @@ static int place_kernel(const struct linux_header *h, const char *path, uint64_t
 
 	if (addr < LINUX_LEGACY_END) {
 		if (!h->relocatable)
-			return error_set(err, -EINVAL,
-					 "%s: wants to be loaded at 0x%llx, below 1 MiB where the "
-					 "boot structures live, and is not relocatable",
-					 path, (unsigned long long)addr);
+			return error_usage(
+				err, -EINVAL,
+				"%s: wants to be loaded at 0x%llx, below 1 MiB where the "
+				"boot structures live, and is not relocatable",
+				path, (unsigned long long)addr);
 		if (!align || (align & (align - 1)))
-			return error_set(err, -EINVAL,
-					 "%s: kernel_alignment 0x%llx is not a power of two", path,
-					 (unsigned long long)align);
+			return error_usage(err, -EINVAL,
+					   "%s: kernel_alignment 0x%llx is not a power of two",
+					   path, (unsigned long long)align);
 		addr = align_up(LINUX_LEGACY_END, align);
 	}
 	/*
@@ -291,11 +293,12 @@ static int place_kernel(const struct linux_header *h, const char *path, uint64_t
 	 * address covers everything it touches before it reads the e820 table.
 	 */
 	if (addr >= low_end || need > low_end - addr)
-		return error_set(err, -EINVAL,
-				 "%s: the kernel needs %llu MiB at 0x%llx (its init_size), but RAM "
-				 "below the PCI hole ends at 0x%llx; give the guest more --mem",
-				 path, (unsigned long long)mib_up(need), (unsigned long long)addr,
-				 (unsigned long long)low_end);
+		return error_usage(
+			err, -EINVAL,
+			"%s: the kernel needs %llu MiB at 0x%llx (its init_size), but RAM "
+			"below the PCI hole ends at 0x%llx; give the guest more --mem",
+			path, (unsigned long long)mib_up(need), (unsigned long long)addr,
+			(unsigned long long)low_end);
 	*load = addr;
 	*end = addr + need;
 	return 0;
@@ -322,7 +325,7 @@ static int place_initrd(const struct linux_header *h, const struct linux_config 
 	uint64_t top, below_top, gap_above, gap_below;
 
 	if (!cfg->initrd_size)
-		return error_set(err, -EINVAL, "%s: the initrd is empty", cfg->initrd_path);
+		return error_usage(err, -EINVAL, "%s: the initrd is empty", cfg->initrd_path);
 	/*
 	 * initrd_addr_max is the last byte the initrd may occupy. A kernel that may have
 	 * it above 4 GiB can address all of the 32-bit range, whatever that field says
@@ -345,12 +348,12 @@ static int place_initrd(const struct linux_header *h, const struct linux_config 
 	gap_below = align_down(below_top, PAGE_SIZE) > LINUX_LEGACY_END
 			    ? align_down(below_top, PAGE_SIZE) - LINUX_LEGACY_END
 			    : 0;
-	return error_set(err, -ENOSPC,
-			 "%s: an initrd of %zu bytes does not fit below 0x%llx beside the kernel "
-			 "at [0x%llx, 0x%llx): %llu bytes fit at most",
-			 cfg->initrd_path, cfg->initrd_size, (unsigned long long)top,
-			 (unsigned long long)kernel_load, (unsigned long long)kernel_end,
-			 (unsigned long long)(gap_above > gap_below ? gap_above : gap_below));
+	return error_usage(err, -ENOSPC,
+			   "%s: an initrd of %zu bytes does not fit below 0x%llx beside the kernel "
+			   "at [0x%llx, 0x%llx): %llu bytes fit at most",
+			   cfg->initrd_path, cfg->initrd_size, (unsigned long long)top,
+			   (unsigned long long)kernel_load, (unsigned long long)kernel_end,
+			   (unsigned long long)(gap_above > gap_below ? gap_above : gap_below));
 }
 
 static void build_zero_page(uint8_t *zp, const uint8_t *image, const struct linux_header *h,
@@ -444,9 +447,9 @@ int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_e
 	cmdline_max =
 		h.cmdline_size < LINUX_CMDLINE_AREA - 1 ? h.cmdline_size : LINUX_CMDLINE_AREA - 1;
 	if (cmdline_len > cmdline_max)
-		return error_set(err, -EINVAL,
-				 "--cmdline: %zu bytes, longer than the %zu that %s accepts",
-				 cmdline_len, cmdline_max, cfg->kernel_path);
+		return error_usage(err, -EINVAL,
+				   "--cmdline: %zu bytes, longer than the %zu that %s accepts",
+				   cmdline_len, cmdline_max, cfg->kernel_path);
 	low_end = low_ram_end(mm);
 	ret = place_kernel(&h, cfg->kernel_path, low_end, &load, &kernel_end, err);
 	if (!ret && cfg->initrd)
@@ -454,8 +457,8 @@ int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_e
 	if (ret)
 		return ret;
 	if (linux_build_e820(mm, e820, LINUX_E820_MAX, &n))
-		return error_set(err, -ENOSPC, "the memory map needs more than %d e820 entries",
-				 LINUX_E820_MAX);
+		return error_usage(err, -ENOSPC, "the memory map needs more than %d e820 entries",
+				   LINUX_E820_MAX);
 	build_zero_page(zero_page, cfg->kernel, &h, cfg, initrd_addr, e820, n);
 
 	ret = write_guest(mm, load, (const uint8_t *)cfg->kernel + h.kernel_offset, h.kernel_size,

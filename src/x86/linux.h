@@ -135,8 +135,8 @@ int linux_build_e820(const struct memmap *mm, struct linux_e820_entry *tab, unsi
  * it), writes the zero page, command line, GDT and page tables, and fills out. It never
  * touches [LINUX_LEGACY_START, LINUX_LEGACY_END), so the ACPI tables may be written
  * there before or after. Everything is checked before guest memory is written: a refusal
- * (-EINVAL, or -ENOSPC for an initrd with no room; the message names the file) leaves
- * guest memory as it was.
+ * (-EINVAL, or -ENOSPC for an initrd with no room; a usage error whose message names the
+ * file) leaves guest memory as it was.
  */
 int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_entry *out,
 	       struct error *err);

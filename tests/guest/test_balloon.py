@@ -6,6 +6,9 @@ inflated. At each step this script checks what `slabvm ctl SOCK query-balloon` a
 `query-granules` report against the granule states derived from the pages the guest holds.
 With no pinning listener (no vfio), every inflated page is released at once.
 
+With stats=1 the guest also sends statistics, and slabvm's timer asks for fresh ones: the
+second buffer's values must reach query-balloon and qom-get guest-stats.
+
 usage: test_balloon.py SLABVM BALLOON_BIN
 """
 import json
@@ -165,6 +168,41 @@ def test_target():
             assert status == 0, "want exit status 0: " + g.report()
 
 
+# firmware/balloon.c: STATS_FREE_1, STATS_FREE_2, STATS_TOTAL.
+STATS_FREE_1, STATS_FREE_2, STATS_TOTAL = 0x1111000, 0x2222000, 0x4000000
+
+
+def test_stats():
+    """The main loop's timer returns the guest's stats buffer; the guest refills it."""
+    with tempfile.TemporaryDirectory(prefix="slabvm-balloon-") as d:
+        sock = os.path.join(d, "vm.sock")
+        with guest(sock, "2M", ["--cmdline", "stats=1"]) as g:
+            pos = g.wait_for("balloon: stats sent\n", timeout=60)
+            # The first buffer is read at once; the device keeps it until its timer asks.
+            # Until then the guest waits, so this reads the first buffer's values.
+            pos = g.wait_for("balloon: inflated", start=pos, timeout=60)
+            _, rep = ctl(sock, "qom-get", "path=/machine/peripheral/balloon0",
+                         "property=guest-stats")
+            gs = rep["return"]
+            assert gs["stats"]["stat-total-memory"] == STATS_TOTAL, gs
+            assert gs["stats"]["stat-free-memory"] in (STATS_FREE_1, STATS_FREE_2), gs
+            assert gs["stats"]["stat-swap-in"] == -1 and gs["last-update"] > 0, gs
+            # The timer (every 5 s) asks; the guest sends the buffer again.
+            pos = g.wait_for("balloon: stats sent again\n", start=pos, timeout=60)
+            for _ in range(100):
+                _, rep = ctl(sock, "query-balloon")
+                if rep["return"]["guest-stats"]["stats"]["stat-free-memory"] == STATS_FREE_2:
+                    break
+            else:
+                raise AssertionError("the second stats buffer never arrived: %s" % rep)
+            g.send(b"x")
+            pos = g.wait_for("balloon: deflated", start=pos, timeout=60)
+            g.send(b"q")
+            g.wait_for("balloon: bye\n", start=pos)
+            status = g.wait(timeout=20)
+            assert status == 0, "want exit status 0: " + g.report()
+
+
 if __name__ == "__main__":
     SLABVM, BALLOON = sys.argv[1:3]
     guestrun.main([
@@ -174,4 +212,5 @@ if __name__ == "__main__":
         # the notify addresses (ioeventfds) must follow the BAR.
         case("2M", ["--cmdline", "bar4=0xdfff0000"]),
         ("balloon target", test_target),
+        ("statistics on the timer", test_stats),
     ])

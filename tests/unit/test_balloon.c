@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -549,11 +550,13 @@ static void test_stats(void **state)
 	struct fixture *f = fixture_new(16 * M, 2 * M, false, &bc);
 	uint8_t s[4 * 10 + 3];
 	struct balloon_info i;
+	struct timespec before, after;
 	uint16_t h1, h2, h3;
 
 	(void)state;
 	bring_up(f, BASE | FEAT(VIRTIO_BALLOON_F_STATS_VQ), 3);
 	assert_int_equal(balloon_request_stats(&f->b), -EAGAIN);
+	assert_int_equal(info(f).guest.last_update, 0); /* never updated */
 	put_stat(s, BALLOON_S_MEMFREE, 1000);
 	put_stat(s + 10, BALLOON_S_MEMTOT, 4000);
 	put_stat(s + 20, 999, 1); /* unknown: ignored */
@@ -561,7 +564,11 @@ static void test_stats(void **state)
 	memset(s + 40, 0xee, 3); /* a torn entry: ignored */
 	vring_write(&f->e.mm, BUF, s, sizeof(s));
 	h1 = send(f, 2, BUF, sizeof(s), 0);
+	clock_gettime(CLOCK_REALTIME, &before);
 	notify(f, 2);
+	clock_gettime(CLOCK_REALTIME, &after);
+	/* The host's time of arrival, which the guest cannot influence. */
+	assert_in_range(info(f).guest.last_update, before.tv_sec, after.tv_sec);
 	/* Kept, not returned. */
 	assert_int_equal(used_idx(f, 2), 0);
 	assert_int_equal(f->notifies[2], 0);

@@ -57,7 +57,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg.mem, CLI_DEFAULT_MEM);
 	assert_int_equal(cfg.cpus, 1);
 	assert_null(cfg.firmware);
-	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_int_equal(cfg.console, CLI_CONSOLE_STDIO);
 	assert_int_equal(PARSE(&cfg, &err, "run", "--mem", "1G", "--granule", "4K", "-c", "4",
 			       "--firmware", "x.bin", "--cmdline", "exit=3", "--maxmem=8G",
 			       "--console", "file:/tmp/out"),
@@ -68,7 +68,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.firmware, "x.bin");
 	assert_string_equal(cfg.cmdline, "exit=3");
 	assert_int_equal(cfg.maxmem, 8ULL << 30);
-	assert_int_equal(cfg.console, CONSOLE_FILE);
+	assert_int_equal(cfg.console, CLI_CONSOLE_FILE);
 	assert_string_equal(cfg.console_path, "/tmp/out");
 	assert_int_equal(PARSE(&cfg, &err, "run", "-k", "bzImage", "--initrd", "rd.gz", "--cmdline",
 			       "console=ttyS0"),
@@ -78,7 +78,7 @@ static void test_good(void **state)
 	assert_null(cfg.firmware);
 	assert_int_equal(PARSE(&cfg, &err, "run", "-m", "64M", "--console", "none"), CLI_RUN);
 	assert_int_equal(cfg.mem, 64ULL << 20);
-	assert_int_equal(cfg.console, CONSOLE_NONE);
+	assert_int_equal(cfg.console, CLI_CONSOLE_NONE);
 	assert_int_equal(PARSE(&cfg, &err, "--help"), CLI_HELP);
 	assert_int_equal(PARSE(&cfg, &err, "run", "--help"), CLI_HELP);
 	assert_int_equal(PARSE(&cfg, &err, "--version"), CLI_VERSION);

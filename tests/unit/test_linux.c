@@ -575,6 +575,7 @@ static void run_refusal(const struct refusal *r)
 	if (load_run(&l) != -EINVAL && r->what != INITRD_TOO_BIG)
 		fail_msg("case %d: expected -EINVAL, got \"%s\"", r->what, l.err.msg);
 	assert_true(l.err.code < 0);
+	assert_true(l.err.usage); /* the file or command line the user gave was refused */
 	expect_msg(&l.err, r->msg);
 	expect_msg(&l.err, r->path);
 	assert_true(guest_zero(&l.mm, 0, 1 * M));

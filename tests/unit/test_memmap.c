@@ -101,6 +101,7 @@ static void test_granule_check(void **state)
 		memset(&err, 0, sizeof(err));
 		assert_int_equal(memmap_check_granule(bad[i], &err), -EINVAL);
 		assert_int_equal(err.code, -EINVAL);
+		assert_true(err.usage); /* the user's --granule was refused */
 		expect_msg(&err, "must be a power of two from 4K to 1G");
 	}
 	memmap_check_granule(3145728, &err);
@@ -309,6 +310,7 @@ static void expect_refused(struct memmap_config c, const char *want)
 			 " dimm %" PRIu64 ": got %d, \"%s\"",
 			 c.mem, c.maxmem, c.granule, c.dimm_size, ret, err.msg);
 	assert_int_equal(err.code, -EINVAL);
+	assert_true(err.usage);
 	expect_msg(&err, want);
 	/* Refused before any backing exists, and the map is left zeroed. */
 	assert_int_equal(e.mm.nregions, 0);

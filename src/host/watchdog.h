@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A watchdog for slow work that must end (tearing a VM down): a thread of its own prints
+ * "slabvm: NAME: waiting for WHAT (N s)" on stderr every period_s seconds until stopped, WHAT
+ * being what the work last said it waits for. It never interrupts the work: it only says
+ * where the work hangs.
+ */
+#ifndef SLABVM_WATCHDOG_H
+#define SLABVM_WATCHDOG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "base/error.h"
+
+struct watchdog {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	pthread_t thread;
+	bool started;
+	bool done;
+	const char *name;
+	unsigned int period_s;
+	struct timespec since;
+	char what[160];
+};
+
+/* Starts watching. The thread blocks every signal. */
+int watchdog_start(struct watchdog *w, const char *name, unsigned int period_s, struct error *err);
+/* What the work waits for from now on (printf-style). Safe when the watchdog is not
+ * started: then nothing happens. */
+void watchdog_set(struct watchdog *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends the thread; safe to call when it was never started. */
+void watchdog_stop(struct watchdog *w);
+
+#endif
