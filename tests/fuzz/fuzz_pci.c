@@ -19,7 +19,11 @@
  *     through; firmware placement (pci_host_assign_bars) is aligned, inside the windows and
  *     free of overlaps.
  *
- * Input: a byte choosing the MSI-X vector count, then operations, each a byte:
+ * Firmware placement with BAR sizes that do not fit its windows must fail and change nothing.
+ *
+ * Input: a byte choosing the MSI-X vector count, one choosing the sizes of device B's BARs
+ * (bits 1:0 the 64-bit one, 3:2 the I/O one, 6:4 the 32-bit one), then operations, each a
+ * byte:
  *   bits 2:0  0 a configuration port (0xCF8..0xCFF), 1 the address port with a made-up
  *             address, 2 ECAM, 3 a BAR through its bus, 4 a device-side call,
  *             5 an ECAM write to COMMAND, a BAR or the MSI-X flags, 6 and 7 as 3
@@ -50,6 +54,9 @@
 
 static const unsigned int slots[NDEV] = {0, 1, 6};
 static const unsigned int nvecs[] = {1, 3, 64, 65, MAXV};
+static const uint64_t b_mem64[] = {16, 16 << 10, 16 << 20, PLATFORM_PCI64_SIZE};
+static const uint64_t b_io[] = {4, 16, 64, 256};
+static const uint64_t b_mem32[] = {16, 256, 4096, 1 << 16, 1 << 20, 1 << 28, 1 << 29, 1ULL << 31};
 
 struct harness;
 
@@ -816,7 +823,31 @@ static void check_caps(const struct mdev *m)
 	FUZZ_CHECK(msix == !!m->nvec);
 }
 
-static void harness_init(struct harness *h, unsigned int nvec)
+/*
+ * Naturally aligned power-of-two BARs packed largest first from a window base aligned to
+ * the largest leave no hole: they fit exactly when their sizes add up to the window's.
+ */
+static bool m_fits(const struct harness *h)
+{
+	uint64_t io = 0, m32 = 0, m64 = 0;
+	unsigned int i, k;
+
+	for (i = 1; i < NDEV; i++)
+		for (k = 0; k < PCI_STD_NUM_BARS; k++) {
+			const struct mbar *b = &h->m[i].bar[k];
+
+			if (b->type == PCI_BAR_IO)
+				io += b->size;
+			else if (b->type == PCI_BAR_MEM32)
+				m32 += b->size;
+			else if (b->type == PCI_BAR_MEM64)
+				m64 += b->size;
+		}
+	return io <= PCI_IO_WINDOW_SIZE && m32 <= PLATFORM_PCI32_SIZE && m64 <= PLATFORM_PCI64_SIZE;
+}
+
+/* Returns whether firmware could place the BARs; if not, it must have changed nothing. */
+static bool harness_init(struct harness *h, unsigned int nvec, uint8_t layout)
 {
 	static const struct pci_dev_id id_a = {0x1af4, 0x10f0, 0x1af4, 1, 0xff0000, 1, true};
 	static const struct pci_dev_id id_b = {0x1af4, 0x10f1, 0x1af4, 2, 0x058000, 2, true};
@@ -857,9 +888,9 @@ static void harness_init(struct harness *h, unsigned int nvec)
 		h->m[1].table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] = 1;
 
 	pci_dev_init(&h->b, "fuzz-b", &id_b);
-	add_bar(h, 2, 0, PCI_BAR_MEM64, 16);
-	add_bar(h, 2, 3, PCI_BAR_IO, 4);
-	add_bar(h, 2, 5, PCI_BAR_MEM32, 0x10000);
+	add_bar(h, 2, 0, PCI_BAR_MEM64, b_mem64[layout & 3]);
+	add_bar(h, 2, 3, PCI_BAR_IO, b_io[(layout >> 2) & 3]);
+	add_bar(h, 2, 5, PCI_BAR_MEM32, b_mem32[(layout >> 4) & 7]);
 	cap = pci_cap_add(&h->b, PCI_CAP_ID_VNDR, 8, &err);
 	FUZZ_CHECK(cap >= PCI_CAP_FIRST);
 	pci_cfg_set_wmask(&h->b, cap + 2, 4, VNDR_WMASK);
@@ -868,6 +899,15 @@ static void harness_init(struct harness *h, unsigned int nvec)
 
 	FUZZ_CHECK(pci_host_add(&h->host, slots[1], &h->a, &err) == 0);
 	FUZZ_CHECK(pci_host_add(&h->host, slots[2], &h->b, &err) == 0);
+	for (i = 0; i < NDEV; i++)
+		memcpy(h->m[i].cfg, h->m[i].d->cfg, PCI_CFG_SPACE_SIZE);
+	if (!m_fits(h)) {
+		FUZZ_CHECK(pci_host_assign_bars(&h->host, &err) == -ENOSPC && err.msg[0]);
+		for (i = 0; i < NDEV; i++)
+			FUZZ_CHECK(!memcmp(h->m[i].cfg, h->m[i].d->cfg, PCI_CFG_SPACE_SIZE));
+		check(h);
+		return false;
+	}
 	FUZZ_CHECK(pci_host_assign_bars(&h->host, &err) == 0);
 	for (i = 0; i < NDEV; i++) {
 		memcpy(h->m[i].cfg, h->m[i].d->cfg, PCI_CFG_SPACE_SIZE);
@@ -882,6 +922,7 @@ static void harness_init(struct harness *h, unsigned int nvec)
 	}
 	check_firmware(h);
 	check(h);
+	return true;
 }
 
 static void harness_destroy(struct harness *h)
@@ -899,13 +940,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = {data, size, 0};
 	struct harness *h = fuzz_h;
+	unsigned int nvec;
+	bool placed;
 
 	if (!h) {
 		h = fuzz_h = malloc(sizeof(*h));
 		FUZZ_CHECK(h);
 	}
-	harness_init(h, nvecs[fuzz_take(&in, 1) % (sizeof(nvecs) / sizeof(nvecs[0]))]);
-	while (fuzz_left(&in)) {
+	nvec = nvecs[fuzz_take(&in, 1) % (sizeof(nvecs) / sizeof(nvecs[0]))];
+	placed = harness_init(h, nvec, fuzz_take(&in, 1));
+	while (placed && fuzz_left(&in)) {
 		step(h, &in, fuzz_take(&in, 1));
 		check(h);
 	}
