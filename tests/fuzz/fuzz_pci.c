@@ -217,10 +217,13 @@ static bool m_masked(const struct mdev *m, unsigned int v)
 	       (m->table[v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] & 1);
 }
 
+/* Only device A has MSI-X: whatever it sends, it must be enabled and its function unmasked. */
 static void msi_send(void *ctx, uint64_t addr, uint32_t data)
 {
 	struct harness *h = ctx;
+	uint16_t flags = get(&h->a.cfg[h->a.msix.cap + PCI_MSIX_FLAGS], 2);
 
+	FUZZ_CHECK((flags & PCI_MSIX_FLAGS_ENABLE) && !(flags & PCI_MSIX_FLAGS_MASKALL));
 	FUZZ_CHECK(h->nsent < MAX_SENT);
 	h->sent[h->nsent++] = (struct msg){addr, data};
 }
