@@ -48,8 +48,8 @@
 #define MARK_FIRST 0x5a
 #define MARK_LAST 0xa5
 
-static const uint64_t mems[8] = {16 * MIB,	  18 * MIB, 24 * MIB,	    32 * MIB,
-				 64 * MIB,	  128 * MIB, 3 * GIB,	    3 * GIB + 2 * MIB};
+static const uint64_t mems[8] = {16 * MIB, 18 * MIB,  24 * MIB, 32 * MIB,
+				 64 * MIB, 128 * MIB, 3 * GIB,	3 * GIB + 2 * MIB};
 
 static uint8_t *initrd_buf;
 
@@ -213,7 +213,7 @@ static int anon_release(void *opaque, struct memmap_region *r, uint64_t off, uin
 }
 
 static const struct memmap_backing_ops anon_backing = {anon_create, anon_destroy, anon_populate,
-							anon_release};
+						       anon_release};
 
 static const uint8_t *guest(struct memmap *mm, uint64_t gpa, uint64_t len)
 {
@@ -249,8 +249,9 @@ static void check_e820(struct memmap *mm, const uint8_t *zp)
 		FUZZ_CHECK(size && addr + size > addr && addr >= prev_end);
 		prev_end = addr + size;
 		if (type == LINUX_E820_RESERVED) {
-			FUZZ_CHECK((addr == LINUX_LEGACY_START && size == LINUX_LEGACY_END - addr) ||
-				   (addr == PLATFORM_ECAM_BASE && size == PLATFORM_ECAM_SIZE));
+			FUZZ_CHECK(
+				(addr == LINUX_LEGACY_START && size == LINUX_LEGACY_END - addr) ||
+				(addr == PLATFORM_ECAM_BASE && size == PLATFORM_ECAM_SIZE));
 			reserved++;
 			continue;
 		}
@@ -284,13 +285,13 @@ static void check_zero_page(struct memmap *mm, const uint8_t *img, const struct 
 			continue;
 		FUZZ_CHECK(zp[i] == (hdr ? img[i] : 0));
 	}
-	FUZZ_CHECK(rd(zp + 0x1fa, 2) == 0xffff);		/* vid_mode: normal */
-	FUZZ_CHECK(zp[0x210] == 0xff);				/* type_of_loader */
-	FUZZ_CHECK(zp[0x211] == (img[0x211] | 0x81));		/* LOADED_HIGH, CAN_USE_HEAP */
-	FUZZ_CHECK(rd(zp + 0x224, 2) == 0xfe00);		/* heap_end_ptr */
+	FUZZ_CHECK(rd(zp + 0x1fa, 2) == 0xffff);      /* vid_mode: normal */
+	FUZZ_CHECK(zp[0x210] == 0xff);		      /* type_of_loader */
+	FUZZ_CHECK(zp[0x211] == (img[0x211] | 0x81)); /* LOADED_HIGH, CAN_USE_HEAP */
+	FUZZ_CHECK(rd(zp + 0x224, 2) == 0xfe00);      /* heap_end_ptr */
 	FUZZ_CHECK(rd(zp + 0x226, 2) == (hdr_end > 0x226 ? rd(img + 0x226, 2) : 0));
-	FUZZ_CHECK(rd(zp + 0x228, 4) == LINUX_CMDLINE_GPA);	/* cmd_line_ptr */
-	FUZZ_CHECK(rd(zp + 0x250, 8) == 0);			/* setup_data */
+	FUZZ_CHECK(rd(zp + 0x228, 4) == LINUX_CMDLINE_GPA); /* cmd_line_ptr */
+	FUZZ_CHECK(rd(zp + 0x250, 8) == 0);		    /* setup_data */
 	FUZZ_CHECK(rd(zp + 0x70, 8) == cfg->rsdp_gpa);
 	/* ramdisk_image and _size are the loader's to write: zero without an initrd */
 	FUZZ_CHECK((rd(zp + 0x218, 4) | rd(zp + 0xc0, 4) << 32) == (cfg->initrd ? initrd : 0));
@@ -342,8 +343,8 @@ static void check_load(struct memmap *mm, const uint8_t *img, const struct linux
 		FUZZ_CHECK(initrd + isize <= e->load || initrd >= e->load + e->need);
 		/* As high as it goes: one page higher would not fit. */
 		FUZZ_CHECK(initrd >= e->load + e->need || !e->initrd_above);
-		FUZZ_CHECK(initrd + PAGE + isize > (initrd >= e->load ? e->top
-				: (e->load < e->top ? e->load : e->top)));
+		FUZZ_CHECK(initrd + PAGE + isize >
+			   (initrd >= e->load ? e->top : (e->load < e->top ? e->load : e->top)));
 		if (initrd < ok[4].start) {
 			ok[5] = ok[4];
 			ok[4] = (struct range){initrd, initrd + isize};

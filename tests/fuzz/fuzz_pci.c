@@ -242,8 +242,8 @@ static void set_level(void *ctx, unsigned int gsi, bool level)
 
 static const struct irq_ops irq_ops = {set_level};
 
-static void bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool mapped,
-			uint64_t addr, uint64_t size)
+static void bar_changed(void *ctx, struct pci_dev *d, unsigned int bar, bool mapped, uint64_t addr,
+			uint64_t size)
 {
 	struct mbar *b = &model_of(ctx, d)->bar[bar];
 
@@ -432,7 +432,8 @@ static uint64_t m_msix_read(const struct mdev *m, uint64_t off, unsigned int siz
 			unsigned int bit;
 
 			for (bit = 0; bit < 8; bit++)
-				if ((o - pba) * 8 + bit < m->nvec && m->pending[(o - pba) * 8 + bit])
+				if ((o - pba) * 8 + bit < m->nvec &&
+				    m->pending[(o - pba) * 8 + bit])
 					byte |= 1U << bit;
 		}
 		v |= (uint64_t)byte << (8 * i);
@@ -447,7 +448,7 @@ static void m_msix_write(struct harness *h, struct mdev *m, uint64_t off, unsign
 	uint64_t end = (uint64_t)m->nvec * PCI_MSIX_ENTRY_SIZE, o;
 	static const uint8_t wmask[PCI_MSIX_ENTRY_SIZE] = {0xfc, 0xff, 0xff, 0xff, 0xff, 0xff,
 							   0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-							   0x01, 0,    0,	 0};
+							   0x01, 0,    0,    0};
 	unsigned int v;
 
 	for (o = off; o < off + size && o < end; o++) {
@@ -528,7 +529,8 @@ static void check(struct harness *h)
 	}
 	check_bus(h, &h->mmio, false);
 	check_bus(h, &h->pio, true);
-	FUZZ_CHECK(h->nsent == h->nwant && !memcmp(h->sent, h->want, h->nsent * sizeof(h->sent[0])));
+	FUZZ_CHECK(h->nsent == h->nwant &&
+		   !memcmp(h->sent, h->want, h->nsent * sizeof(h->sent[0])));
 	h->nsent = h->nwant = 0;
 	for (i = 0; i < 4; i++)
 		FUZZ_CHECK(h->line[i] == m_line(h, i));
@@ -771,10 +773,10 @@ static void check_firmware(struct harness *h)
 
 		for (k = 0; k < PCI_STD_NUM_BARS; k++) {
 			struct mbar *b = &m->bar[k];
-			uint64_t lo = m_is_io(b) ? PCI_IO_WINDOW_BASE
+			uint64_t lo = m_is_io(b)		 ? PCI_IO_WINDOW_BASE
 				      : b->type == PCI_BAR_MEM64 ? MEM64_BASE
 								 : PLATFORM_PCI32_BASE;
-			uint64_t len = m_is_io(b) ? PCI_IO_WINDOW_SIZE
+			uint64_t len = m_is_io(b)		  ? PCI_IO_WINDOW_SIZE
 				       : b->type == PCI_BAR_MEM64 ? PLATFORM_PCI64_SIZE
 								  : PLATFORM_PCI32_SIZE;
 
@@ -782,7 +784,8 @@ static void check_firmware(struct harness *h)
 				continue;
 			FUZZ_CHECK(m->d->bar[k].mapped && m_bar_target(m, k, &b->addr));
 			FUZZ_CHECK(b->addr == m->d->bar[k].addr && !(b->addr & (b->size - 1)));
-			FUZZ_CHECK(b->addr >= lo && b->addr - lo <= len && b->size <= len - (b->addr - lo));
+			FUZZ_CHECK(b->addr >= lo && b->addr - lo <= len &&
+				   b->size <= len - (b->addr - lo));
 			b->mapped = true;
 			for (j = 1; j <= i; j++)
 				for (l = 0; l < PCI_STD_NUM_BARS; l++) {
@@ -800,7 +803,8 @@ static void check_firmware(struct harness *h)
 			if (m->bar[k].type == PCI_BAR_IO)
 				FUZZ_CHECK((reg & 3) == 1);
 			else if (m->bar[k].type != PCI_BAR_UNUSED)
-				FUZZ_CHECK((reg & 0xf) == (m->bar[k].type == PCI_BAR_MEM64 ? 4 : 0));
+				FUZZ_CHECK((reg & 0xf) ==
+					   (m->bar[k].type == PCI_BAR_MEM64 ? 4 : 0));
 		}
 	}
 }
