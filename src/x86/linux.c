@@ -361,6 +361,7 @@ static void build_zero_page(uint8_t *zp, const uint8_t *image, const struct linu
 			    const struct linux_e820_entry *e820, unsigned int n)
 {
 	size_t hdr_end = h->hdr_end < BP_HDR_MAX_END ? h->hdr_end : BP_HDR_MAX_END;
+	uint64_t initrd_size = cfg->initrd ? cfg->initrd_size : 0;
 	unsigned int i;
 
 	/* Zero first: a zero sentinel at 0x1ef tells the kernel we cleared everything. */
@@ -373,12 +374,11 @@ static void build_zero_page(uint8_t *zp, const uint8_t *image, const struct linu
 	put32(zp + HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_GPA);
 	/* A loader-owned pointer: whatever the image holds there must not be followed. */
 	put64(zp + HDR_SETUP_DATA, 0);
-	if (cfg->initrd) {
-		put32(zp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
-		put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
-		put32(zp + HDR_RAMDISK_SIZE, (uint32_t)cfg->initrd_size);
-		put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)cfg->initrd_size >> 32));
-	}
+	/* Obligatory for the loader, so zero without an initrd, whatever the image holds there. */
+	put32(zp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
+	put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
+	put32(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
+	put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_size >> 32));
 	put64(zp + BP_ACPI_RSDP_ADDR, cfg->rsdp_gpa);
 	zp[BP_E820_ENTRIES] = (uint8_t)n;
 	for (i = 0; i < n; i++) {

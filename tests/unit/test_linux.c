@@ -138,6 +138,8 @@ static uint8_t *make_image(const struct image_opts *o, size_t *size)
 	put16(p + 0x206, o->version);
 	p[0x211] = 0x01; /* LOADED_HIGH */
 	put32(p + 0x214, 0x100000);
+	put32(p + 0x218, 0x3000000); /* ramdisk_image and _size: the loader must write them */
+	put32(p + 0x21c, 0x1000);
 	put16(p + 0x224, 0x5be0);
 	put32(p + 0x22c, o->initrd_addr_max);
 	put32(p + 0x230, o->kernel_alignment);

@@ -156,7 +156,7 @@ static int setup(void **state)
 	cfg.listener = (struct pci_bar_listener){rec_bar_changed, f};
 	cfg.reset_ops = &rec_reset_ops;
 	cfg.reset_opaque = f;
-	pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg);
+	assert_int_equal(pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg), 0);
 	pci_dev_init(&f->dev, "testdev", &test_id);
 	assert_int_equal(pci_dev_add_bar(&f->dev, TEST_IO_BAR, PCI_BAR_IO, 32, &rec_bar_ops,
 					 &f->bar_rec, &err),

@@ -328,7 +328,7 @@ static int setup(void **state)
 	cfg.msi_ctx = &f->msi;
 	cfg.mmio64_base = 1ULL << 36;
 	cfg.mmio64_size = PLATFORM_PCI64_SIZE;
-	pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg);
+	assert_int_equal(pci_test_host_init(&f->host, &f->mmio, &f->pio, &cfg), 0);
 	f->dev.features = OFFERED;
 	memcpy(f->dev.config, "\x11\x22\x33\x44\x55\x66\x77\x88", CFG_SIZE);
 	assert_int_equal(virtio_pci_init(&f->vp, &fake_ops, &f->dev, &err), 0);
