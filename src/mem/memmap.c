@@ -1262,8 +1262,8 @@ static size_t granule_end(const struct batch *b, size_t i)
 {
 	size_t e;
 
-	for (e = i + 1; e < b->n && b->p[e].r == b->p[i].r && batch_granule(b, e) ==
-	     batch_granule(b, i); e++)
+	for (e = i + 1;
+	     e < b->n && b->p[e].r == b->p[i].r && batch_granule(b, e) == batch_granule(b, i); e++)
 		;
 	return e;
 }
@@ -1306,7 +1306,8 @@ static void inflate_unpinned(struct batch *b)
 		for (k = i; k < e; k++) {
 			if (!ret)
 				inflate_one(mm, r, b->p[k].page, true);
-			set_outcome(b->res, b->p[k].idx, ret ? MEMMAP_PAGE_FAILED : MEMMAP_PAGE_DONE);
+			set_outcome(b->res, b->p[k].idx,
+				    ret ? MEMMAP_PAGE_FAILED : MEMMAP_PAGE_DONE);
 		}
 	}
 }
@@ -1382,12 +1383,11 @@ static void inflate_pinned(struct batch *b)
 	discard_run(b, run_r, run_g0, run_g1);
 	for (i = 0; i < b->n; i++) {
 		struct memmap_region *r = b->p[i].r;
+		bool held;
 
 		g = batch_granule(b, i);
-		set_outcome(b->res, b->p[i].idx,
-			    r->state[g] == GRANULE_PARTIAL && r->ninflated[g] == mm->pages_per_granule
-				    ? MEMMAP_PAGE_HELD
-				    : MEMMAP_PAGE_DONE);
+		held = r->state[g] == GRANULE_PARTIAL && r->ninflated[g] == mm->pages_per_granule;
+		set_outcome(b->res, b->p[i].idx, held ? MEMMAP_PAGE_HELD : MEMMAP_PAGE_DONE);
 	}
 }
 

@@ -236,7 +236,7 @@ enum memmap_page_outcome {
 	MEMMAP_PAGE_FAILED,    /* a listener or the backing failed (error): page untouched */
 	MEMMAP_PAGE_NOT_RAM,   /* refused: not plugged guest RAM, or the map is not started */
 	MEMMAP_PAGE_UNALIGNED, /* refused: not 4 KiB aligned */
-	MEMMAP_PAGE_BAD_STATE, /* refused: inflate of an inflated page, deflate of one that is not */
+	MEMMAP_PAGE_BAD_STATE, /* refused: inflating an inflated page, deflating one that is not */
 	MEMMAP_PAGE_DUPLICATE, /* refused: the same page comes earlier in the batch */
 	MEMMAP_PAGE_OUTCOMES,
 };

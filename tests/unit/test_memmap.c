@@ -1518,7 +1518,8 @@ static struct memmap_batch_result run_batch(struct fake_env *e, bool inflate, co
 	if (out)
 		assert_memory_equal(seen, res.count, sizeof(seen));
 	/* An error is reported exactly when some page failed or is held because of it. */
-	assert_int_equal(!!res.error, res.count[MEMMAP_PAGE_FAILED] + res.count[MEMMAP_PAGE_HELD] > 0);
+	assert_int_equal(!!res.error,
+			 res.count[MEMMAP_PAGE_FAILED] + res.count[MEMMAP_PAGE_HELD] > 0);
 	fake_env_check(e);
 	return res;
 }
@@ -1548,8 +1549,7 @@ static void shuffle(uint64_t *v, size_t n, uint64_t seed)
 	}
 }
 
-static void expect_outcomes(const uint8_t *out, size_t from, size_t to,
-			    enum memmap_page_outcome o)
+static void expect_outcomes(const uint8_t *out, size_t from, size_t to, enum memmap_page_outcome o)
 {
 	size_t i;
 
@@ -1710,8 +1710,7 @@ static void test_batch_runs_pinned(void **state)
 	rel = fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", 64 * K);
 	assert_int_equal(e.log.ev[rel].size, 3 * 64 * K);
 	for (i = 1; i <= 3; i++)
-		expect_before(&e.log, rel,
-			      fake_log_find(&e.log, 0, FAKE_MAP, "iommu", i * 64 * K));
+		expect_before(&e.log, rel, fake_log_find(&e.log, 0, FAKE_MAP, "iommu", i * 64 * K));
 	for (i = 0; i < n; i++)
 		(void)memmap_deflate_page(&one.mm, v[i]);
 	expect_same_map(&e, &one);
@@ -1758,19 +1757,19 @@ static void test_batch_refusals(void **state)
 	struct memmap_batch_result res;
 	struct error err = {0};
 	const uint64_t in[] = {
-		8 * PAGE,	      /* 0: fine */
-		4 * K + 1,	      /* 1: unaligned */
-		3 * PAGE,	      /* 2: fine */
-		16 * M,		      /* 3: past low RAM */
-		8 * PAGE,	      /* 4: duplicate of 0 */
-		5 * PAGE,	      /* 5: inflated before */
-		4 * G,		      /* 6: an unplugged DIMM */
-		3 * G + 4 * K,	      /* 7: the PCI hole */
+		8 * PAGE,		/* 0: fine */
+		4 * K + 1,		/* 1: unaligned */
+		3 * PAGE,		/* 2: fine */
+		16 * M,			/* 3: past low RAM */
+		8 * PAGE,		/* 4: duplicate of 0 */
+		5 * PAGE,		/* 5: inflated before */
+		4 * G,			/* 6: an unplugged DIMM */
+		3 * G + 4 * K,		/* 7: the PCI hole */
 		UINT64_MAX & ~0xfffULL, /* 8: far away */
-		3 * PAGE,	      /* 9: duplicate of 2 */
-		5 * PAGE,	      /* 10: inflated before, twice: not a duplicate */
-		UINT64_MAX,	      /* 11: unaligned */
-		4 * PAGE,	      /* 12: fine */
+		3 * PAGE,		/* 9: duplicate of 2 */
+		5 * PAGE,		/* 10: inflated before, twice: not a duplicate */
+		UINT64_MAX,		/* 11: unaligned */
+		4 * PAGE,		/* 12: fine */
 	};
 	const uint8_t want[] = {
 		MEMMAP_PAGE_DONE,      MEMMAP_PAGE_UNALIGNED, MEMMAP_PAGE_DONE,
