@@ -262,8 +262,9 @@ struct memmap_batch_result {
  *     makes no backing call.
  * Runs cross granules but never regions. A failure fails only its own run (or granule),
  * whose pages stay as they were (FAILED) or, for a failed discard, HELD; the rest of the
- * batch goes on. Listener mappings stay one granule each. The single-page calls are this
- * with n = 1. Returns res->error.
+ * batch goes on. Listener mappings stay one granule each. Sorting takes 32 bytes per page
+ * of scratch memory; without it nothing changes and every page that was not refused is
+ * FAILED with -ENOMEM. The single-page calls are this with n = 1. Returns res->error.
  */
 int memmap_inflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
 			 struct memmap_batch_result *res);
