@@ -17,7 +17,8 @@
  *   - backing is populated and the granule mapped before the guest may use it again
  *     (the functions below return only after that, so the caller tells the guest after);
  *   - no listener mapping ever spans two granules: granule_map/unmap cover exactly one.
- * A failure leaves the map as it was before the call. If undoing a half-done change fails
+ * A failure leaves the map as it was before the call (a balloon batch: as it was before
+ * the failed run or granule, see memmap_inflate_pages). If undoing a half-done change fails
  * too (a listener refuses to restore a mapping it just held), the process aborts: the
  * IOMMU would no longer match guest memory and no later call could repair that.
  *
