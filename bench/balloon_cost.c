@@ -10,6 +10,13 @@
  * fallocate at link time (bench/meson.build): the calls still reach the kernel, and the
  * memory map issues no other system call on these paths.
  *
+ * Then the batched calls (memmap_inflate_pages / memmap_deflate_pages) on the same 1 GiB,
+ * for granules of 4K and 2M, without and with the listener, with the pages in address
+ * order (contiguous) and in a seeded random order (scattered), in batches of 256 PFNs
+ * (what Linux's virtio_balloon driver puts in one buffer), 16384 (what slabvm's balloon
+ * reads from one buffer at most) and the whole GiB. Each line is set against one
+ * fallocate(PUNCH_HOLE) of a freshly written 1 GiB memfd, timed just before it.
+ *
  * The pinning listener stands in for the vfio container. It only counts granule_map and
  * granule_unmap and returns: no ioctl, no pinning. The times are therefore the map's and
  * the backing's share; a real VFIO_IOMMU_MAP_DMA/UNMAP_DMA adds its own cost per counted
@@ -22,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -239,8 +247,130 @@ static void run(uint64_t granule, bool iommu)
 	memmap_destroy(&mm);
 }
 
+/* One punch of a whole freshly written GiB: what a batch is measured against. */
+static double punch_once(void)
+{
+	struct timespec a, b;
+	uint8_t *p;
+	uint64_t off;
+	int fd;
+
+	fd = memfd_create("balloon-cost-baseline", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, BENCH_RAM) < 0) {
+		perror("balloon_cost: baseline memfd");
+		exit(1);
+	}
+	p = mmap(NULL, BENCH_RAM, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("balloon_cost: baseline mmap");
+		exit(1);
+	}
+	for (off = 0; off < BENCH_RAM; off += MEMMAP_PAGE_SIZE)
+		p[off] = 1;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, BENCH_RAM) < 0) {
+		perror("balloon_cost: baseline punch");
+		exit(1);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	munmap(p, BENCH_RAM);
+	close(fd);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* Every page of the GiB at 0, in address order or shuffled with a fixed seed. */
+static uint64_t *page_order(bool scattered)
+{
+	uint64_t npages = BENCH_RAM / MEMMAP_PAGE_SIZE, i, k, t, x = 0x9e3779b97f4a7c15ULL;
+	uint64_t *v = malloc(npages * sizeof(*v));
+
+	if (!v) {
+		fprintf(stderr, "balloon_cost: no memory for the page list\n");
+		exit(1);
+	}
+	for (i = 0; i < npages; i++)
+		v[i] = i * MEMMAP_PAGE_SIZE;
+	for (i = npages; scattered && i > 1; i--) {
+		x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+		k = (x * 0x2545F4914F6CDD1DULL) % i;
+		t = v[i - 1], v[i - 1] = v[k], v[k] = t;
+	}
+	return v;
+}
+
+/* Inflates (or deflates) all of v, batch pages per call. */
+static void balloon_batched(struct memmap *mm, const uint64_t *v, bool inflate, size_t batch,
+			    bool iommu)
+{
+	const size_t npages = BENCH_RAM / MEMMAP_PAGE_SIZE;
+	struct memmap_batch_result res = {0};
+	size_t i, n;
+	int ret;
+
+	for (i = 0; i < npages; i += n) {
+		n = npages - i < batch ? npages - i : batch;
+		ret = inflate ? memmap_inflate_pages(mm, v + i, n, &res)
+			      : memmap_deflate_pages(mm, v + i, n, &res);
+		if (ret || res.count[MEMMAP_PAGE_DONE] != n)
+			fail(inflate ? "batched inflate" : "batched deflate", mm->granule, iommu,
+			     ret ? strerror(-ret) : "pages refused");
+	}
+}
+
+static void run_batched(uint64_t granule, bool iommu, bool scattered, size_t batch)
+{
+	struct memmap_config cfg = {.mem = BENCH_RAM, .granule = granule};
+	struct counting_iommu io = {
+		.l = {.name = "bench-iommu",
+		      .pins = true,
+		      .granule_map = iommu_map,
+		      .granule_unmap = iommu_unmap},
+	};
+	uint64_t *v = page_order(scattered);
+	struct sample s0, s1, s2;
+	struct error err = {0};
+	struct memmap_stats st;
+	struct memmap_region *r;
+	struct memmap mm;
+	double one;
+
+	one = punch_once();
+	if (memmap_init(&mm, &cfg, NULL, NULL, &err))
+		fail("memmap_init", granule, iommu, err.msg);
+	if (iommu && memmap_add_listener(&mm, &io.l, &err))
+		fail("memmap_add_listener", granule, iommu, err.msg);
+	if (memmap_start(&mm, &err))
+		fail("memmap_start", granule, iommu, err.msg);
+	r = &mm.region[0];
+	touch(r);
+	take(&s0, &io, r);
+	balloon_batched(&mm, v, true, batch, iommu);
+	take(&s1, &io, r);
+	memmap_get_stats(&mm, &st);
+	if (st.inflated_bytes != BENCH_RAM || st.released_bytes != BENCH_RAM)
+		fail("after batched inflate", granule, iommu, "not every page released");
+	balloon_batched(&mm, v, false, batch, iommu);
+	take(&s2, &io, r);
+	memmap_get_stats(&mm, &st);
+	if (st.inflated_bytes || st.released_bytes)
+		fail("after batched deflate", granule, iommu, "pages still inflated or released");
+	printf("batched: granule %s, %s, %s, %6zu per batch: inflate 1G %.3f s = %5.2fx one "
+	       "punch of 1G (%.3f s), %6" PRIu64 " releases, %6" PRIu64 " unmaps; deflate "
+	       "%.3f s, %" PRIu64 " populates, %" PRIu64 " maps; memfd %.0fM -> %.0fM -> %.0fM\n",
+	       size_str(granule).s, iommu ? "iommu   " : "no iommu",
+	       scattered ? "scattered " : "contiguous", batch, seconds(&s0, &s1),
+	       seconds(&s0, &s1) / one, one, s1.punch - s0.punch, s1.unmap - s0.unmap,
+	       seconds(&s1, &s2), s2.alloc - s1.alloc, s2.map - s1.map, mib(s0.memfd),
+	       mib(s1.memfd), mib(s2.memfd));
+	fflush(stdout);
+	memmap_destroy(&mm);
+	free(v);
+}
+
 int main(void)
 {
+	static const size_t batches[] = {256, 16384, BENCH_RAM / MEMMAP_PAGE_SIZE};
+	unsigned int b, order;
 	static const uint64_t granules[] = {4ULL << 10, 2ULL << 20, 1ULL << 30};
 	unsigned int i;
 
@@ -251,6 +381,13 @@ int main(void)
 		run(granules[i], false);
 		run(granules[i], true);
 	}
+	printf("balloon_cost: the same with memmap_inflate_pages / memmap_deflate_pages\n");
+	for (order = 0; order < 2; order++)
+		for (i = 0; i < 2; i++)
+			for (b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
+				run_batched(granules[i], false, order, batches[b]);
+				run_batched(granules[i], true, order, batches[b]);
+			}
 	if (nr_other_falloc)
 		printf("other fallocate calls: %" PRIu64 "\n", nr_other_falloc);
 	return 0;

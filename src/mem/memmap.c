@@ -1080,20 +1080,6 @@ out:
 	return ret;
 }
 
-/* The plugged region holding page-aligned gpa in a started map, and the page's index. */
-static struct memmap_region *balloon_page(struct memmap *mm, uint64_t gpa, uint64_t *page)
-{
-	struct memmap_region *r;
-
-	if (!mm->started || gpa % MEMMAP_PAGE_SIZE)
-		return NULL;
-	r = memmap_find(mm, gpa);
-	if (!r || !r->plugged)
-		return NULL;
-	*page = (gpa - r->gpa) / MEMMAP_PAGE_SIZE;
-	return r;
-}
-
 /* Balloon transitions touch pinning listeners only (see memmap.h). */
 static int pinned_map_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
 {
@@ -1143,149 +1129,407 @@ static void pinned_map_granule_or_die(struct memmap *mm, struct memmap_region *r
 }
 
 /*
- * Every page of granule g is inflated and a listener pins it: take the granule out of
- * every pinning listener, and only then give its memory back. Released in the other
- * order, a device could DMA into pages the host already handed to someone else.
+ * Batches. The accepted pages of a batch are sorted by address and made unique first, so
+ * that runs of adjacent pages and granules are neighbours in one array; every transition
+ * then walks that array once.
  */
-static int discard_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
-{
-	uint64_t first = g * mm->pages_per_granule, p;
-	int ret;
+struct batch_page {
+	uint64_t gpa;
+	size_t idx; /* position in the caller's array */
+	struct memmap_region *r;
+	uint64_t page; /* index in r */
+};
 
-	ret = pinned_unmap_granule(mm, r, g);
-	if (ret)
-		return ret;
-	ret = mm->backing->release(mm->backing_opaque, r, g << mm->granule_shift, mm->granule);
-	if (ret) {
-		pinned_map_granule_or_die(mm, r, g);
-		return ret;
-	}
-	/* Counted page by page: some may be released already (see memmap_remove_listener). */
-	for (p = first; p < first + mm->pages_per_granule; p++) {
-		mm->nr_released += !bit_test(r->released, p);
-		bit_set(r->released, p);
-	}
-	set_state(mm, r, g, GRANULE_DISCARDED);
-	return 0;
+struct batch {
+	struct memmap *mm;
+	struct memmap_batch_result *res;
+	struct batch_page *p;
+	size_t n;
+};
+
+const char *memmap_outcome_name(enum memmap_page_outcome o)
+{
+	static const char *const names[MEMMAP_PAGE_OUTCOMES] = {
+		"done", "held", "failed", "not-ram", "unaligned", "bad-state", "duplicate"};
+
+	return o < MEMMAP_PAGE_OUTCOMES ? names[o] : "?";
+}
+
+static void set_outcome(struct memmap_batch_result *res, size_t idx, enum memmap_page_outcome o)
+{
+	if (res->outcome)
+		res->outcome[idx] = o;
+	res->count[o]++;
+}
+
+static void batch_error(struct batch *b, int ret)
+{
+	if (!b->res->error)
+		b->res->error = ret;
+}
+
+/* Why a page cannot be inflated (or deflated), or MEMMAP_PAGE_DONE if it can. */
+static enum memmap_page_outcome check_page(struct memmap *mm, uint64_t gpa, bool inflate,
+					   struct memmap_region **rp, uint64_t *page)
+{
+	struct memmap_region *r;
+
+	if (gpa % MEMMAP_PAGE_SIZE)
+		return MEMMAP_PAGE_UNALIGNED;
+	r = mm->started ? memmap_find(mm, gpa) : NULL;
+	if (!r || !r->plugged)
+		return MEMMAP_PAGE_NOT_RAM;
+	*page = (gpa - r->gpa) / MEMMAP_PAGE_SIZE;
+	if (bit_test(r->inflated, *page) == inflate)
+		return MEMMAP_PAGE_BAD_STATE;
+	*rp = r;
+	return MEMMAP_PAGE_DONE;
+}
+
+static int cmp_batch_page(const void *a, const void *b)
+{
+	const struct batch_page *x = a, *y = b;
+
+	if (x->gpa != y->gpa)
+		return x->gpa < y->gpa ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /*
- * The guest takes a page of discarded granule g back: allocate the granule and map it
- * into every pinning listener before returning, because the caller tells the guest the
- * page is usable right after, and the guest may hand it to a device at once.
+ * Checks every page, sets the outcome of the refused ones, and leaves the accepted ones in
+ * b->p, sorted and unique (a later copy of a page is a duplicate). -ENOMEM if there is no
+ * room to sort: then every page that would have been accepted has failed.
  */
-static int restore_granule(struct memmap *mm, struct memmap_region *r, uint64_t g)
+static int batch_begin(struct batch *b, struct memmap *mm, const uint64_t *gpas, size_t n,
+		       bool inflate, struct memmap_batch_result *res)
 {
-	uint64_t off = g << mm->granule_shift;
-	uint64_t first = g * mm->pages_per_granule, p;
+	struct memmap_region *r = NULL;
+	enum memmap_page_outcome o;
+	bool sorted = true;
+	uint64_t page = 0;
+	size_t i, k;
+
+	memset(res->count, 0, sizeof(res->count));
+	res->error = 0;
+	b->mm = mm;
+	b->res = res;
+	b->n = 0;
+	b->p = n && n <= SIZE_MAX / sizeof(*b->p) ? malloc(n * sizeof(*b->p)) : NULL;
+	for (i = 0; i < n; i++) {
+		o = check_page(mm, gpas[i], inflate, &r, &page);
+		if (o == MEMMAP_PAGE_DONE && !b->p)
+			o = MEMMAP_PAGE_FAILED;
+		if (o != MEMMAP_PAGE_DONE) {
+			set_outcome(res, i, o);
+			continue;
+		}
+		if (b->n && gpas[i] <= b->p[b->n - 1].gpa)
+			sorted = false;
+		b->p[b->n++] = (struct batch_page){gpas[i], i, r, page};
+	}
+	if (n && !b->p) {
+		res->error = -ENOMEM;
+		return -ENOMEM;
+	}
+	if (!sorted)
+		qsort(b->p, b->n, sizeof(*b->p), cmp_batch_page);
+	for (i = 0, k = 0; i < b->n; i++) {
+		if (k && b->p[i].gpa == b->p[k - 1].gpa)
+			set_outcome(res, b->p[i].idx, MEMMAP_PAGE_DUPLICATE);
+		else
+			b->p[k++] = b->p[i];
+	}
+	b->n = k;
+	return 0;
+}
+
+static uint64_t batch_granule(const struct batch *b, size_t i)
+{
+	return b->p[i].page / b->mm->pages_per_granule;
+}
+
+/* The end of the run of adjacent pages (same region) that starts at b->p[i]. */
+static size_t page_run_end(const struct batch *b, size_t i)
+{
+	size_t e;
+
+	for (e = i + 1; e < b->n && b->p[e].r == b->p[i].r && b->p[e].page == b->p[e - 1].page + 1;
+	     e++)
+		;
+	return e;
+}
+
+/* The end of the pages of b->p[i]'s granule. */
+static size_t granule_end(const struct batch *b, size_t i)
+{
+	size_t e;
+
+	for (e = i + 1;
+	     e < b->n && b->p[e].r == b->p[i].r && batch_granule(b, e) == batch_granule(b, i); e++)
+		;
+	return e;
+}
+
+static void inflate_one(struct memmap *mm, struct memmap_region *r, uint64_t page, bool released)
+{
+	uint64_t g = page / mm->pages_per_granule;
+
+	bit_set(r->inflated, page);
+	mm->nr_inflated++;
+	if (released) {
+		bit_set(r->released, page);
+		mm->nr_released++;
+	}
+	r->ninflated[g]++;
+	set_state(mm, r, g,
+		  released && r->ninflated[g] == mm->pages_per_granule ? GRANULE_DISCARDED
+								       : GRANULE_PARTIAL);
+}
+
+/*
+ * No pinning listener: nothing pins the pages, so each run goes now, in one release. KVM
+ * keeps its memslot: the host page tables follow the punched hole, and a guest touching
+ * a page again gets a fresh zero page.
+ */
+static void inflate_unpinned(struct batch *b)
+{
+	struct memmap *mm = b->mm;
+	size_t i, e, k;
 	int ret;
 
-	ret = mm->backing->populate(mm->backing_opaque, r, off, mm->granule);
-	if (ret)
-		goto err_release;
-	ret = pinned_map_granule(mm, r, g);
-	if (ret)
-		goto err_release;
-	/* Counted page by page: a page kept after the last pin left was never released. */
-	for (p = first; p < first + mm->pages_per_granule; p++) {
-		mm->nr_released -= bit_test(r->released, p);
-		bit_clear(r->released, p);
-	}
-	return 0;
+	for (i = 0; i < b->n; i = e) {
+		struct memmap_region *r = b->p[i].r;
 
-err_release:
-	/*
-	 * populate may have allocated part of the granule before failing. Nothing maps it,
-	 * so give that back; if even that fails, the pages wait for the next populate.
-	 */
-	(void)mm->backing->release(mm->backing_opaque, r, off, mm->granule);
-	return ret;
+		e = page_run_end(b, i);
+		ret = mm->backing->release(mm->backing_opaque, r, b->p[i].page * MEMMAP_PAGE_SIZE,
+					   (e - i) * MEMMAP_PAGE_SIZE);
+		if (ret)
+			batch_error(b, ret);
+		for (k = i; k < e; k++) {
+			if (!ret)
+				inflate_one(mm, r, b->p[k].page, true);
+			set_outcome(b->res, b->p[k].idx,
+				    ret ? MEMMAP_PAGE_FAILED : MEMMAP_PAGE_DONE);
+		}
+	}
+}
+
+/*
+ * Granules [g0, g1) of r are full and unmapped from every pinning listener: give their
+ * memory back in one release. Released in the other order, a device could DMA into
+ * pages the host already handed to someone else. If the release fails, they are mapped
+ * again and stay PARTIAL, full, and held.
+ */
+static void discard_run(struct batch *b, struct memmap_region *r, uint64_t g0, uint64_t g1)
+{
+	struct memmap *mm = b->mm;
+	uint64_t g, p;
+	int ret;
+
+	if (g0 == g1)
+		return;
+	ret = mm->backing->release(mm->backing_opaque, r, g0 << mm->granule_shift,
+				   (g1 - g0) << mm->granule_shift);
+	if (ret) {
+		batch_error(b, ret);
+		for (g = g0; g < g1; g++)
+			pinned_map_granule_or_die(mm, r, g);
+		return;
+	}
+	/* Counted page by page: some may be released already (see memmap_remove_listener). */
+	for (p = g0 * mm->pages_per_granule; p < g1 * mm->pages_per_granule; p++) {
+		mm->nr_released += !bit_test(r->released, p);
+		bit_set(r->released, p);
+	}
+	for (g = g0; g < g1; g++)
+		set_state(mm, r, g, GRANULE_DISCARDED);
+}
+
+/*
+ * A pinning listener holds whole granules and cannot let go of one page: each page stays
+ * backed ("inflated but pinned") until the last page of its granule comes. Granules this
+ * batch fills are discarded, adjacent ones with one release.
+ */
+static void inflate_pinned(struct batch *b)
+{
+	struct memmap *mm = b->mm;
+	struct memmap_region *run_r = NULL;
+	uint64_t g, run_g0 = 0, run_g1 = 0;
+	size_t i, e;
+	int ret;
+
+	for (i = 0; i < b->n; i++)
+		inflate_one(mm, b->p[i].r, b->p[i].page, false);
+	for (i = 0; i < b->n; i = e) {
+		struct memmap_region *r = b->p[i].r;
+
+		e = granule_end(b, i);
+		g = batch_granule(b, i);
+		if (r->ninflated[g] != mm->pages_per_granule)
+			continue;
+		if (r != run_r || g != run_g1) {
+			discard_run(b, run_r, run_g0, run_g1);
+			run_r = r;
+			run_g0 = run_g1 = g;
+		}
+		ret = pinned_unmap_granule(mm, r, g);
+		if (ret) {
+			/* Held; the granules unmapped before it go without it. */
+			batch_error(b, ret);
+			discard_run(b, run_r, run_g0, run_g1);
+			run_g0 = run_g1 = g + 1;
+			continue;
+		}
+		run_g1 = g + 1;
+	}
+	discard_run(b, run_r, run_g0, run_g1);
+	for (i = 0; i < b->n; i++) {
+		struct memmap_region *r = b->p[i].r;
+		bool held;
+
+		g = batch_granule(b, i);
+		held = r->state[g] == GRANULE_PARTIAL && r->ninflated[g] == mm->pages_per_granule;
+		set_outcome(b->res, b->p[i].idx, held ? MEMMAP_PAGE_HELD : MEMMAP_PAGE_DONE);
+	}
+}
+
+int memmap_inflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
+			 struct memmap_batch_result *res)
+{
+	struct batch b;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	if (!batch_begin(&b, mm, gpas, n, true, res)) {
+		if (memmap_has_pinning_listener(mm))
+			inflate_pinned(&b);
+		else
+			inflate_unpinned(&b);
+	}
+	pthread_rwlock_unlock(&mm->lock);
+	free(b.p);
+	return res->error;
+}
+
+/*
+ * The guest takes pages of discarded granules [g0, g1) back: allocate them in one go and
+ * map each into every pinning listener before returning, because the caller tells the
+ * guest the pages are usable right after, and the guest may hand them to a device at
+ * once. A restored granule is PARTIAL (full) until its pages are deflated; one that
+ * cannot be restored stays DISCARDED.
+ */
+static void restore_run(struct batch *b, struct memmap_region *r, uint64_t g0, uint64_t g1)
+{
+	struct memmap *mm = b->mm;
+	uint64_t off = g0 << mm->granule_shift, g, p;
+	int ret;
+
+	if (g0 == g1)
+		return;
+	ret = mm->backing->populate(mm->backing_opaque, r, off, (g1 - g0) << mm->granule_shift);
+	if (ret) {
+		/*
+		 * populate may have allocated part of the run before failing. Nothing maps it,
+		 * so give that back; if even that fails, the pages wait for the next populate.
+		 */
+		batch_error(b, ret);
+		(void)mm->backing->release(mm->backing_opaque, r, off,
+					   (g1 - g0) << mm->granule_shift);
+		return;
+	}
+	for (g = g0; g < g1; g++) {
+		ret = pinned_map_granule(mm, r, g);
+		if (ret) {
+			batch_error(b, ret);
+			(void)mm->backing->release(mm->backing_opaque, r, g << mm->granule_shift,
+						   mm->granule);
+			continue;
+		}
+		/* Counted page by page: a page kept after the last pin left was never released. */
+		for (p = g * mm->pages_per_granule; p < (g + 1) * mm->pages_per_granule; p++) {
+			mm->nr_released -= bit_test(r->released, p);
+			bit_clear(r->released, p);
+		}
+		set_state(mm, r, g, GRANULE_PARTIAL);
+	}
+}
+
+int memmap_deflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
+			 struct memmap_batch_result *res)
+{
+	struct memmap_region *run_r = NULL;
+	uint64_t g, page, run_g0 = 0, run_g1 = 0;
+	bool pin;
+	struct batch b;
+	size_t i, e;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	if (batch_begin(&b, mm, gpas, n, false, res))
+		goto out;
+	pin = memmap_has_pinning_listener(mm);
+	for (i = 0; pin && i < b.n; i = e) {
+		struct memmap_region *r = b.p[i].r;
+
+		e = granule_end(&b, i);
+		g = batch_granule(&b, i);
+		if (r->state[g] != GRANULE_DISCARDED)
+			continue;
+		if (r != run_r || g != run_g1) {
+			restore_run(&b, run_r, run_g0, run_g1);
+			run_r = r;
+			run_g0 = g;
+		}
+		run_g1 = g + 1;
+	}
+	restore_run(&b, run_r, run_g0, run_g1);
+	for (i = 0; i < b.n; i++) {
+		struct memmap_region *r = b.p[i].r;
+
+		page = b.p[i].page;
+		g = page / mm->pages_per_granule;
+		if (pin && r->state[g] == GRANULE_DISCARDED) {
+			set_outcome(res, b.p[i].idx, MEMMAP_PAGE_FAILED);
+			continue;
+		}
+		/*
+		 * Without a pinning listener a released page stays a hole: nothing maps it but
+		 * KVM, which faults in a fresh page when the guest touches it.
+		 */
+		if (bit_test(r->released, page)) {
+			bit_clear(r->released, page);
+			mm->nr_released--;
+		}
+		bit_clear(r->inflated, page);
+		mm->nr_inflated--;
+		r->ninflated[g]--;
+		set_state(mm, r, g, r->ninflated[g] ? GRANULE_PARTIAL : GRANULE_MAPPED);
+		set_outcome(res, b.p[i].idx, MEMMAP_PAGE_DONE);
+	}
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	free(b.p);
+	return res->error;
+}
+
+/* The single-page calls: a batch of one, with the errors they always had. */
+static int page_result(int ret, const struct memmap_batch_result *res)
+{
+	if (res->count[MEMMAP_PAGE_DONE])
+		return 0;
+	return ret ? ret : -EINVAL;
 }
 
 int memmap_inflate_page(struct memmap *mm, uint64_t gpa)
 {
-	struct memmap_region *r;
-	uint64_t page, g;
-	int ret = 0;
+	struct memmap_batch_result res = {0};
 
-	pthread_rwlock_wrlock(&mm->lock);
-	r = balloon_page(mm, gpa, &page);
-	if (!r || bit_test(r->inflated, page)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	g = page / mm->pages_per_granule;
-
-	if (!memmap_has_pinning_listener(mm)) {
-		/*
-		 * Nothing pins the page, so it can go now, alone. KVM keeps its memslot: the
-		 * host page tables follow the punched hole, and a guest touching the page again
-		 * gets a fresh zero page.
-		 */
-		ret = mm->backing->release(mm->backing_opaque, r, page * MEMMAP_PAGE_SIZE,
-					   MEMMAP_PAGE_SIZE);
-		if (ret)
-			goto out;
-		bit_set(r->inflated, page);
-		bit_set(r->released, page);
-		mm->nr_inflated++;
-		mm->nr_released++;
-		r->ninflated[g]++;
-		set_state(mm, r, g,
-			  r->ninflated[g] == mm->pages_per_granule ? GRANULE_DISCARDED
-								   : GRANULE_PARTIAL);
-		goto out;
-	}
-
-	/*
-	 * A pinning listener holds the whole granule and cannot let go of one page of it: the
-	 * page stays backed ("inflated but pinned") until the last page of the granule comes.
-	 */
-	bit_set(r->inflated, page);
-	mm->nr_inflated++;
-	r->ninflated[g]++;
-	set_state(mm, r, g, GRANULE_PARTIAL);
-	if (r->ninflated[g] == mm->pages_per_granule)
-		ret = discard_granule(mm, r, g);
-out:
-	pthread_rwlock_unlock(&mm->lock);
-	return ret;
+	return page_result(memmap_inflate_pages(mm, &gpa, 1, &res), &res);
 }
 
 int memmap_deflate_page(struct memmap *mm, uint64_t gpa)
 {
-	struct memmap_region *r;
-	uint64_t page, g;
-	int ret = 0;
+	struct memmap_batch_result res = {0};
 
-	pthread_rwlock_wrlock(&mm->lock);
-	r = balloon_page(mm, gpa, &page);
-	if (!r || !bit_test(r->inflated, page)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	g = page / mm->pages_per_granule;
-
-	if (r->state[g] == GRANULE_DISCARDED && memmap_has_pinning_listener(mm)) {
-		ret = restore_granule(mm, r, g);
-		if (ret)
-			goto out;
-	} else if (bit_test(r->released, page)) {
-		/*
-		 * Released on its own (no pinning listener): nothing maps it but KVM, which
-		 * faults in a fresh page when the guest touches it. The rest of the granule
-		 * stays released.
-		 */
-		bit_clear(r->released, page);
-		mm->nr_released--;
-	}
-	bit_clear(r->inflated, page);
-	mm->nr_inflated--;
-	r->ninflated[g]--;
-	set_state(mm, r, g, r->ninflated[g] ? GRANULE_PARTIAL : GRANULE_MAPPED);
-out:
-	pthread_rwlock_unlock(&mm->lock);
-	return ret;
+	return page_result(memmap_deflate_pages(mm, &gpa, 1, &res), &res);
 }
 
 struct memmap_region *memmap_find(struct memmap *mm, uint64_t gpa)

@@ -17,7 +17,8 @@
  *   - backing is populated and the granule mapped before the guest may use it again
  *     (the functions below return only after that, so the caller tells the guest after);
  *   - no listener mapping ever spans two granules: granule_map/unmap cover exactly one.
- * A failure leaves the map as it was before the call. If undoing a half-done change fails
+ * A failure leaves the map as it was before the call (a balloon batch: as it was before
+ * the failed run or granule, see memmap_inflate_pages). If undoing a half-done change fails
  * too (a listener refuses to restore a mapping it just held), the process aborts: the
  * IOMMU would no longer match guest memory and no later call could repair that.
  *
@@ -227,6 +228,51 @@ int memmap_unplug(struct memmap *mm, unsigned int index, struct error *err);
  */
 int memmap_inflate_page(struct memmap *mm, uint64_t gpa);
 int memmap_deflate_page(struct memmap *mm, uint64_t gpa);
+
+/* What became of one page of a batch. */
+enum memmap_page_outcome {
+	MEMMAP_PAGE_DONE,      /* inflated (released or held as above) / deflated, backed, mapped */
+	MEMMAP_PAGE_HELD,      /* inflate with a pinning listener: inflated, but its granule,
+				* which this batch filled, could not be discarded (error): it
+				* stays mapped and backed, as memmap_inflate_page leaves it */
+	MEMMAP_PAGE_FAILED,    /* a listener or the backing failed (error): page untouched */
+	MEMMAP_PAGE_NOT_RAM,   /* refused: not plugged guest RAM, or the map is not started */
+	MEMMAP_PAGE_UNALIGNED, /* refused: not 4 KiB aligned */
+	MEMMAP_PAGE_BAD_STATE, /* refused: inflating an inflated page, deflating one that is not */
+	MEMMAP_PAGE_DUPLICATE, /* refused: the same page comes earlier in the batch */
+	MEMMAP_PAGE_OUTCOMES,
+};
+
+struct memmap_batch_result {
+	uint8_t *outcome; /* in: NULL, or n entries to get each page's enum memmap_page_outcome */
+	size_t count[MEMMAP_PAGE_OUTCOMES]; /* out: pages per outcome; they sum to n */
+	int error; /* out: the first error of a listener or the backing, or -ENOMEM; else 0 */
+};
+
+/*
+ * Balloon operations on a batch of n guest-physical page addresses, in any order. One
+ * write lock for the whole batch. Every page is checked as the single-page calls check it
+ * (refusals change nothing and are counted per reason), then the accepted pages go
+ * through the same state machine with the same ordering rules, in address order, with
+ * the backing called once per contiguous run instead of once per page or granule:
+ *   inflate, no pinning listener: one release per run of accepted pages;
+ *   inflate, with one: every granule the batch fills is unmapped from pinning listeners,
+ *     then one release per run of such adjacent granules (a run stops at one whose unmap
+ *     fails: that granule is HELD, the ones before are released);
+ *   deflate, with one: one populate per run of adjacent discarded granules the batch
+ *     touches, then each granule is mapped before the call returns. Without one, deflate
+ *     makes no backing call.
+ * Runs cross granules but never regions. A failure fails only its own run (or granule),
+ * whose pages stay as they were (FAILED) or, for a failed discard, HELD; the rest of the
+ * batch goes on. Listener mappings stay one granule each. Sorting takes 32 bytes per page
+ * of scratch memory; without it nothing changes and every page that was not refused is
+ * FAILED with -ENOMEM. The single-page calls are this with n = 1. Returns res->error.
+ */
+int memmap_inflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
+			 struct memmap_batch_result *res);
+int memmap_deflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
+			 struct memmap_batch_result *res);
+const char *memmap_outcome_name(enum memmap_page_outcome o);
 
 /*
  * Lookups. memmap_find returns the region containing gpa, plugged or not, or NULL.

@@ -1497,6 +1497,514 @@ static void test_fail_deflate(void **state)
 	fake_env_free(&e);
 }
 
+/* Batches */
+
+/* Runs a batch, checks that its result adds up, then the whole map. */
+static struct memmap_batch_result run_batch(struct fake_env *e, bool inflate, const uint64_t *gpas,
+					    size_t n, uint8_t *out)
+{
+	struct memmap_batch_result res = {.outcome = out};
+	size_t seen[MEMMAP_PAGE_OUTCOMES] = {0}, sum = 0, i;
+	int ret;
+
+	ret = inflate ? memmap_inflate_pages(&e->mm, gpas, n, &res)
+		      : memmap_deflate_pages(&e->mm, gpas, n, &res);
+	assert_int_equal(ret, res.error);
+	for (i = 0; i < MEMMAP_PAGE_OUTCOMES; i++)
+		sum += res.count[i];
+	assert_int_equal(sum, n);
+	for (i = 0; out && i < n; i++) {
+		assert_true(out[i] < MEMMAP_PAGE_OUTCOMES);
+		seen[out[i]]++;
+	}
+	if (out)
+		assert_memory_equal(seen, res.count, sizeof(seen));
+	/* An error is reported exactly when some page failed or is held because of it. */
+	assert_int_equal(!!res.error,
+			 res.count[MEMMAP_PAGE_FAILED] + res.count[MEMMAP_PAGE_HELD] > 0);
+	fake_env_check(e);
+	return res;
+}
+
+/* Appends the n pages from gpa on. */
+static size_t add_pages(uint64_t *v, size_t at, uint64_t gpa, uint64_t n)
+{
+	uint64_t p;
+
+	for (p = 0; p < n; p++)
+		v[at++] = gpa + p * PAGE;
+	return at;
+}
+
+/* Shuffles v, with a fixed sequence so that a failure repeats. */
+static void shuffle(uint64_t *v, size_t n, uint64_t seed)
+{
+	uint64_t t, x = seed;
+	size_t i, k;
+
+	for (i = n; i > 1; i--) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (x >> 33) % i;
+		t = v[i - 1];
+		v[i - 1] = v[k];
+		v[k] = t;
+	}
+}
+
+static void expect_outcomes(const uint8_t *out, size_t from, size_t to, enum memmap_page_outcome o)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (out[i] != o)
+			fail_msg("page %zu of the batch: %s, expected %s", i,
+				 memmap_outcome_name(out[i]), memmap_outcome_name(o));
+}
+
+/* The one successful release at gpa, of size bytes. */
+static long expect_release(const struct fake_log *log, uint64_t gpa, uint64_t size)
+{
+	long i = fake_log_find(log, 0, FAKE_RELEASE, "backing", gpa);
+
+	if (i < 0)
+		fail_msg("no release at 0x%" PRIx64, gpa);
+	assert_int_equal(log->ev[i].size, size);
+	return i;
+}
+
+/* The same map, page by page and in its stats, whatever calls made it. */
+static void expect_same_map(struct fake_env *a, struct fake_env *b)
+{
+	struct memmap_stats sa, sb;
+	unsigned int i;
+
+	memmap_get_stats(&a->mm, &sa);
+	memmap_get_stats(&b->mm, &sb);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	for (i = 0; i < a->mm.nregions; i++) {
+		struct memmap_region *ra = &a->mm.region[i], *rb = &b->mm.region[i];
+		size_t bytes = (ra->size / PAGE + 63) / 64 * 8;
+
+		assert_memory_equal(ra->state, rb->state, ra->ngranules);
+		assert_memory_equal(ra->inflated, rb->inflated, bytes);
+		assert_memory_equal(ra->released, rb->released, bytes);
+	}
+}
+
+/*
+ * Without a pinning listener: one release per run of adjacent pages, however the batch
+ * is ordered, and runs cross granules. The map ends as page-by-page calls leave it.
+ */
+static void test_batch_runs_unpinned(void **state)
+{
+	const size_t npages = 16 * M / PAGE;
+	struct fake_env e, one;
+	uint64_t v[160], *all;
+	uint8_t out[160], *o;
+	size_t n = 0, i;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), false);
+	env_start(&one, config(16 * M, 0, 64 * K, 0), false);
+	n = add_pages(v, n, 40 * K, 40); /* pages 10..49: granules 0 to 3 */
+	n = add_pages(v, n, 400 * K, 1);
+	n = add_pages(v, n, M, 64); /* four whole granules */
+	shuffle(v, n, 1);
+	fake_log_clear(&e.log);
+	run_batch(&e, true, v, n, out);
+	expect_outcomes(out, 0, n, MEMMAP_PAGE_DONE);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 3);
+	assert_int_equal(e.log.n, 3);
+	expect_release(&e.log, 40 * K, 40 * PAGE);
+	expect_release(&e.log, 400 * K, PAGE);
+	expect_release(&e.log, M, 64 * PAGE);
+	assert_int_equal(memmap_granule_state(&e.mm, 0), GRANULE_PARTIAL);
+	assert_int_equal(memmap_granule_state(&e.mm, 64 * K), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&e.mm, M + 3 * 64 * K), GRANULE_DISCARDED);
+	for (i = 0; i < n; i++)
+		assert_int_equal(memmap_inflate_page(&one.mm, v[i]), 0);
+	expect_same_map(&e, &one);
+
+	/* Deflate calls nothing without a pinning listener: the holes fill on touch. */
+	fake_log_clear(&e.log);
+	shuffle(v, n, 2);
+	run_batch(&e, false, v, n / 2, out);
+	expect_outcomes(out, 0, n / 2, MEMMAP_PAGE_DONE);
+	assert_int_equal(e.log.n, 0);
+	for (i = 0; i < n / 2; i++)
+		assert_int_equal(memmap_deflate_page(&one.mm, v[i]), 0);
+	expect_same_map(&e, &one);
+	fake_env_free(&one);
+
+	/* The rest back; then all of RAM in one batch, backwards: one release. */
+	run_batch(&e, false, v + n / 2, n - n / 2, out);
+	all = malloc(npages * sizeof(*all));
+	o = malloc(npages);
+	assert_non_null(all);
+	assert_non_null(o);
+	for (i = 0; i < npages; i++)
+		all[i] = 16 * M - (i + 1) * PAGE;
+	fake_log_clear(&e.log);
+	run_batch(&e, true, all, npages, o);
+	expect_outcomes(o, 0, npages, MEMMAP_PAGE_DONE);
+	assert_int_equal(e.log.n, 1);
+	expect_release(&e.log, 0, 16 * M);
+	free(all);
+	free(o);
+	fake_env_free(&e);
+}
+
+/*
+ * With a pinning listener: granules the batch fills are unmapped, then released with
+ * one call per run of adjacent ones; a granule it does not fill keeps its backing.
+ */
+static void test_batch_runs_pinned(void **state)
+{
+	struct fake_env e, one;
+	uint64_t v[128];
+	uint8_t out[128];
+	size_t n = 0, i;
+	long rel;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), true);
+	env_start(&one, config(16 * M, 0, 64 * K, 0), true);
+	/* Granule 1 is half inflated already; the batch fills it, 2, 3 and 5, half of 7. */
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(memmap_inflate_page(&e.mm, 64 * K + i * PAGE), 0);
+		assert_int_equal(memmap_inflate_page(&one.mm, 64 * K + i * PAGE), 0);
+	}
+	n = add_pages(v, n, 64 * K + 8 * PAGE, 8 + 32);
+	n = add_pages(v, n, 5 * 64 * K, 16);
+	n = add_pages(v, n, 7 * 64 * K, 8);
+	shuffle(v, n, 3);
+	fake_log_clear(&e.log);
+	run_batch(&e, true, v, n, out);
+	expect_outcomes(out, 0, n, MEMMAP_PAGE_DONE);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, "iommu"), 4);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 2);
+	assert_int_equal(e.log.n, 6);
+	rel = expect_release(&e.log, 64 * K, 3 * 64 * K);
+	for (i = 1; i <= 3; i++)
+		expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", i * 64 * K),
+			      rel);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", 5 * 64 * K),
+		      expect_release(&e.log, 5 * 64 * K, 64 * K));
+	assert_int_equal(memmap_granule_state(&e.mm, 7 * 64 * K), GRANULE_PARTIAL);
+	for (i = 0; i < n; i++)
+		assert_int_equal(memmap_inflate_page(&one.mm, v[i]), 0);
+	expect_same_map(&e, &one);
+
+	/* Deflate one page of each: one populate per run, each granule mapped after it. */
+	n = 0;
+	for (i = 1; i <= 7; i++)
+		v[n++] = i * 64 * K + (i % 16) * PAGE;
+	fake_log_clear(&e.log);
+	run_batch(&e, false, v, n, out);
+	expect_outcomes(out, 0, 3, MEMMAP_PAGE_DONE);
+	expect_outcomes(out, 3, 4, MEMMAP_PAGE_BAD_STATE); /* granule 4: nothing inflated */
+	expect_outcomes(out, 4, 5, MEMMAP_PAGE_DONE);
+	expect_outcomes(out, 5, 6, MEMMAP_PAGE_BAD_STATE);
+	expect_outcomes(out, 6, 7, MEMMAP_PAGE_DONE);
+	assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), 2);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"), 4);
+	assert_int_equal(e.log.n, 6);
+	rel = fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", 64 * K);
+	assert_int_equal(e.log.ev[rel].size, 3 * 64 * K);
+	for (i = 1; i <= 3; i++)
+		expect_before(&e.log, rel, fake_log_find(&e.log, 0, FAKE_MAP, "iommu", i * 64 * K));
+	for (i = 0; i < n; i++)
+		(void)memmap_deflate_page(&one.mm, v[i]);
+	expect_same_map(&e, &one);
+	fake_env_free(&one);
+	fake_env_free(&e);
+}
+
+/* A 1 GiB granule in one batch, backwards: one unmap, one release, and back in one go. */
+static void test_batch_1g_granule(void **state)
+{
+	const size_t npages = G / PAGE;
+	struct memmap_batch_result res;
+	struct fake_env e;
+	uint64_t *v;
+	size_t i;
+
+	(void)state;
+	env_start(&e, config(2 * G, 0, G, 0), true);
+	v = malloc(npages * sizeof(*v));
+	assert_non_null(v);
+	for (i = 0; i < npages; i++)
+		v[i] = 2 * G - (i + 1) * PAGE;
+	fake_log_clear(&e.log);
+	res = run_batch(&e, true, v, npages, NULL);
+	assert_int_equal(res.count[MEMMAP_PAGE_DONE], npages);
+	assert_int_equal(e.log.n, 2);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", G),
+		      expect_release(&e.log, G, G));
+	fake_log_clear(&e.log);
+	res = run_batch(&e, false, v, npages, NULL);
+	assert_int_equal(res.count[MEMMAP_PAGE_DONE], npages);
+	assert_int_equal(e.log.n, 2);
+	expect_before(&e.log, fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", G),
+		      fake_log_find(&e.log, 0, FAKE_MAP, "iommu", G));
+	assert_int_equal(memmap_granule_state(&e.mm, G), GRANULE_MAPPED);
+	free(v);
+	fake_env_free(&e);
+}
+
+/* Refusals per reason, mixed with good pages, duplicates and disorder; they change nothing. */
+static void test_batch_refusals(void **state)
+{
+	struct fake_env e;
+	struct memmap_batch_result res;
+	struct error err = {0};
+	const uint64_t in[] = {
+		8 * PAGE,		/* 0: fine */
+		4 * K + 1,		/* 1: unaligned */
+		3 * PAGE,		/* 2: fine */
+		16 * M,			/* 3: past low RAM */
+		8 * PAGE,		/* 4: duplicate of 0 */
+		5 * PAGE,		/* 5: inflated before */
+		4 * G,			/* 6: an unplugged DIMM */
+		3 * G + 4 * K,		/* 7: the PCI hole */
+		UINT64_MAX & ~0xfffULL, /* 8: far away */
+		3 * PAGE,		/* 9: duplicate of 2 */
+		5 * PAGE,		/* 10: inflated before, twice: not a duplicate */
+		UINT64_MAX,		/* 11: unaligned */
+		4 * PAGE,		/* 12: fine */
+	};
+	const uint8_t want[] = {
+		MEMMAP_PAGE_DONE,      MEMMAP_PAGE_UNALIGNED, MEMMAP_PAGE_DONE,
+		MEMMAP_PAGE_NOT_RAM,   MEMMAP_PAGE_DUPLICATE, MEMMAP_PAGE_BAD_STATE,
+		MEMMAP_PAGE_NOT_RAM,   MEMMAP_PAGE_NOT_RAM,   MEMMAP_PAGE_NOT_RAM,
+		MEMMAP_PAGE_DUPLICATE, MEMMAP_PAGE_BAD_STATE, MEMMAP_PAGE_UNALIGNED,
+		MEMMAP_PAGE_DONE,
+	};
+	const size_t n = sizeof(in) / sizeof(in[0]);
+	uint8_t out[sizeof(in) / sizeof(in[0])];
+	struct memmap mm;
+	struct memmap_config c = config(16 * M, 0, 64 * K, 0);
+
+	(void)state;
+	env_start(&e, config(16 * M, 32 * M, 64 * K, 0), false);
+	assert_int_equal(memmap_inflate_page(&e.mm, 5 * PAGE), 0);
+	fake_log_clear(&e.log);
+	res = run_batch(&e, true, in, n, out);
+	assert_memory_equal(out, want, n);
+	assert_int_equal(res.count[MEMMAP_PAGE_DONE], 3);
+	assert_int_equal(res.count[MEMMAP_PAGE_NOT_RAM], 4);
+	assert_int_equal(res.count[MEMMAP_PAGE_UNALIGNED], 2);
+	assert_int_equal(res.count[MEMMAP_PAGE_DUPLICATE], 2);
+	assert_int_equal(res.count[MEMMAP_PAGE_BAD_STATE], 2);
+	assert_int_equal(res.error, 0);
+	/* Pages 3 and 4 are one run, 8 another; 5 was released before. */
+	assert_int_equal(e.log.n, 2);
+	expect_release(&e.log, 3 * PAGE, 2 * PAGE);
+	expect_release(&e.log, 8 * PAGE, PAGE);
+
+	/* Deflate: now 3, 4, 5 and 8 are inflated, 0 is not. */
+	{
+		const uint64_t d[] = {4 * PAGE, 0, 4 * PAGE, 5 * PAGE, 4 * K + 2048, 16 * M};
+		const uint8_t dw[] = {MEMMAP_PAGE_DONE,	     MEMMAP_PAGE_BAD_STATE,
+				      MEMMAP_PAGE_DUPLICATE, MEMMAP_PAGE_DONE,
+				      MEMMAP_PAGE_UNALIGNED, MEMMAP_PAGE_NOT_RAM};
+
+		run_batch(&e, false, d, 6, out);
+		assert_memory_equal(out, dw, 6);
+	}
+
+	/* An empty batch does nothing. */
+	fake_log_clear(&e.log);
+	res = run_batch(&e, true, in, 0, NULL);
+	assert_int_equal(e.log.n, 0);
+	fake_env_free(&e);
+
+	/* Before the map starts every page is refused. */
+	assert_int_equal(memmap_init(&mm, &c, NULL, NULL, &err), 0);
+	res = (struct memmap_batch_result){.outcome = out};
+	assert_int_equal(memmap_inflate_pages(&mm, in, 1, &res), 0);
+	assert_int_equal(out[0], MEMMAP_PAGE_NOT_RAM);
+	assert_int_equal(memmap_deflate_pages(&mm, in, 1, &res), 0);
+	assert_int_equal(res.count[MEMMAP_PAGE_NOT_RAM], 1);
+	memmap_destroy(&mm);
+}
+
+/* A run never crosses from one region into the next, even where they touch. */
+static void test_batch_region_boundary(void **state)
+{
+	const uint64_t slot2 = 4 * G + 4 * M; /* DIMM slot 2 starts where slot 1 ends */
+	struct fake_env e;
+	struct error err = {0};
+	uint64_t v[64];
+	uint8_t out[64];
+	size_t n;
+	int pin;
+
+	(void)state;
+	for (pin = 0; pin < 2; pin++) {
+		env_start(&e, config(16 * M, 28 * M, 64 * K, 4 * M), pin);
+		assert_int_equal(memmap_plug(&e.mm, 1, &err), 0);
+		assert_int_equal(memmap_plug(&e.mm, 2, &err), 0);
+		assert_int_equal(e.mm.region[1].gpa + e.mm.region[1].size, slot2);
+		/* The last granule of slot 1 and the first of slot 2, in one address run. */
+		n = add_pages(v, 0, slot2 - 64 * K, 32);
+		fake_log_clear(&e.log);
+		run_batch(&e, true, v, n, out);
+		expect_outcomes(out, 0, n, MEMMAP_PAGE_DONE);
+		assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 2);
+		expect_release(&e.log, slot2 - 64 * K, 64 * K);
+		expect_release(&e.log, slot2, 64 * K);
+		assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, NULL), pin ? 2 : 0);
+		fake_log_clear(&e.log);
+		run_batch(&e, false, v, n, out);
+		expect_outcomes(out, 0, n, MEMMAP_PAGE_DONE);
+		assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), pin ? 2 : 0);
+		fake_env_free(&e);
+	}
+}
+
+/* A failed release fails its own run only; the others go on. */
+static void test_batch_fail_release_unpinned(void **state)
+{
+	struct memmap_batch_result res;
+	struct fake_env e;
+	uint64_t v[48];
+	uint8_t out[48];
+	size_t n;
+
+	(void)state;
+	env_start(&e, config(16 * M, 0, 64 * K, 0), false);
+	n = add_pages(v, 0, 0, 16);
+	n = add_pages(v, n, 128 * K, 16);
+	n = add_pages(v, n, 512 * K, 16);
+	fake_log_clear(&e.log);
+	e.backing.fail_release = 2;
+	res = run_batch(&e, true, v, n, out);
+	assert_int_equal(res.error, -EIO);
+	expect_outcomes(out, 0, 16, MEMMAP_PAGE_DONE);
+	expect_outcomes(out, 16, 32, MEMMAP_PAGE_FAILED);
+	expect_outcomes(out, 32, 48, MEMMAP_PAGE_DONE);
+	assert_int_equal(memmap_granule_state(&e.mm, 128 * K), GRANULE_MAPPED);
+	assert_int_equal(memmap_granule_state(&e.mm, 512 * K), GRANULE_DISCARDED);
+	/* The failed pages can come again. */
+	res = run_batch(&e, true, v, n, out);
+	expect_outcomes(out, 0, 16, MEMMAP_PAGE_BAD_STATE);
+	expect_outcomes(out, 16, 32, MEMMAP_PAGE_DONE);
+	fake_env_free(&e);
+}
+
+/*
+ * Three adjacent granules filled with two containers. The second refuses to unmap the
+ * middle one: it is held (both map it, its pages inflated and backed), the others are
+ * released without it. Then a failed release keeps a whole run mapped and held.
+ */
+static void test_batch_fail_discard(void **state)
+{
+	struct memmap_batch_result res;
+	struct fake_listener second;
+	struct memmap_stats st;
+	struct fake_env e;
+	uint64_t v[64];
+	uint8_t out[64];
+	size_t n;
+
+	(void)state;
+	env_start_with(&e, config(16 * M, 0, 64 * K, 0), &second, "iommu2", true);
+	n = add_pages(v, 0, 64 * K, 48);
+	fake_log_clear(&e.log);
+	second.fail_unmap = 2;
+	res = run_batch(&e, true, v, n, out);
+	assert_int_equal(res.error, -EIO);
+	expect_outcomes(out, 0, 16, MEMMAP_PAGE_DONE);
+	expect_outcomes(out, 16, 32, MEMMAP_PAGE_HELD);
+	expect_outcomes(out, 32, 48, MEMMAP_PAGE_DONE);
+	expect_release(&e.log, 64 * K, 64 * K);
+	expect_release(&e.log, 3 * 64 * K, 64 * K);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 2);
+	assert_int_equal(memmap_granule_state(&e.mm, 2 * 64 * K), GRANULE_PARTIAL);
+	assert_true(fake_listener_mapped(&e.iommu, 2 * 64 * K));
+	assert_true(fake_listener_mapped(&second, 2 * 64 * K));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.inflated_pinned_bytes, 64 * K);
+	assert_int_equal(st.inflated_bytes, 3 * 64 * K);
+
+	/* The release of a run of two fails: both are mapped again and held. */
+	n = add_pages(v, 0, 8 * 64 * K, 32);
+	fake_log_clear(&e.log);
+	e.backing.fail_release = 1;
+	e.backing.fail_errno = EINTR;
+	res = run_batch(&e, true, v, n, out);
+	assert_int_equal(res.error, -EINTR);
+	expect_outcomes(out, 0, n, MEMMAP_PAGE_HELD);
+	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, NULL), 4);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 4);
+	assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, 9 * 64 * K), GRANULE_PARTIAL);
+	/* As with single pages: discarded once it fills again. */
+	assert_int_equal(memmap_deflate_page(&e.mm, 9 * 64 * K), 0);
+	assert_int_equal(memmap_inflate_page(&e.mm, 9 * 64 * K), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, 9 * 64 * K), GRANULE_DISCARDED);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/*
+ * Deflate of discarded granules 1, 2, 3 (one run) and 5, plus a page of partial granule
+ * 7. A failed populate fails its run and nothing else; a map the second container
+ * refuses fails that granule only, which is given back.
+ */
+static void test_batch_fail_restore(void **state)
+{
+	struct memmap_batch_result res;
+	struct fake_listener second;
+	struct snapshot s;
+	struct fake_env e;
+	uint64_t v[128], d[5];
+	uint8_t out[128];
+	size_t n, i;
+	long unmap;
+
+	(void)state;
+	env_start_with(&e, config(16 * M, 0, 64 * K, 0), &second, "iommu2", true);
+	n = add_pages(v, 0, 64 * K, 48);
+	n = add_pages(v, n, 5 * 64 * K, 16);
+	n = add_pages(v, n, 7 * 64 * K, 4);
+	run_batch(&e, true, v, n, out);
+	expect_outcomes(out, 0, n, MEMMAP_PAGE_DONE);
+	for (i = 0; i < 4; i++)
+		d[i] = (i < 3 ? (i + 1) : 5) * 64 * K + i * PAGE;
+	d[4] = 7 * 64 * K + PAGE;
+
+	snap_take(&s, &e);
+	fake_log_clear(&e.log);
+	e.backing.fail_populate = 1;
+	e.backing.fail_errno = ENOMEM;
+	res = run_batch(&e, false, d, 3, out);
+	assert_int_equal(res.error, -ENOMEM);
+	expect_outcomes(out, 0, 3, MEMMAP_PAGE_FAILED);
+	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 0);
+	snap_expect_same(&s, &e);
+
+	fake_log_clear(&e.log);
+	second.fail_map = 2;
+	res = run_batch(&e, false, d, 5, out);
+	assert_int_equal(res.error, -EIO);
+	expect_outcomes(out, 0, 1, MEMMAP_PAGE_DONE);
+	expect_outcomes(out, 1, 2, MEMMAP_PAGE_FAILED);
+	expect_outcomes(out, 2, 5, MEMMAP_PAGE_DONE);
+	assert_int_equal(fake_log_count(&e.log, FAKE_POPULATE, NULL), 2);
+	assert_int_equal(memmap_granule_state(&e.mm, 2 * 64 * K), GRANULE_DISCARDED);
+	assert_false(fake_listener_mapped(&e.iommu, 2 * 64 * K));
+	/* Its memory went back after the first container let go of it. */
+	unmap = fake_log_find(&e.log, 0, FAKE_UNMAP, "iommu", 2 * 64 * K);
+	expect_before(&e.log, unmap, expect_release(&e.log, 2 * 64 * K, 64 * K));
+	assert_true(fake_backing_released(&e.backing, 2 * 64 * K));
+	for (i = 0; i < 5; i++)
+		assert_int_equal(memmap_deflate_page(&e.mm, d[i]), i == 1 ? 0 : -EINVAL);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
 /* Random sequences */
 
 static uint64_t rng_state;
@@ -1631,6 +2139,88 @@ static void disarm(struct fake_env *e)
 }
 
 /*
+ * A random batch: strays, runs, whole hot granules, duplicates, in or out of order.
+ * Each page's outcome is checked against the model as it was before the batch, and the
+ * model then follows the outcomes. Returns the batch's error.
+ */
+#define RANDOM_BATCH_MAX 640
+
+static int random_batch(struct fake_env *e, struct model *md, const uint64_t *hot, bool inflate,
+			bool pin, unsigned int *ndone)
+{
+	static uint64_t v[RANDOM_BATCH_MAX];
+	static uint8_t out[RANDOM_BATCH_MAX], want[RANDOM_BATCH_MAX];
+	const uint64_t ppg = e->mm.pages_per_granule;
+	size_t target = 1 + rng_below(96), n = 0, i, len;
+	struct memmap_batch_result res;
+	uint8_t *bit = NULL;
+
+	while (n < target) {
+		switch (rng_below(5)) {
+		case 0:
+			v[n++] = random_gpa(&e->mm, hot, 6);
+			break;
+		case 1:
+		case 2:
+			v[n] = random_gpa(&e->mm, hot, 6);
+			for (len = 1 + rng_below(40), n++; --len && n < RANDOM_BATCH_MAX; n++)
+				v[n] = v[n - 1] + PAGE;
+			break;
+		case 3:
+			if (n + ppg <= RANDOM_BATCH_MAX)
+				n = add_pages(v, n, hot[rng_below(6)], ppg);
+			break;
+		default:
+			if (n)
+				v[n] = v[rng_below(n)], n++;
+		}
+	}
+	if (rng_below(2))
+		shuffle(v, n, rng());
+
+	/* Accepted pages are marked 2 in the model while the batch is judged. */
+	for (i = 0; i < n; i++) {
+		if (v[i] % PAGE)
+			want[i] = MEMMAP_PAGE_UNALIGNED;
+		else if (!model_page(md, &e->mm, v[i], &bit))
+			want[i] = MEMMAP_PAGE_NOT_RAM;
+		else if (*bit & 2)
+			want[i] = MEMMAP_PAGE_DUPLICATE;
+		else if (*bit == inflate)
+			want[i] = MEMMAP_PAGE_BAD_STATE;
+		else
+			want[i] = MEMMAP_PAGE_OUTCOMES, *bit |= 2;
+	}
+	res = run_batch(e, inflate, v, n, out);
+	for (i = 0; i < n; i++) {
+		if (want[i] != MEMMAP_PAGE_OUTCOMES) {
+			if (out[i] != want[i])
+				fail_msg("page 0x%" PRIx64 ": %s, the model says %s", v[i],
+					 memmap_outcome_name(out[i]), memmap_outcome_name(want[i]));
+			continue;
+		}
+		assert_true(model_page(md, &e->mm, v[i], &bit));
+		*bit &= 1;
+		switch (out[i]) {
+		case MEMMAP_PAGE_HELD:
+			assert_true(inflate && pin);
+			*bit = 1;
+			break;
+		case MEMMAP_PAGE_DONE:
+			*bit = inflate;
+			break;
+		case MEMMAP_PAGE_FAILED:
+			break;
+		default:
+			fail_msg("page 0x%" PRIx64 ": %s, the model says it can be %sflated", v[i],
+				 memmap_outcome_name(out[i]), inflate ? "in" : "de");
+		}
+	}
+	*ndone += res.count[MEMMAP_PAGE_DONE];
+	return res.error;
+}
+
+/*
  * Random balloon, hotplug and failure sequences against a model of the inflated pages.
  * The container ("iommu") also leaves and joins again at run time, so the map moves
  * between pinning and not; pin says whether it starts in.
@@ -1644,7 +2234,7 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	unsigned int i, step;
 	/* What the run reached, so that a run that reaches nothing fails. */
 	unsigned int ninflate = 0, ndeflate = 0, nplug = 0, nunplug = 0, ninjected = 0;
-	unsigned int ndiscarded = 0, njoin = 0, nleave = 0;
+	unsigned int ndiscarded = 0, njoin = 0, nleave = 0, nbatched = 0;
 	const bool pin_at_start = pin;
 	uint8_t *bit;
 	int ret;
@@ -1666,7 +2256,7 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 	}
 
 	for (step = 0; step < steps; step++) {
-		unsigned int op = rng_below(104);
+		unsigned int op = rng_below(124);
 		bool armed = rng_below(4) == 0;
 
 		fake_log_clear(&e.log);
@@ -1726,6 +2316,11 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 					*bit = 0;
 				ret = ret ? ret : r1;
 			}
+		} else if (op >= 104) {
+			if (armed)
+				arm_failure(&e, pin, op < 114 ? OP_INFLATE : OP_DEFLATE,
+					    1 + rng_below(3));
+			ret = random_batch(&e, &md, hot, op < 114, pin, &nbatched);
 		} else if (op >= 100) {
 			/* The container leaves, or joins again. */
 			if (armed)
@@ -1766,13 +2361,13 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 		fake_env_check(&e);
 	}
 	print_message("granule %" PRIu64 "K %s: %u steps; inflated %u, deflated %u, plugged %u, "
-		      "unplugged %u, joined %u, left %u, %u injected failures, %u steps with a "
-		      "discarded granule\n",
+		      "unplugged %u, joined %u, left %u, %u pages done in batches, %u injected "
+		      "failures, %u steps with a discarded granule\n",
 		      granule / K, pin_at_start ? "pinned" : "unpinned", steps, ninflate, ndeflate,
-		      nplug, nunplug, njoin, nleave, ninjected, ndiscarded);
+		      nplug, nunplug, njoin, nleave, nbatched, ninjected, ndiscarded);
 	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
 	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
-	assert_true(njoin > 0 && nleave > 0);
+	assert_true(njoin > 0 && nleave > 0 && nbatched > steps / 20);
 	for (i = 0; i < e.mm.nregions; i++)
 		free(md.inflated[i]);
 	/* Out of the map, it still holds its bookkeeping. */
@@ -1975,6 +2570,14 @@ int main(void)
 		cmocka_unit_test(test_fail_inflate_pinned),
 		cmocka_unit_test(test_fail_inflate_unpinned),
 		cmocka_unit_test(test_fail_deflate),
+		cmocka_unit_test(test_batch_runs_unpinned),
+		cmocka_unit_test(test_batch_runs_pinned),
+		cmocka_unit_test(test_batch_1g_granule),
+		cmocka_unit_test(test_batch_refusals),
+		cmocka_unit_test(test_batch_region_boundary),
+		cmocka_unit_test(test_batch_fail_release_unpinned),
+		cmocka_unit_test(test_batch_fail_discard),
+		cmocka_unit_test(test_batch_fail_restore),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_memfd_release_pinned),
 		cmocka_unit_test(test_memfd_release_unpinned),
