@@ -17,7 +17,7 @@ static void virtio_kvm_ready(void *ctx)
 
 static uint64_t virtio_kvm_notify_gpa(uint64_t bar, unsigned int q)
 {
-	return bar + VIRTIO_PCI_NOTIFY_OFFSET + virtio_pci_notify_offset(q);
+	return bar + virtio_pci_notify_offset(q);
 }
 
 static void virtio_kvm_bind(struct virtio_kvm *vk, uint64_t bar, bool assign)
