@@ -550,6 +550,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	unsigned int i;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->signal_fd = -1;
 	for (i = 0; i < sizeof(vm_phases) / sizeof(vm_phases[0]); i++) {
 		if (vm_phases[i](vm, cfg, err)) {
 			vm_destroy(vm);
@@ -591,6 +592,9 @@ void vm_destroy(struct vm *vm)
 	vm->stop_fd = -1;
 	pthread_mutex_destroy(&vm->stop_lock);
 	watchdog_stop(&vm->teardown);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	vm->signal_fd = -1;
 }
 
 static int vm_signalfd(sigset_t *set)
@@ -606,23 +610,36 @@ static int vm_signalfd(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-struct vm_signals {
-	struct vm *vm;
-	int fd;
-};
-
 static void vm_on_signal(void *ctx)
 {
-	struct vm_signals *vs = ctx;
+	struct vm *vm = ctx;
 	struct signalfd_siginfo si;
 	struct stop s = {.reason = STOP_SIGNAL};
 
-	if (read(vs->fd, &si, sizeof(si)) != sizeof(si))
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	s.value = (int)si.ssi_signo;
 	if (si.ssi_pid) /* 0: the kernel sent it (a terminal hangup) */
 		snprintf(s.detail, sizeof(s.detail), "from process %u", si.ssi_pid);
-	vm_stop(vs->vm, &s);
+	vm_stop(vm, &s);
+}
+
+/*
+ * On the teardown watchdog's thread: the VM is already stopping and the teardown has not
+ * finished, so the user wants out now. Whatever the teardown still holds is the kernel's
+ * to release.
+ */
+static void vm_on_teardown_signal(void *ctx)
+{
+	struct vm *vm = ctx;
+	struct signalfd_siginfo si;
+
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	console_restore_for_exit();
+	fprintf(stderr, "slabvm: %s during the teardown: exiting at once with status %d\n",
+		strsignal((int)si.ssi_signo), 128 + (int)si.ssi_signo);
+	_exit(128 + (int)si.ssi_signo);
 }
 
 static void vm_on_stop(void *ctx)
@@ -671,7 +688,6 @@ static void vm_stop_vcpus(struct vm *vm)
 
 int vm_run(struct vm *vm)
 {
-	struct vm_signals vs = {vm, -1};
 	struct error err = {0};
 	sigset_t set, kick;
 	unsigned int i;
@@ -681,12 +697,10 @@ int vm_run(struct vm *vm)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
-	vs.fd = vm_signalfd(&set);
-	if (vs.fd < 0 || evloop_add(&vm->loop, vs.fd, vm_on_signal, &vs, &err) ||
+	vm->signal_fd = vm_signalfd(&set);
+	if (vm->signal_fd < 0 || evloop_add(&vm->loop, vm->signal_fd, vm_on_signal, vm, &err) ||
 	    evloop_add(&vm->loop, vm->stop_fd, vm_on_stop, vm, &err)) {
-		fprintf(stderr, "slabvm: %s\n", vs.fd < 0 ? strerror(errno) : err.msg);
-		if (vs.fd >= 0)
-			close(vs.fd);
+		fprintf(stderr, "slabvm: %s\n", vm->signal_fd < 0 ? strerror(errno) : err.msg);
 		return STOP_STATUS_ERROR;
 	}
 	for (i = 0; i < vm->vcpus.n; i++) {
@@ -700,9 +714,12 @@ int vm_run(struct vm *vm)
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);
 
-	/* The teardown: from here on the watchdog says what it waits for. The terminal is
-	 * restored first, so that what slabvm says reads well. */
-	if (watchdog_start(&vm->teardown, "teardown", VM_TEARDOWN_REPORT_S, &err))
+	/* The teardown: from here on the watchdog says what it waits for, and reads the
+	 * signals (the main loop no longer does). The terminal is restored first, so that what
+	 * slabvm says reads well. */
+	evloop_remove(&vm->loop, vm->signal_fd);
+	if (watchdog_start(&vm->teardown, "teardown", VM_TEARDOWN_REPORT_S, vm->signal_fd,
+			   vm_on_teardown_signal, vm, &err))
 		fprintf(stderr, "slabvm: %s\n", err.msg);
 	watchdog_set(&vm->teardown, "the console input thread to end");
 	console_stop(&vm->console);
@@ -711,6 +728,5 @@ int vm_run(struct vm *vm)
 	vm_stop_vcpus(vm);
 	if (vm->control.ops)
 		control_shutdown_event(&vm->control, vm->stop.reason);
-	close(vs.fd);
 	return stop_status(&vm->stop);
 }

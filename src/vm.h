@@ -7,7 +7,9 @@
  * on a signal or Ctrl-A x, the control socket) calls vm_stop() with a reason (stop.h); the
  * first call decides the exit status. The main loop then says why on stderr (stop_message),
  * kicks every vCPU out of KVM_RUN and joins them all. From there until vm_destroy is done,
- * a watchdog says every VM_TEARDOWN_REPORT_S seconds what the teardown waits for.
+ * a watchdog says every VM_TEARDOWN_REPORT_S seconds what the teardown waits for, and
+ * reads the signals: one of them during the teardown restores the terminal and ends the
+ * process at once with 128 + the signal, so a teardown that hangs never needs SIGKILL.
  */
 #ifndef SLABVM_VM_H
 #define SLABVM_VM_H
@@ -112,6 +114,7 @@ struct vm {
 	bool stopping;	  /* set once, with release semantics, by the first vm_stop */
 	struct stop stop; /* why, written before stopping is set */
 	int stop_fd;	  /* eventfd: wakes the main loop when a vCPU stops the VM */
+	int signal_fd;	  /* signalfd: the main loop's, then the teardown watchdog's */
 	struct watchdog teardown;
 };
 

@@ -282,16 +282,48 @@ static void balloon_report(struct balloon *b)
 	}
 }
 
-/* Returns 1 if the driver must be interrupted, 0 if not, or a negative virtqueue error. */
-static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role role)
+/* The pages one popped buffer costs, as the budget counts them (an upper bound). */
+static uint64_t balloon_chain_pages(const struct balloon *b, enum balloon_role role)
 {
+	uint64_t pages = 0;
+	unsigned int s;
+
+	switch (role) {
+	case BALLOON_ROLE_INFLATE:
+	case BALLOON_ROLE_DEFLATE:
+		return b->chain.read_len < BALLOON_MAX_CHAIN_BYTES ? b->chain.read_len / 4
+								     : BALLOON_MAX_CHAIN_BYTES / 4;
+	case BALLOON_ROLE_REPORT:
+		for (s = 0; s < b->chain.nsegs; s++)
+			pages += b->chain.seg[s].len / BALLOON_PAGE_SIZE + 1;
+		return pages < BALLOON_MAX_REPORT_PAGES ? pages : BALLOON_MAX_REPORT_PAGES;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Returns 1 if the driver must be interrupted, 0 if not, or a negative virtqueue error;
+ * *more says the budget ran out first.
+ */
+static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role role, bool *more)
+{
+	unsigned int chains = 0;
+	uint64_t pages = 0;
 	bool pushed = false;
 	int ret;
 
 	for (;;) {
+		if (chains == BALLOON_BUDGET_CHAINS || pages >= BALLOON_BUDGET_PAGES) {
+			*more = true;
+			ret = 0;
+			break;
+		}
 		ret = virtqueue_pop(&b->vq[q], &b->chain);
 		if (ret <= 0)
 			break;
+		chains++;
+		pages += balloon_chain_pages(b, role);
 		switch (role) {
 		case BALLOON_ROLE_INFLATE:
 		case BALLOON_ROLE_DEFLATE:
@@ -331,18 +363,21 @@ static void balloon_queue_notify(void *dev, unsigned int q)
 	struct balloon *b = dev;
 	struct virtio_transport *t = b->transport;
 	enum balloon_role role;
+	bool more = false;
 	int ret = 0;
 
 	pthread_mutex_lock(&b->lock);
 	role = q < BALLOON_MAX_QUEUES ? balloon_role(b, q) : BALLOON_ROLE_NONE;
 	if (role != BALLOON_ROLE_NONE && b->live[q] && !b->error) {
-		ret = balloon_process(b, q, role);
+		ret = balloon_process(b, q, role, &more);
 		if (ret < 0)
 			balloon_break(b, ret);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (ret > 0)
 		t->ops->notify_queue(t, q);
+	if (ret >= 0 && more)
+		t->ops->reschedule(t, q);
 	if (ret < 0)
 		t->ops->needs_reset(t);
 }

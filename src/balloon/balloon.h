@@ -27,6 +27,11 @@
  * (G = 4 KiB). Without one, each whole page of a reported range is inflated, which releases
  * its backing, and deflated at once, so the guest may use it again.
  *
+ * One notification serves at most BALLOON_BUDGET_CHAINS buffers, and stops after the
+ * buffer that reaches BALLOON_BUDGET_PAGES pages; with work perhaps left the device asks
+ * the transport to reschedule the queue, so a guest that reposts buffers forever cannot
+ * hold the caller.
+ *
  * Any virtqueue error means the guest broke a queue: the device stops processing every
  * queue, reports needs_reset once and waits for the driver to reset it.
  *
@@ -63,6 +68,9 @@
 #define BALLOON_MAX_CHAIN_BYTES 65536  /* PFNs read from one inflate/deflate buffer */
 #define BALLOON_MAX_REPORT_PAGES 65536 /* pages released from one reporting buffer */
 #define BALLOON_MAX_STATS 64	       /* entries read from one stats buffer */
+/* Work done for one notification at most, whichever comes first: then it reschedules. */
+#define BALLOON_BUDGET_CHAINS 64
+#define BALLOON_BUDGET_PAGES 16384 /* PFNs read, or pages reported */
 
 /* Statistics tags (virtio 1.2, 5.5.6.3, and the ones Linux adds after them). */
 enum balloon_stat_tag {

@@ -15,7 +15,6 @@
 #include "control/qmp.h"
 
 #define CONTROL_READ_CHUNK 4096
-#define CONTROL_SEND_TIMEOUT_S 2  /* a client that stops reading is dropped after this */
 #define CONTROL_POLL_NS 100000000 /* how often the balloon's actual size is looked at */
 
 /* ---- commands ---- */
@@ -340,20 +339,63 @@ static const struct qmp_command control_commands[] = {
 
 /* ---- the socket ---- */
 
-static void control_client_write(void *opaque, const char *buf, size_t len)
+/* Sends what the socket takes now; false when the client is gone. */
+static bool control_client_send(struct control_client *cl, const char **buf, size_t *len)
 {
-	struct control_client *cl = opaque;
-
-	while (len && cl->fd >= 0) {
-		ssize_t n = send(cl->fd, buf, len, MSG_NOSIGNAL);
+	while (*len) {
+		ssize_t n = send(cl->fd, *buf, *len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
 		if (n <= 0)
-			return; /* a client that stopped reading loses output; reads find it gone */
-		buf += n;
-		len -= (size_t)n;
+			return false;
+		*buf += n;
+		*len -= (size_t)n;
 	}
+	return true;
+}
+
+static void control_client_flush(void *ctx);
+
+static void control_client_write(void *opaque, const char *buf, size_t len)
+{
+	struct control_client *cl = opaque;
+	size_t cap;
+
+	if (cl->dead)
+		return;
+	/* Nothing queued: straight out, and only the rest waits. */
+	if (!cl->out_len && !control_client_send(cl, &buf, &len)) {
+		cl->dead = true;
+		return;
+	}
+	if (!len)
+		return;
+	if (len > CONTROL_MAX_QUEUED - cl->out_len) {
+		fprintf(stderr,
+			"slabvm: control socket: dropping a client that left %zu bytes unread\n",
+			cl->out_len + len);
+		cl->dead = true;
+		return;
+	}
+	if (cl->out_len + len > cl->out_cap) {
+		char *p;
+
+		for (cap = cl->out_cap ? cl->out_cap : 4096; cap < cl->out_len + len; cap *= 2)
+			;
+		p = realloc(cl->out, cap);
+		if (!p) {
+			cl->dead = true;
+			return;
+		}
+		cl->out = p;
+		cl->out_cap = cap;
+	}
+	memcpy(cl->out + cl->out_len, buf, len);
+	cl->out_len += len;
+	evloop_set_writable(cl->c->loop, cl->fd, control_client_flush);
 }
 
 static void control_client_close(struct control_client *cl)
@@ -361,32 +403,48 @@ static void control_client_close(struct control_client *cl)
 	evloop_remove(cl->c->loop, cl->fd);
 	close(cl->fd);
 	qmp_session_free(cl->session);
-	cl->fd = -1;
-	cl->session = NULL;
+	free(cl->out);
+	*cl = (struct control_client){.c = cl->c, .fd = -1};
+}
+
+/* The socket has room again: send the queue's head, and stop asking once it is empty. */
+static void control_client_flush(void *ctx)
+{
+	struct control_client *cl = ctx;
+	const char *p = cl->out;
+	size_t len = cl->out_len;
+
+	if (!control_client_send(cl, &p, &len)) {
+		control_client_close(cl);
+		return;
+	}
+	memmove(cl->out, p, len);
+	cl->out_len = len;
+	if (!len)
+		evloop_set_writable(cl->c->loop, cl->fd, NULL);
 }
 
 static void control_client_ready(void *ctx)
 {
 	struct control_client *cl = ctx;
 	char buf[CONTROL_READ_CHUNK];
-	ssize_t n = recv(cl->fd, buf, sizeof(buf), 0);
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0 || qmp_session_input(cl->session, buf, (size_t)n) == QMP_CLOSE)
+	if (n <= 0 || qmp_session_input(cl->session, buf, (size_t)n) == QMP_CLOSE || cl->dead)
 		control_client_close(cl);
 }
 
 static void control_accept(void *ctx)
 {
 	struct control *c = ctx;
-	struct timeval tv = {CONTROL_SEND_TIMEOUT_S, 0};
 	struct control_client *cl = NULL;
 	struct error err = {0};
 	unsigned int i;
 	int fd;
 
-	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	for (i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++)
@@ -396,26 +454,37 @@ static void control_accept(void *ctx)
 		close(fd); /* too many clients: this one sees the connection closed */
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	cl->c = c;
 	cl->fd = fd;
 	cl->session = qmp_session_new(control_commands, c, control_client_write, cl, &err);
 	if (!cl->session || evloop_add(c->loop, fd, control_client_ready, cl, &err)) {
 		fprintf(stderr, "slabvm: control socket: %s\n", err.msg);
 		qmp_session_free(cl->session);
-		cl->session = NULL;
+		free(cl->out);
 		close(fd);
-		cl->fd = -1;
+		*cl = (struct control_client){.c = c, .fd = -1};
+		return;
 	}
+	/* The greeting, written by qmp_session_new, was queued before the loop knew fd. */
+	if (cl->out_len)
+		evloop_set_writable(c->loop, fd, control_client_flush);
+	if (cl->dead)
+		control_client_close(cl);
 }
 
 void control_event(struct control *c, const char *name, struct json_object *data)
 {
 	unsigned int i;
 
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->client[i].fd >= 0 && qmp_session_command_mode(c->client[i].session))
-			qmp_session_event(c->client[i].session, name, json_object_get(data));
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *cl = &c->client[i];
+
+		if (cl->fd < 0 || !qmp_session_command_mode(cl->session))
+			continue;
+		qmp_session_event(cl->session, name, json_object_get(data));
+		if (cl->dead)
+			control_client_close(cl);
+	}
 	json_object_put(data);
 }
 
@@ -551,9 +620,17 @@ void control_destroy(struct control *c)
 
 	if (!c->ops)
 		return;
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->client[i].fd >= 0)
-			control_client_close(&c->client[i]);
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *cl = &c->client[i];
+
+		if (cl->fd < 0)
+			continue;
+		/* Last words (SHUTDOWN) for a client that reads; none waits for one that does not. */
+		if (cl->out_len && !cl->dead)
+			control_client_flush(cl);
+		if (cl->fd >= 0)
+			control_client_close(cl);
+	}
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		if (c->path)

@@ -7,6 +7,10 @@
  * for debugging human-monitor-command with info registers, info lapic and info cpus) and
  * events (BALLOON_CHANGE, SHUTDOWN).
  *
+ * Clients are non-blocking: output a client does not read yet waits in a queue of its own
+ * and goes out when the socket has room. A client that leaves more than CONTROL_MAX_QUEUED
+ * bytes unread is dropped, so no client can stall the main loop or hold unbounded memory.
+ *
  * The control plane knows the VM only through struct control_ops, so that every command
  * is unit-tested against a fake (tests/unit/test_control.c). Ops are called on the main
  * loop's thread.
@@ -26,6 +30,7 @@
 #include "mem/memmap.h"
 
 #define CONTROL_MAX_CLIENTS 16
+#define CONTROL_MAX_QUEUED (1024 * 1024) /* output a client may leave unread */
 #define CONTROL_QOM_PERIPHERAL "/machine/peripheral/"
 
 /* The balloon as QMP shows it. */
@@ -77,6 +82,9 @@ struct control_client {
 	struct control *c;
 	int fd;
 	struct qmp_session *session;
+	char *out; /* output the socket did not take yet */
+	size_t out_len, out_cap;
+	bool dead; /* overflowed or failed: closed once no session callback runs */
 };
 
 struct control {

@@ -53,6 +53,13 @@ struct virtio_transport_ops {
 	void (*notify_config)(struct virtio_transport *t);
 	/* The device met guest input it cannot process: set NEEDS_RESET and tell the driver. */
 	void (*needs_reset)(struct virtio_transport *t);
+	/*
+	 * The device stopped at its budget for one notification with buffers perhaps left on
+	 * queue q: call queue_notify(q) again after the main loop served its other events.
+	 * This is what keeps one flooding queue from starving signals, the control socket and
+	 * the other devices.
+	 */
+	void (*reschedule)(struct virtio_transport *t, unsigned int q);
 };
 
 struct virtio_transport {

@@ -114,10 +114,19 @@ static void virtio_pci_needs_reset(struct virtio_transport *t)
 	pthread_mutex_unlock(&vp->irq_lock);
 }
 
+static void virtio_pci_reschedule(struct virtio_transport *t, unsigned int q)
+{
+	struct virtio_pci *vp = t->opaque;
+
+	if (vp->kick_later)
+		vp->kick_later(vp->kick_later_ctx, q);
+}
+
 static const struct virtio_transport_ops virtio_pci_transport_ops = {
 	.notify_queue = virtio_pci_notify_queue,
 	.notify_config = virtio_pci_notify_config,
 	.needs_reset = virtio_pci_needs_reset,
+	.reschedule = virtio_pci_reschedule,
 };
 
 static uint8_t virtio_pci_isr_read(struct virtio_pci *vp)
@@ -442,6 +451,13 @@ void virtio_pci_kick(struct virtio_pci *vp, unsigned int q)
 	pthread_mutex_unlock(&vp->lock);
 	if (live)
 		vp->ops->queue_notify(vp->dev, q);
+}
+
+void virtio_pci_set_kick_later(struct virtio_pci *vp, void (*fn)(void *ctx, unsigned int q),
+			       void *ctx)
+{
+	vp->kick_later = fn;
+	vp->kick_later_ctx = ctx;
 }
 
 static bool virtio_pci_in_device_cfg(const struct virtio_pci *vp, uint64_t off, unsigned int size)

@@ -80,6 +80,9 @@ struct virtio_pci {
 	uint8_t isr;
 	uint8_t generation;
 	uint16_t config_vector;
+	/* Set once before the guest runs: how reschedule reaches the main loop. */
+	void (*kick_later)(void *ctx, unsigned int q);
+	void *kick_later_ctx;
 };
 
 /*
@@ -103,5 +106,12 @@ static inline uint64_t virtio_pci_notify_offset(unsigned int q)
 }
 /* The driver notified queue q: passed to the device if the queue is live. */
 void virtio_pci_kick(struct virtio_pci *vp, unsigned int q);
+/*
+ * Where the device's reschedule goes: fn(ctx, q) must call virtio_pci_kick(vp, q) later
+ * from the main loop (e.g. by signalling q's ioeventfd). Set before the guest runs; without
+ * it a rescheduled queue waits for the driver's next notification.
+ */
+void virtio_pci_set_kick_later(struct virtio_pci *vp, void (*fn)(void *ctx, unsigned int q),
+			       void *ctx);
 
 #endif

@@ -146,19 +146,28 @@ static void virtio_rng_queue_notify(void *dev, unsigned int q)
 {
 	struct virtio_rng *rng = dev;
 	struct virtio_transport *t = rng->transport;
-	bool notify = false, report = false;
+	bool notify = false, report = false, more = false;
+	unsigned int chains = 0;
+	uint64_t bytes = 0;
 	ssize_t ret = 0;
 
 	if (q != 0)
 		return;
 	pthread_mutex_lock(&rng->lock);
 	while (rng->live) {
+		if (chains == VIRTIO_RNG_BUDGET_CHAINS || bytes >= VIRTIO_RNG_BUDGET_BYTES) {
+			more = true;
+			break;
+		}
 		ret = virtqueue_pop(&rng->vq, &rng->chain);
 		if (ret <= 0)
 			break;
 		ret = virtio_rng_fill(rng);
-		if (ret >= 0)
+		if (ret >= 0) {
+			chains++;
+			bytes += ret;
 			ret = virtqueue_push(&rng->vq, rng->chain.head, ret);
+		}
 		if (ret < 0)
 			break;
 	}
@@ -175,6 +184,8 @@ static void virtio_rng_queue_notify(void *dev, unsigned int q)
 	pthread_mutex_unlock(&rng->lock);
 	if (notify)
 		t->ops->notify_queue(t, 0);
+	if (more && !report)
+		t->ops->reschedule(t, 0);
 	if (report)
 		t->ops->needs_reset(t);
 }

@@ -92,6 +92,11 @@ void console_restore(struct console *c)
 	c->raw = false;
 }
 
+void console_restore_for_exit(void)
+{
+	console_restore_tty();
+}
+
 void console_destroy(struct console *c)
 {
 	console_stop(c);

@@ -52,5 +52,8 @@ void console_write(struct console *c, const uint8_t *buf, size_t len);
 void console_wake(struct console *c);
 /* Puts the terminal back as it was; safe to call more than once. */
 void console_restore(struct console *c);
+/* The same from any thread, for a process about to _exit while another thread may still
+ * use the console: touches only the terminal settings saved at start. */
+void console_restore_for_exit(void);
 
 #endif

@@ -37,7 +37,7 @@ int evloop_add(struct evloop *e, int fd, void (*ready)(void *ctx), void *ctx, st
 
 	if (!s)
 		return error_set(err, -ENOMEM, "out of memory");
-	*s = (struct evloop_source){fd, ready, ctx, true, false, e->sources};
+	*s = (struct evloop_source){fd, ready, NULL, ctx, true, false, e->sources};
 	ev.data.ptr = s;
 	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int ret = error_set(err, -errno, "epoll_ctl(fd %d): %s", fd, strerror(errno));
@@ -60,6 +60,27 @@ void evloop_remove(struct evloop *e, int fd)
 			epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
 		s->active = false;
 		s->removed = true;
+	}
+}
+
+static uint32_t evloop_events(const struct evloop_source *s)
+{
+	return EPOLLIN | (s->writable ? EPOLLOUT : 0);
+}
+
+void evloop_set_writable(struct evloop *e, int fd, void (*writable)(void *ctx))
+{
+	struct evloop_source *s;
+
+	for (s = e->sources; s; s = s->next) {
+		struct epoll_event ev = {.data.ptr = s};
+
+		if (s->fd != fd || s->removed || s->writable == writable)
+			continue;
+		s->writable = writable;
+		ev.events = evloop_events(s);
+		if (s->active)
+			epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
 	}
 }
 
@@ -87,7 +108,7 @@ void evloop_set_active(struct evloop *e, int fd, bool active)
 	/* Removed rather than masked: epoll reports hang-ups even with no events asked for,
 	 * and a paused pipe that hung up would wake the loop forever. */
 	for (s = e->sources; s; s = s->next) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+		struct epoll_event ev = {.events = evloop_events(s), .data.ptr = s};
 
 		if (s->fd != fd || s->active == active || s->removed)
 			continue;
@@ -105,7 +126,10 @@ void evloop_run_once(struct evloop *e, int timeout)
 	for (i = 0; i < n; i++) {
 		struct evloop_source *s = ev[i].data.ptr;
 
-		if (s->active)
+		/* Output first: a hang-up reported with it is then read as end of input. */
+		if (s->active && s->writable && (ev[i].events & (EPOLLOUT | EPOLLERR)))
+			s->writable(s->ctx);
+		if (s->active && (ev[i].events & ~EPOLLOUT))
 			s->ready(s->ctx);
 	}
 	evloop_reap(e);

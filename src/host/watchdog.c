@@ -1,56 +1,81 @@
 // SPDX-License-Identifier: MIT
 #include "host/watchdog.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static long long watchdog_ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (t->tv_sec - now.tv_sec) * 1000LL + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
+}
 
 static void *watchdog_thread(void *arg)
 {
 	struct watchdog *w = arg;
-	struct timespec next, now;
+	struct pollfd fds[2] = {{.fd = w->wake_fd, .events = POLLIN},
+				{.fd = w->watch_fd, .events = POLLIN}};
+	struct timespec next = w->since, now;
 
-	pthread_mutex_lock(&w->lock);
-	next = w->since;
-	while (!w->done) {
-		next.tv_sec += w->period_s;
-		while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &next) != ETIMEDOUT)
-			;
-		if (w->done)
+	next.tv_sec += w->period_s;
+	for (;;) {
+		int n = poll(fds, w->watch_fd >= 0 ? 2 : 1, (int)watchdog_ms_until(&next));
+
+		if (n < 0 && errno != EINTR)
 			break;
+		if (fds[0].revents)
+			break;
+		if (n > 0 && fds[1].revents)
+			w->ready(w->ctx);
+		if (watchdog_ms_until(&next))
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&w->lock);
 		fprintf(stderr, "slabvm: %s: waiting for %s (%lld s)\n", w->name, w->what,
 			(long long)(now.tv_sec - w->since.tv_sec));
+		pthread_mutex_unlock(&w->lock);
+		next.tv_sec += w->period_s;
 	}
-	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-int watchdog_start(struct watchdog *w, const char *name, unsigned int period_s, struct error *err)
+int watchdog_start(struct watchdog *w, const char *name, unsigned int period_s, int fd,
+		   void (*ready)(void *ctx), void *ctx, struct error *err)
 {
-	pthread_condattr_t cattr;
 	sigset_t all, old;
 	int ret;
 
 	memset(w, 0, sizeof(*w));
 	w->name = name;
 	w->period_s = period_s;
+	w->watch_fd = fd;
+	w->ready = ready;
+	w->ctx = ctx;
 	snprintf(w->what, sizeof(w->what), "nothing yet");
+	w->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return error_set(err, -errno, "%s watchdog: eventfd: %s", name, strerror(errno));
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&cattr);
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &cattr);
-	pthread_condattr_destroy(&cattr);
 	clock_gettime(CLOCK_MONOTONIC, &w->since);
-	/* The thread inherits a mask that blocks everything: signals are the main loop's. */
+	/* The thread inherits a mask that blocks everything: a signal it is meant to see
+	 * comes through the watched descriptor. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&w->thread, NULL, watchdog_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
-		pthread_cond_destroy(&w->cond);
 		pthread_mutex_destroy(&w->lock);
+		close(w->wake_fd);
 		return error_set(err, -ret, "%s watchdog: thread: %s", name, strerror(ret));
 	}
 	w->started = true;
@@ -72,14 +97,15 @@ void watchdog_set(struct watchdog *w, const char *fmt, ...)
 
 void watchdog_stop(struct watchdog *w)
 {
+	uint64_t one = 1;
+
 	if (!w->started)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->done = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	if (write(w->wake_fd, &one, sizeof(one)) != sizeof(one))
+		fprintf(stderr, "slabvm: %s watchdog: cannot stop it: %s\n", w->name,
+			strerror(errno));
 	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->cond);
+	close(w->wake_fd);
 	pthread_mutex_destroy(&w->lock);
 	w->started = false;
 }

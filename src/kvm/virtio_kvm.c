@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kvm/virtio_kvm.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,9 +16,21 @@ static void virtio_kvm_ready(void *ctx)
 		virtio_pci_kick(vq->vk->vp, vq->q);
 }
 
+/* The same eventfd the guest's notify signals: the rescheduled queue waits its turn
+ * behind the events already pending in the main loop. */
+static void virtio_kvm_kick_later(void *ctx, unsigned int q)
+{
+	struct virtio_kvm *vk = ctx;
+	uint64_t one = 1;
+
+	if (q < vk->nq && write(vk->queue[q].efd, &one, sizeof(one)) != sizeof(one))
+		fprintf(stderr, "slabvm: %s: cannot reschedule queue %u: %s\n", vk->vp->name, q,
+			strerror(errno));
+}
+
 static uint64_t virtio_kvm_notify_gpa(uint64_t bar, unsigned int q)
 {
-	return bar + VIRTIO_PCI_NOTIFY_OFFSET + virtio_pci_notify_offset(q);
+	return bar + virtio_pci_notify_offset(q);
 }
 
 static void virtio_kvm_bind(struct virtio_kvm *vk, uint64_t bar, bool assign)
@@ -55,6 +68,7 @@ int virtio_kvm_init(struct virtio_kvm *vk, struct kvm *k, struct evloop *loop,
 		if (ret)
 			return ret;
 	}
+	virtio_pci_set_kick_later(vp, virtio_kvm_kick_later, vk);
 	return 0;
 }
 

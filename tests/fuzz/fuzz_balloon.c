@@ -134,10 +134,19 @@ static void t_needs_reset(struct virtio_transport *t)
 	h.resets++;
 }
 
+/* The harness's next notify plays the rescheduled one. */
+static void t_reschedule(struct virtio_transport *t, unsigned int q)
+{
+	(void)t;
+	FUZZ_CHECK(q < BALLOON_MAX_QUEUES);
+	check_unlocked();
+}
+
 static const struct virtio_transport_ops t_ops = {
 	.notify_queue = t_notify_queue,
 	.notify_config = t_notify_config,
 	.needs_reset = t_needs_reset,
+	.reschedule = t_reschedule,
 };
 
 /* Zeroes guest memory that may not be there any more (inflated): errors are fine. */

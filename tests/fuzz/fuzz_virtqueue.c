@@ -237,10 +237,21 @@ static void fuzz_needs_reset(struct virtio_transport *t)
 	h.resets++;
 }
 
+/* The harness's next notify plays the rescheduled one. */
+static void fuzz_reschedule(struct virtio_transport *t, unsigned int q)
+{
+	(void)t;
+	FUZZ_CHECK(q == 0);
+	FUZZ_CHECK(pthread_mutex_trylock(&h.rng.lock) == 0);
+	pthread_mutex_unlock(&h.rng.lock);
+	FUZZ_CHECK(!h.rng.error);
+}
+
 static const struct virtio_transport_ops fuzz_transport_ops = {
 	.notify_queue = fuzz_notify_queue,
 	.notify_config = fuzz_notify_config,
 	.needs_reset = fuzz_needs_reset,
+	.reschedule = fuzz_reschedule,
 };
 
 static int fuzz_entropy(void *ctx, void *buf, size_t len)

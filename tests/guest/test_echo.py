@@ -2,12 +2,19 @@
 """The echo guest reads COM1 and writes back what it got: stdin reaches the guest through
 the UART model. While it waits, the running monitor is inspected (no capabilities left),
 and it is stopped by signals, which must end slabvm with 128 + signal and lose no output.
+A teardown that hangs (a vCPU blocked writing guest output to a stdout nobody reads) ends
+on a second SIGTERM with 128 + 15 and says so on stderr.
 
 usage: test_echo.py SLABVM ECHO_BIN
 """
+import fcntl
 import os
 import signal
+import subprocess
 import sys
+import termios
+import threading
+import time
 
 import guestrun
 
@@ -57,7 +64,73 @@ def stopped_by(sig):
     return "stopped by " + signal.Signals(sig).name, run
 
 
+F_SETPIPE_SZ = 1031
+
+
+def test_signal_during_teardown():
+    """stdout is a one-page pipe that stops being read: the echoed input fills it, the vCPU
+    thread blocks in write(2), and the teardown after the first SIGTERM waits for it for
+    ever. The second SIGTERM must end slabvm anyway."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+    proc = subprocess.Popen([SLABVM, "run", "--firmware", ECHO], stdin=subprocess.PIPE,
+                            stdout=w, stderr=subprocess.PIPE)
+    os.close(w)
+    err = bytearray()
+
+    def pump():
+        while True:
+            data = os.read(proc.stderr.fileno(), 4096)
+            if not data:
+                return
+            err.extend(data)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+
+    def report():
+        return "exit status %s, stderr:\n%s" % (proc.poll(), err.decode(errors="replace"))
+
+    def wait_until(cond, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline and proc.poll() is None, \
+                "no %s: %s" % (what, report())
+            time.sleep(0.05)
+
+    def pipe_bytes():
+        return int.from_bytes(fcntl.ioctl(r, termios.FIONREAD, b"\0\0\0\0"), "little")
+
+    try:
+        out = b""
+        while b"echo: ready\n" not in out:
+            data = os.read(r, 64)
+            assert data, "slabvm closed stdout: " + report()
+            out += data
+        # From here on nobody reads stdout: the echo fills the pipe.
+        feeder = threading.Thread(target=lambda: proc.stdin.write(b"x" * 16384), daemon=True)
+        feeder.start()
+        wait_until(lambda: pipe_bytes() >= 4096, "full stdout pipe")
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: b"stopped by" in err, "stop reason on stderr")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            status = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a second SIGTERM did not end the teardown: " + report())
+        reader.join(10)
+        assert status == 128 + signal.SIGTERM, "want status %d: %s" % (
+            128 + signal.SIGTERM, report())
+        assert b"during the teardown" in err, "no word of the early exit: " + report()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(r)
+
+
 if __name__ == "__main__":
     SLABVM, ECHO = sys.argv[1:3]
     guestrun.main([("echo", test_echo), stopped_by(signal.SIGTERM),
-                   stopped_by(signal.SIGINT)])
+                   stopped_by(signal.SIGINT),
+                   ("signal during a hung teardown", test_signal_during_teardown)])

@@ -48,6 +48,7 @@ struct fixture {
 	unsigned int notifies[BALLOON_MAX_QUEUES];
 	unsigned int config_notifies;
 	unsigned int resets;
+	unsigned int reschedules[BALLOON_MAX_QUEUES];
 	bool callback_under_lock;
 	bool threaded; /* other threads may hold the lock: trylock proves nothing */
 	/* deflate pages that must be mapped in the fake IOMMU when the driver is told */
@@ -95,10 +96,21 @@ static void rec_needs_reset(struct virtio_transport *t)
 	f->resets++;
 }
 
+static void rec_reschedule(struct virtio_transport *t, unsigned int q)
+{
+	struct fixture *f = t->opaque;
+
+	assert_true(q < BALLOON_MAX_QUEUES);
+	if (!f->threaded && !lock_is_free(&f->b))
+		f->callback_under_lock = true;
+	__atomic_fetch_add(&f->reschedules[q], 1, __ATOMIC_RELAXED);
+}
+
 static const struct virtio_transport_ops rec_ops = {
 	.notify_queue = rec_notify_queue,
 	.notify_config = rec_notify_config,
 	.needs_reset = rec_needs_reset,
+	.reschedule = rec_reschedule,
 };
 
 static struct fixture *fixture_new(uint64_t mem, uint64_t granule, bool iommu,
@@ -786,6 +798,36 @@ static void test_concurrent_notify(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A guest that reposts every buffer it gets back: each notification serves the page budget
+ * (half the ring of 512-PFN buffers here) and asks to be called again.
+ */
+static void test_budget(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	unsigned int per = BALLOON_BUDGET_PAGES / 512;
+	unsigned int round, k;
+
+	(void)state;
+	assert_true(per < QSIZE);
+	bring_up(f, BASE, 2);
+	put_range(f, BUF, 2 * M, 512);
+	for (k = 0; k < QSIZE; k++)
+		send(f, 0, BUF, 512 * 4, 0);
+	for (round = 1; round <= 6; round++) {
+		notify(f, 0);
+		assert_int_equal(used_idx(f, 0), round * per);
+		assert_int_equal(f->reschedules[0], round);
+		for (k = 0; k < per; k++)
+			send(f, 0, BUF, 512 * 4, 0);
+	}
+	/* The first buffer inflated the pages; the others found them inflated already. */
+	assert_int_equal(info(f).stats.inflated_pages, 512);
+	assert_int_equal(info(f).stats.invalid_pfns, 512 * (6 * per - 1));
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
 /* Two devices on one map keep their own state. */
 static void test_two_instances(void **state)
 {
@@ -831,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_reporting_after_stats),
 		cmocka_unit_test(test_queue_errors),
 		cmocka_unit_test(test_concurrent_notify),
+		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_two_instances),
 	};
 

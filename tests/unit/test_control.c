@@ -4,6 +4,7 @@
  * event loop the test runs, against a fake ops table that records what it was asked. Every
  * command's reply and every error reply, and the events (BALLOON_CHANGE, SHUTDOWN).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -766,6 +767,114 @@ static void test_events_need_negotiation(void **state)
 	close(fd2);
 }
 
+/* A second client, connected, greeted and negotiated (its greeting read). */
+static int connect_client(struct env *e)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	const char neg[] = "{\"execute\": \"qmp_capabilities\"}\n";
+	char buf[4096];
+	size_t got = 0;
+	int i;
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, e->path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, neg, strlen(neg), MSG_NOSIGNAL), (ssize_t)strlen(neg));
+	/* The greeting and the capabilities' return: two lines. */
+	for (i = 0; i < 100; i++) {
+		ssize_t n;
+		unsigned int lines = 0;
+		size_t k;
+
+		evloop_run_once(&e->loop, 200);
+		n = recv(fd, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		for (k = 0; k < got; k++)
+			lines += buf[k] == '\n';
+		if (lines == 2)
+			return fd;
+	}
+	fail_msg("the second client was not greeted");
+	return -1;
+}
+
+/*
+ * Sends n requests on fd without reading any reply, running the loop whenever the socket
+ * is full. Returns how many went out before the server closed the connection (n if it
+ * never did).
+ */
+static unsigned int pipeline(struct env *e, int fd, const char *req, unsigned int n)
+{
+	size_t len = strlen(req), off = 0;
+	unsigned int sent = 0;
+
+	while (sent < n) {
+		ssize_t k = send(fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			evloop_run_once(&e->loop, 200);
+			continue;
+		}
+		if (k < 0)
+			return sent; /* EPIPE, ECONNRESET: dropped */
+		off += (size_t)k;
+		if (off == len) {
+			off = 0;
+			sent++;
+		}
+		if (!(sent % 64))
+			evloop_run_once(&e->loop, 0);
+	}
+	return sent;
+}
+
+/* Replies that do not fit in the socket wait in the client's queue and all arrive. */
+static void test_slow_reader(void **state)
+{
+	struct env *e = *state;
+	int fd = connect_client(e);
+	const unsigned int n = 1000;
+	unsigned int replies = 0, rounds;
+	static char buf[1 << 16];
+
+	assert_int_equal(pipeline(e, fd, "{\"execute\": \"query-granules\"}\n", n), n);
+	for (rounds = 0; replies < n && rounds < 100000; rounds++) {
+		ssize_t k, i;
+
+		evloop_run_once(&e->loop, 10);
+		k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		for (i = 0; i < k; i++)
+			replies += buf[i] == '\n';
+	}
+	assert_int_equal(replies, n);
+	close(fd);
+}
+
+/*
+ * A client that pipelines requests and never reads is dropped once its unread output
+ * passes CONTROL_MAX_QUEUED; the loop never waits for it, so another client's query is
+ * answered and quit goes through.
+ */
+static void test_client_that_never_reads(void **state)
+{
+	struct env *e = *state;
+	int hog = connect_client(e);
+	unsigned int sent;
+	struct json_object *r;
+
+	/* Sending fails once the server closed its end. */
+	sent = pipeline(e, hog, "{\"execute\": \"query-granules\"}\n", 200000);
+	assert_true(sent < 200000);
+	r = execute(e, "query-status", NULL);
+	assert_true(json_object_get_boolean(get(ret_of(r), "running")));
+	json_object_put(r);
+	expect_ok(execute(e, "quit", NULL));
+	assert_int_equal(e->f.quit_calls, 1);
+	close(hog);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +895,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_balloon_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_need_negotiation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_that_never_reads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

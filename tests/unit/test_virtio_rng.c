@@ -42,7 +42,9 @@ struct fixture {
 	/* transport recorder */
 	unsigned int notifies;
 	unsigned int resets;
+	unsigned int reschedules;
 	bool callback_under_lock;
+	bool repost; /* the guest offers descriptor 0 again on every fill, for ever */
 	/* entropy: the byte sequence 0, 1, 2, ... (mod 251, so it does not repeat per page) */
 	uint64_t entropy_pos;
 	bool entropy_fails;
@@ -82,11 +84,24 @@ static void rec_needs_reset(struct virtio_transport *t)
 	__atomic_fetch_add(&f->resets, 1, __ATOMIC_RELAXED);
 }
 
+static void rec_reschedule(struct virtio_transport *t, unsigned int q)
+{
+	struct fixture *f = t->opaque;
+
+	assert_int_equal(q, 0);
+	if (!lock_is_free(&f->rng))
+		f->callback_under_lock = true;
+	__atomic_fetch_add(&f->reschedules, 1, __ATOMIC_RELAXED);
+}
+
 static const struct virtio_transport_ops rec_ops = {
 	.notify_queue = rec_notify_queue,
 	.notify_config = rec_notify_config,
 	.needs_reset = rec_needs_reset,
+	.reschedule = rec_reschedule,
 };
+
+static void avail_add(struct fixture *f, uint16_t head);
 
 static uint8_t entropy_byte(uint64_t pos)
 {
@@ -101,6 +116,8 @@ static int counting_entropy(void *ctx, void *buf, size_t len)
 
 	if (f->entropy_fails)
 		return -EIO;
+	if (f->repost)
+		avail_add(f, 0);
 	pthread_mutex_lock(&f->entropy_lock);
 	for (i = 0; i < len; i++)
 		p[i] = entropy_byte(f->entropy_pos++);
@@ -551,6 +568,49 @@ static void test_concurrent_notify(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
+/*
+ * A guest that reposts a buffer for every one it gets back: one notification serves the
+ * budget and asks to be called again, instead of serving the guest for ever.
+ */
+static void test_budget(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int round;
+
+	bring_up(f, 16, FEAT_VERSION_1);
+	put_desc(f, DESC, 0, BUF, 8, F_WRITE, 0);
+	avail_add(f, 0);
+	f->repost = true;
+	for (round = 1; round <= 3; round++) {
+		notify(f);
+		assert_int_equal(used_idx(f), round * VIRTIO_RNG_BUDGET_CHAINS);
+		assert_int_equal(f->reschedules, round);
+		assert_int_equal(f->notifies, round);
+	}
+	assert_int_equal(f->resets, 0);
+
+	/* Big buffers meet the byte budget first. */
+	f->repost = false;
+	f->reschedules = 0;
+	bring_up(f, 16, FEAT_VERSION_1);
+	for (round = 0; round < 16; round++) {
+		put_desc(f, DESC, round, BUF, VIRTIO_RNG_MAX_CHAIN_BYTES, F_WRITE, 0);
+		avail_add(f, round);
+	}
+	notify(f);
+	assert_int_equal(used_idx(f), VIRTIO_RNG_BUDGET_BYTES / VIRTIO_RNG_MAX_CHAIN_BYTES);
+	assert_int_equal(f->reschedules, 1);
+	/* The rescheduled calls finish the ring and then stop asking. */
+	while (f->reschedules && used_idx(f) < 16) {
+		f->reschedules = 0;
+		notify(f);
+	}
+	assert_int_equal(used_idx(f), 16);
+	f->reschedules = 0;
+	notify(f);
+	assert_int_equal(f->reschedules, 0);
+}
+
 /* The default source is getrandom(2): 512 bits of zeros would mean it never ran. */
 static void test_getrandom(void **state)
 {
@@ -587,6 +647,7 @@ int main(void)
 		T(test_interrupt_suppression),
 		T(test_two_instances),
 		T(test_concurrent_notify),
+		T(test_budget),
 		T(test_getrandom),
 	};
 
