@@ -252,12 +252,14 @@ l2_fail() {
 }
 
 # l2_reply SEQ TIMEOUT [TAG]: waits for level 2's `TAG SEQ ...` line (TAG: L2REPLY); REPLY
-# is what follows SEQ.
+# is what follows SEQ. Only whole lines count: the console comes a byte at a time, and a
+# line still being written (`L2REPLY 8 MEM` without its numbers) is not yet the reply.
 l2_reply() {
 	tag=${3:-L2REPLY}
 	end=$(($(slabtest_uptime | cut -d. -f1) + $2))
 	while :; do
-		REPLY=$(tr -d '\r' <"$L2_OUT" | grep -o "$tag $1 .*" | head -1)
+		REPLY=$(head -n "$(wc -l <"$L2_OUT")" "$L2_OUT" | tr -d '\r' | grep -o "$tag $1 .*" |
+			head -1)
 		[ -n "$REPLY" ] && { REPLY=${REPLY#"$tag $1 "}; return 0; }
 		slabtest_running "$L2_PID" ||
 			l2_fail "slabvm ended while level 1 waited for level 2's $tag $1"
