@@ -6,7 +6,7 @@
 # slabvm runs level 2 (scenarios/l2/balloon.sh) several times, with 1 and 2 vCPUs in turn,
 # and each run does several rounds of:
 #  1. level 2 touches FILL MiB (a tmpfs file, deleted again);
-#  2. inflate to a random target between 3/8 of MEM and MEM - 8 MiB; once query-balloon's
+#  2. inflate to a random target between LOW (3/8 of MEM) and MEM - 8 MiB; once query-balloon's
 #     actual is there: query-balloon's target and inflated match it, everything inflated is
 #     released and nothing pinned (no vfio device), query-granules' counts add up (every
 #     granule in one state, the regions' counts summing to the totals, the discarded and
@@ -23,6 +23,7 @@
 #   slabtest.soakper=R      rounds per slabvm run (default 5)
 #   slabtest.soakmem=MiB    level 2's RAM (default 256)
 #   slabtest.soakfill=MiB   what level 2 touches each round (default MEM/4)
+#   slabtest.soaklow=MiB    LOW, the smallest target (default 3/8 of MEM)
 #   slabtest.soakseed=S     the seed of the targets (default: the time); the same seed
 #                           gives the same targets
 
@@ -30,6 +31,7 @@ rounds=20
 per=5
 memmib=256
 fill=
+low=
 seed=$(date +%s)
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -37,24 +39,26 @@ for arg in $(cat /proc/cmdline); do
 	slabtest.soakper=*) per=${arg#*=} ;;
 	slabtest.soakmem=*) memmib=${arg#*=} ;;
 	slabtest.soakfill=*) fill=${arg#*=} ;;
+	slabtest.soaklow=*) low=${arg#*=} ;;
 	slabtest.soakseed=*) seed=${arg#*=} ;;
 	esac
 done
 fill=${fill:-$((memmib / 4))}
+low=${low:-$((memmib * 3 / 8))}
 MiB=1048576
 mem=$((memmib * MiB))
 L2_QMP=/tmp/soak.sock
 log "balloon-soak: $rounds rounds, $per per run, ${memmib} MiB, touching $fill MiB a round, \
-seed $seed"
+targets $low-$((memmib - 8)) MiB, seed $seed"
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
 
-# target ROUND: round ROUND's balloon target in bytes, from the seed: 3/8 of MEM to MEM - 8
-# MiB, in whole MiB.
+# target ROUND: round ROUND's balloon target in bytes, from the seed: LOW to MEM - 8 MiB, in
+# whole MiB.
 target() {
-	awk -v s="$seed" -v r="$1" -v lo=$((memmib * 3 / 8)) -v hi=$((memmib - 8)) \
+	awk -v s="$seed" -v r="$1" -v lo="$low" -v hi=$((memmib - 8)) \
 		'BEGIN { srand(s * 7919 + r); printf "%d\n", (lo + int(rand() * (hi - lo + 1))) * 1048576 }'
 }
 
