@@ -138,7 +138,7 @@ while [ $round -lt "$rounds" ]; do
 
 		phase "round $round: touch $fill MiB"
 		seq=$((seq + 1))
-		l2_cmd $seq 300 fill "$fill" zero
+		l2_cmd $seq 600 fill "$fill" zero
 		case "$REPLY" in FILL\ OK*) ;; *) l2_fail "round $round: fill failed: $REPLY" ;; esac
 
 		phase "round $round: inflate $((inflate / MiB)) MiB"
