@@ -517,6 +517,7 @@ int vm_run(struct vm *vm)
 		vm_stop(vm, VM_STATUS_ERROR, err.msg);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);
+	console_drop_output(&vm->console);
 	for (i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->ncpus; i++)
