@@ -24,6 +24,8 @@
 #   slabtest.soakmem=MiB    level 2's RAM (default 256)
 #   slabtest.soakfill=MiB   what level 2 touches each round (default MEM/4)
 #   slabtest.soaklow=MiB    LOW, the smallest target (default 3/8 of MEM)
+#   slabtest.soakfeat=LIST  --balloon=LIST (default stats,free-page-reporting: slabvm's
+#                           own default, as a user runs it)
 #   slabtest.soakseed=S     the seed of the targets (default: the time); the same seed
 #                           gives the same targets
 
@@ -32,6 +34,7 @@ per=5
 memmib=256
 fill=
 low=
+features=stats,free-page-reporting
 seed=$(date +%s)
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -40,6 +43,7 @@ for arg in $(cat /proc/cmdline); do
 	slabtest.soakmem=*) memmib=${arg#*=} ;;
 	slabtest.soakfill=*) fill=${arg#*=} ;;
 	slabtest.soaklow=*) low=${arg#*=} ;;
+	slabtest.soakfeat=*) features=${arg#*=} ;;
 	slabtest.soakseed=*) seed=${arg#*=} ;;
 	esac
 done
@@ -49,7 +53,7 @@ MiB=1048576
 mem=$((memmib * MiB))
 L2_QMP=/tmp/soak.sock
 log "balloon-soak: $rounds rounds, $per per run, ${memmib} MiB, touching $fill MiB a round, \
-targets $low-$((memmib - 8)) MiB, seed $seed"
+targets $low-$((memmib - 8)) MiB, --balloon=$features, seed $seed"
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
@@ -116,7 +120,7 @@ while [ $round -lt "$rounds" ]; do
 	eval "runs$cpus=\$((runs$cpus + 1))"
 	phase "run $run: boot ($cpus vCPUs)"
 	l2_start soak --kernel /l2/vmlinuz --initrd /l2/initrd.gz --mem "${memmib}M" \
-		--cpus $cpus --balloon=stats --qmp "$L2_QMP" --cmdline "$cmdline"
+		--cpus $cpus --balloon="$features" --qmp "$L2_QMP" --cmdline "$cmdline"
 	l2_reply 0 180
 	case "$REPLY" in
 	READY*) ;;
