@@ -106,7 +106,7 @@ l2_state() {
 			rip=${line#RIP=}
 			rip=${rip%% *}
 			sym=$(l2_symbol "$rip")
-			echo "    RIP is ${sym:-not in the kernel's text (or level 2 runs with KASLR)}"
+			echo "    RIP is ${sym:-not in the kernel text (or level 2 runs with KASLR)}"
 			;;
 		esac
 	done
@@ -123,4 +123,204 @@ l2_watchdog() {
 	kill "$1"
 	sleep 5
 	kill -9 "$1" 2>/dev/null
+}
+
+# --- Time budget ---------------------------------------------------------------------------
+# A scenario names its phases; each phase's seconds are logged when the next begins, and
+# budget_end logs the scenario's total against run-testbed's --timeout (slabtest.timeout=S,
+# which run-testbed adds), so that a run shows where its time went and how close it came.
+
+slabtest_phase_name=
+slabtest_phase_t0=
+slabtest_t0=
+
+# slabtest_since T0: seconds since T0 (an uptime), one decimal.
+slabtest_since() {
+	awk -v a="$1" -v b="$(slabtest_uptime)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# phase NAME: ends the running phase, if any, and starts NAME.
+phase() {
+	[ -n "$slabtest_t0" ] || slabtest_t0=$(slabtest_uptime)
+	[ -n "$slabtest_phase_name" ] &&
+		log "phase $slabtest_phase_name: $(slabtest_since "$slabtest_phase_t0") s"
+	slabtest_phase_name=$1
+	slabtest_phase_t0=$(slabtest_uptime)
+}
+
+# budget_end: ends the last phase and logs the scenario's seconds, and level 1's uptime,
+# against the timeout run-testbed gives the whole run (its boot of level 1 included).
+budget_end() {
+	phase ""
+	timeout=$(sed -n 's/.*slabtest\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+	log "budget: scenario $(slabtest_since "${slabtest_t0:-0}") s, level 1 up \
+$(slabtest_uptime) s, of run-testbed's --timeout ${timeout:-?} s"
+}
+
+# --- What a slabvm that ended told ------------------------------------------------------
+
+# slabvm_status_text STATUS: what slabvm's exit status means (README.md, src/vm.h).
+slabvm_status_text() {
+	case "$1" in
+	0) echo "guest power-off" ;;
+	1) echo "slabvm error" ;;
+	2) echo "usage error: slabvm refused its configuration" ;;
+	3) echo "guest reset: a reboot, a triple fault, or a panic with panic=-1" ;;
+	4) echo "vCPU error: KVM could not run the guest on" ;;
+	137) echo "killed by SIGKILL (a watchdog here, or level 1's OOM killer)" ;;
+	1[2-9][0-9] | 2[0-5][0-9]) echo "ended by signal $(($1 - 128))" ;;
+	*) echo "exit status $1" ;;
+	esac
+}
+
+# slabvm_report WHY STATUS [OUT [ERR [SOCKET [PID]]]]: everything that tells a slabvm that
+# stopped, or a guest that stopped answering, from the testbed: slabvm's exit status
+# (STATUS, - while it still runs) and stderr (ERR), the guest's console tail (OUT), what
+# its vCPUs do if it still runs (PID, SOCKET: l2_state), and level 1's kernel log tail.
+# Missing files are left out; '' skips an argument.
+slabvm_report() {
+	echo "=== slabvm report: $1 ==="
+	if [ "$2" = - ]; then
+		echo "--- slabvm still runs (pid $6) ---"
+		[ -n "$6" ] && grep -E "^(State|VmRSS|Threads):" "/proc/$6/status" 2>/dev/null
+		# Each thread's state and where it waits: a teardown that hangs shows here.
+		for t in "/proc/$6"/task/*; do
+			[ -r "$t/stat" ] || continue
+			echo "thread ${t##*/} $(cat "$t/comm") state $(cut -d' ' -f3 "$t/stat") \
+wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null
+		done
+	else
+		echo "--- slabvm's exit status: $2 ($(slabvm_status_text "$2")) ---"
+	fi
+	if [ -n "$4" ] && [ -e "$4" ]; then
+		echo "--- slabvm's stderr ($4), last 30 lines ---"
+		tail -n 30 "$4"
+	fi
+	if [ -n "$3" ] && [ -e "$3" ]; then
+		echo "--- guest console ($3), last 40 lines ---"
+		tail -n 40 "$3" | tr -d '\r'
+	fi
+	if [ "$2" = - ] && [ -n "$5" ] && [ -S "$5" ] && slabtest_running "$6"; then
+		l2_state "$5"
+	fi
+	echo "--- level 1's kernel log, last 20 lines ---"
+	dmesg | tail -n 20
+	echo "=== end of slabvm report ==="
+}
+
+# slabvm_fail WHY STATUS [OUT [ERR [SOCKET [PID]]]]: slabvm_report, then kills slabvm (PID)
+# if it still runs, and fails the scenario with WHY.
+slabvm_fail() {
+	slabvm_report "$@"
+	[ -n "$6" ] && slabtest_running "$6" && kill -9 "$6" 2>/dev/null
+	fail "$1"
+}
+
+# --- A level 2 driven over its console --------------------------------------------------
+# l2_start runs slabvm in the background with its console input a FIFO that this shell holds
+# open on fd 3 and its output a file; level 2's scenario (scenarios/l2/balloon.sh) reads
+# `COMMAND SEQ [ARGS]` lines on its console and answers `L2ACK SEQ COMMAND` at once and
+# `L2REPLY SEQ ...` when done. Every wait is bounded; any failure ends in slabvm_fail with
+# the whole report. State: L2_PID, L2_OUT, L2_ERR, L2_QMP (the --qmp socket, if any).
+
+L2_PID=
+L2_QMP=
+
+# l2_start NAME SLABVM-RUN-ARGS...: starts `slabvm run ARGS` with files /tmp/NAME.{in,out,err}.
+l2_start() {
+	L2_OUT=/tmp/$1.out L2_ERR=/tmp/$1.err L2_FIFO=/tmp/$1.in
+	shift
+	rm -f "$L2_FIFO" "$L2_OUT" "$L2_ERR"
+	[ -n "$L2_QMP" ] && rm -f "$L2_QMP"
+	mkfifo "$L2_FIFO" || fail "mkfifo $L2_FIFO failed"
+	log "slabvm run $* <$L2_FIFO >$L2_OUT 2>$L2_ERR"
+	# Started directly, not through timeout(1), so that L2_PID is slabvm's own.
+	slabvm run "$@" <"$L2_FIFO" >"$L2_OUT" 2>"$L2_ERR" &
+	L2_PID=$!
+	# Held open to the end: slabvm's console input ends when the last writer closes.
+	exec 3>"$L2_FIFO"
+}
+
+# l2_fail WHY: the report of the running (or ended) slabvm, then fail.
+l2_fail() {
+	if slabtest_running "$L2_PID"; then
+		slabvm_fail "$1" - "$L2_OUT" "$L2_ERR" "$L2_QMP" "$L2_PID"
+	fi
+	wait "$L2_PID"
+	slabvm_fail "$1" $? "$L2_OUT" "$L2_ERR"
+}
+
+# l2_reply SEQ TIMEOUT [TAG]: waits for level 2's `TAG SEQ ...` line (TAG: L2REPLY); REPLY
+# is what follows SEQ. Only whole lines count: the console comes a byte at a time, and a
+# line still being written (`L2REPLY 8 MEM` without its numbers) is not yet the reply.
+l2_reply() {
+	tag=${3:-L2REPLY}
+	end=$(($(slabtest_uptime | cut -d. -f1) + $2))
+	while :; do
+		REPLY=$(head -n "$(wc -l <"$L2_OUT")" "$L2_OUT" | tr -d '\r' | grep -o "$tag $1 .*" |
+			head -1)
+		[ -n "$REPLY" ] && { REPLY=${REPLY#"$tag $1 "}; return 0; }
+		slabtest_running "$L2_PID" ||
+			l2_fail "slabvm ended while level 1 waited for level 2's $tag $1"
+		[ "$(slabtest_uptime | cut -d. -f1)" -lt "$end" ] ||
+			l2_fail "no $tag $1 from level 2 within $2 s"
+		sleep 0.2
+	done
+}
+
+# l2_cmd SEQ TIMEOUT COMMAND [ARGS]: sends a command to level 2; its reply in REPLY.
+l2_cmd() {
+	seq=$1 tmo=$2 cmd=$3
+	shift 3
+	log "to level 2: $cmd $seq $*"
+	echo "$cmd $seq $*" >&3
+	l2_reply "$seq" 30 L2ACK
+	l2_reply "$seq" "$tmo"
+}
+
+# l2_ctl COMMAND [ARGS]: `slabvm ctl L2_QMP ...`; its reply JSON in CTL. Fails on an error.
+l2_ctl() {
+	CTL=$(timeout 20 slabvm ctl "$L2_QMP" "$@" 2>&1) ||
+		l2_fail "slabvm ctl $*: exit status $?: $CTL"
+}
+
+# json_num JSON NAME: the first number named NAME in JSON.
+json_num() {
+	echo "$1" | grep -o "\"$2\": *[0-9]*" | head -1 | sed 's/.*: *//'
+}
+
+# l2_rss: slabvm's VmRSS in kB.
+l2_rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$L2_PID/status"
+}
+
+# l2_wait_actual BYTES TIMEOUT: polls query-balloon until actual is BYTES; the last reply
+# in CTL.
+l2_wait_actual() {
+	t0=$(slabtest_uptime)
+	end=$(($(slabtest_uptime | cut -d. -f1) + $2))
+	while :; do
+		l2_ctl query-balloon
+		[ "$(json_num "$CTL" actual)" = "$1" ] && break
+		slabtest_running "$L2_PID" ||
+			l2_fail "slabvm ended while the balloon moved to $1: last $CTL"
+		[ "$(slabtest_uptime | cut -d. -f1)" -lt "$end" ] ||
+			l2_fail "query-balloon's actual did not reach $1 within $2 s: last $CTL"
+		sleep 0.5
+	done
+	log "actual $1 after $(slabtest_since "$t0") s: $CTL"
+}
+
+# l2_end TIMEOUT: after level 2's last command, waits until slabvm has ended (at most
+# TIMEOUT s); its exit status in L2_STATUS.
+l2_end() {
+	end=$(($(slabtest_uptime | cut -d. -f1) + $1))
+	while slabtest_running "$L2_PID" && [ "$(slabtest_uptime | cut -d. -f1)" -lt "$end" ]; do
+		sleep 0.2
+	done
+	slabtest_running "$L2_PID" && l2_fail "slabvm still runs $1 s after level 2's last reply"
+	wait "$L2_PID"
+	L2_STATUS=$?
+	exec 3>&-
 }

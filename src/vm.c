@@ -722,6 +722,8 @@ int vm_run(struct vm *vm)
 			   vm_on_teardown_signal, vm, &err))
 		fprintf(stderr, "slabvm: %s\n", err.msg);
 	watchdog_set(&vm->teardown, "the console input thread to end");
+	/* A vCPU blocked writing to a reader that stopped reading must still be joinable. */
+	console_drop_output(&vm->console);
 	console_stop(&vm->console);
 	console_restore(&vm->console);
 	vm_report_stop(vm);

@@ -31,6 +31,7 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
+phase modules
 log "loading kvm-amd"
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
@@ -84,20 +85,17 @@ l2_run() {
 	awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f\n", t1 - t0 }' >"/tmp/l2-$1.time"
 }
 
-# l2_tail I WHY: fails run I, showing what level 2 and slabvm said.
+# l2_tail I WHY: fails run I, showing what level 2 and slabvm said (its console with the
+# seconds since slabvm's start) and, for a level 2 that hung, what its vCPUs did.
 l2_tail() {
-	echo "--- level-2 console, run $1 (seconds since slabvm's start), last 50 lines ---"
-	tail -n 50 "/tmp/l2-$1.out"
-	echo "--- slabvm's stderr, run $1 ---"
-	tail -n 30 "/tmp/l2-$1.err"
 	[ -s "/tmp/l2-$1.state" ] && cat "/tmp/l2-$1.state"
-	echo "---"
-	fail "run $1: $2"
+	slabvm_fail "run $1: $2" "$(cat "/tmp/l2-$1.status")" "/tmp/l2-$1.out" "/tmp/l2-$1.err"
 }
 
 times=
 i=1
 while [ "$i" -le "$runs" ]; do
+	phase "run $i"
 	log "run $i: slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus 2 --mem 512M \
 --cmdline \"$cmdline\""
 	l2_run "$i"
@@ -135,4 +133,5 @@ if [ "$runs" -gt 1 ]; then
 		awk '{ v[NR] = $1 } END { m = (NR + 1) / 2; printf "%.2f", (v[int(m)] + v[int(m + 0.5)]) / 2 }')
 	echo "level-2 boot to init: median $median s (runs:$times)"
 fi
+budget_end
 pass

@@ -14,11 +14,13 @@ for arg in $(cat /proc/cmdline); do
 	slabtest.soak=*) n=${arg#*=} ;;
 	esac
 done
+phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
 qmp=/tmp/soak.sock
 i=1
 while [ $i -le "$n" ]; do
 	cpus=$((1 + i % 2))
+	phase "boot $i ($cpus vCPUs)"
 	t0=$(slabtest_uptime)
 	rm -f "$qmp"
 	slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus $cpus --mem 512M \
@@ -37,7 +39,9 @@ nokaslr slabtest.scenario=hello" </dev/null >/tmp/soak.out 2>&1 &
 	fi
 	log "soak $i/$n: cpus $cpus, status $status, $(awk -v a="$t0" -v b="$(slabtest_uptime)" \
 		'BEGIN { printf "%.1f", b - a }') s"
-	[ $status -eq 0 ] || { tail -20 /tmp/soak.out; fail "boot $i: slabvm exited with status $status"; }
+	[ $status -eq 0 ] || slabvm_fail "boot $i: slabvm exited with status $status" $status \
+		/tmp/soak.out
 	i=$((i + 1))
 done
+budget_end
 pass

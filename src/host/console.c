@@ -2,9 +2,12 @@
 #include "host/console.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -64,6 +67,9 @@ int console_init(struct console *c, enum console_kind kind, const char *path, st
 	c->in_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->room, NULL);
+	c->drop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->drop_fd < 0)
+		return error_set(err, -errno, "console: eventfd: %s", strerror(errno));
 	switch (kind) {
 	case CONSOLE_STDIO:
 		c->out_fd = STDOUT_FILENO;
@@ -104,20 +110,48 @@ void console_destroy(struct console *c)
 	if (c->out_fd > STDERR_FILENO)
 		close(c->out_fd);
 	c->out_fd = -1;
+	/* Zero in a console that console_init never saw, as out_fd's check assumes too. */
+	if (c->drop_fd > STDERR_FILENO)
+		close(c->drop_fd);
+	c->drop_fd = -1;
 }
 
-/* A reader that went away (EPIPE) or a full disk must not stop the guest: drop output. */
+/*
+ * A reader that went away (EPIPE) or a full disk must not stop the guest: drop output.
+ * A reader that stops reading must not keep the VM from stopping: a vCPU blocked in
+ * write() is not woken by its kick (SA_RESTART restarts the write), so it waits in poll()
+ * for room or for console_drop_output, and writes at most PIPE_BUF bytes, which a pipe
+ * with room takes without blocking.
+ */
 void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
 	while (len && c->out_fd >= 0) {
-		ssize_t n = write(c->out_fd, buf, len);
+		struct pollfd p[2] = {{c->out_fd, POLLOUT, 0}, {c->drop_fd, POLLIN, 0}};
+		ssize_t n;
 
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (!p[0].revents && p[1].revents)
+			return;
+		n = write(c->out_fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;
 		buf += n;
 		len -= (size_t)n;
+	}
+}
+
+void console_drop_output(struct console *c)
+{
+	uint64_t one = 1;
+
+	if (write(c->drop_fd, &one, sizeof(one)) < 0) {
+		/* Already signalled, or no console: nothing waits. */
 	}
 }
 

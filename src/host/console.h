@@ -36,6 +36,7 @@ struct console {
 	pthread_mutex_t lock;
 	pthread_cond_t room; /* the UART took bytes out of its RX FIFO */
 	unsigned long room_gen;
+	int drop_fd; /* eventfd, readable once output that would block is dropped */
 };
 
 int console_init(struct console *c, enum console_kind kind, const char *path, struct error *err);
@@ -46,8 +47,12 @@ int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), vo
 /* Ends the input thread (cancelled in read(), or woken from waiting for UART room). */
 void console_stop(struct console *c);
 void console_destroy(struct console *c);
-/* Guest output (called from vCPU threads). */
+/* Guest output (called from vCPU threads). Waits while the reader is slow, until
+ * console_drop_output. */
 void console_write(struct console *c, const uint8_t *buf, size_t len);
+/* From now on output that cannot be written at once is dropped: called when the VM stops,
+ * so that a vCPU blocked writing to a reader that stopped reading can be joined. */
+void console_drop_output(struct console *c);
 /* The UART has room again (called from a vCPU thread). */
 void console_wake(struct console *c);
 /* Puts the terminal back as it was; safe to call more than once. */

@@ -8,8 +8,8 @@
 #   fill SEQ MIB SOURCE  ->  L2REPLY SEQ FILL OK|BAD <MiB> MiB in <s> s ...
 #       writes MIB MiB from SOURCE (zero or urandom) to a tmpfs file and deletes it: the
 #       guest touches that much RAM, which stays backed in level 1 after the delete until
-#       ballooned. MIB 0: all of MemFree but 64 MiB. From urandom the data's md5 as written
-#       and as read back must agree (zero only touches the memory: checksums are slow).
+#       ballooned. From urandom the data's md5 as written and as read back must agree
+#       (zero only touches the memory: checksums are slow).
 #   done SEQ             ->  L2REPLY SEQ DONE, then the result line; /init powers off
 #
 # Each command is acknowledged at once with `L2ACK SEQ COMMAND`.
@@ -58,7 +58,6 @@ while read -r cmd seq a b _; do
 		;;
 	fill)
 		mib=$a
-		[ "$mib" = 0 ] && mib=$(($(meminfo MemFree) / 1024 - 64))
 		read -r t0 _ </proc/uptime
 		tw=$t0
 		mount -t tmpfs -o size=$((mib + 16))m fill /mnt/fill
