@@ -524,10 +524,27 @@ void fake_check(struct memmap *mm, struct fake_backing *b, struct fake_listener 
 		uint64_t g, p;
 
 		expect(r->index == i, "region %u has index %u", i, r->index);
-		expect(r->gpa % mm->granule == 0 && r->size % mm->granule == 0 && r->size,
+		if (!r->size) {
+			/* An empty --slots slot: nothing in it, nothing anywhere holds it. */
+			expect(mm->nslots && r->kind == MEMMAP_DIMM && i >= mm->dimm_first &&
+				       !r->plugged && !r->state && r->fd == -1,
+			       "region %u is empty but not an empty DIMM slot", i);
+			continue;
+		}
+		expect(r->gpa % mm->granule == 0 && r->size % mm->granule == 0,
 		       "region %u is not whole granules", i);
-		expect(i == 0 || r->gpa >= mm->region[i - 1].gpa + mm->region[i - 1].size,
-		       "region %u overlaps or is out of order", i);
+		/* Boot RAM and fixed slots are in address order; placed DIMMs only must not
+		 * overlap anything. */
+		for (k = 0; k < i; k++)
+			expect(r->gpa >= mm->region[k].gpa + mm->region[k].size ||
+				       r->gpa + r->size <= mm->region[k].gpa,
+			       "region %u overlaps region %u", i, k);
+		expect(mm->nslots || i == 0 ||
+			       r->gpa >= mm->region[i - 1].gpa + mm->region[i - 1].size,
+		       "region %u is out of order", i);
+		if (r->kind == MEMMAP_DIMM)
+			expect(r->gpa >= mm->dimm_base && r->gpa + r->size <= mm->dimm_end,
+			       "DIMM region %u is outside the window", i);
 		if (!r->plugged) {
 			check_unplugged(r, b, ls, nls);
 			want.granules[GRANULE_UNPLUGGED] += r->ngranules;
