@@ -60,13 +60,17 @@
 #define MEMHP_STATUS_REMOVE (1u << 2)
 #define MEMHP_STATUS_EJECT (1u << 3)
 
-/* _OST source events and status codes (ACPI 6.3, 6.3.5) that a guest reports. */
-#define MEMHP_OST_EJECT_REQUEST 0x03 /* event: answering Notify(, 3) */
-#define MEMHP_OST_INSERT 0x01	     /* event: answering Notify(, 1) */
+/* _OST source events and status codes (ACPI 6.3, 6.3.5) a guest reports; the controller
+ * passes any value on, these name what Linux sends. */
+#define MEMHP_OST_DEVICE_CHECK 0x01  /* event: answering Notify (, 1) */
+#define MEMHP_OST_EJECT_REQUEST 0x03 /* event: answering Notify (, 3) */
 #define MEMHP_OST_SUCCESS 0x00
-#define MEMHP_OST_EJECT_IN_PROGRESS 0x80
-#define MEMHP_OST_EJECT_NOT_SUPPORTED 0x81
-#define MEMHP_OST_EJECT_DEVICE_IN_USE 0x82
+#define MEMHP_OST_FAILURE 0x01		   /* non-specific failure */
+#define MEMHP_OST_EJECT_NOT_SUPPORTED 0x80 /* the rest: answers to an eject request */
+#define MEMHP_OST_DEVICE_IN_USE 0x81
+#define MEMHP_OST_DEVICE_BUSY 0x82 /* Linux: the memory could not be offlined */
+#define MEMHP_OST_EJECT_DEPENDENCY_BUSY 0x83
+#define MEMHP_OST_EJECT_IN_PROGRESS 0x84 /* Linux: accepted, offlining now */
 
 enum memhp_slot_state {
 	MEMHP_EMPTY,

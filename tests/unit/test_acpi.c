@@ -586,6 +586,8 @@ static void check_memhp_dsl(const char *dir)
 		assert_int_equal(occurrences(dsl, name), 1);
 	}
 	assert_int_equal(occurrences(dsl, "Name (_HID, \"ACPI0013\""), 1);
+	/* The controller has a slot for every device the DSDT declares. */
+	assert_true(PLATFORM_MEMHP_SLOTS <= MEMHP_MAX_SLOTS);
 	assert_int_equal(occurrences(dsl, "Method (_EVT, 1,"), 1);
 	free(dsl);
 }

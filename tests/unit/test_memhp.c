@@ -106,12 +106,12 @@ static void test_plug_notify(void **state)
 	assert_int_equal(rd(&e, MEMHP_STATUS), MEMHP_STATUS_ENABLED);
 	assert_int_equal(e.rec.edges, 2);
 	/* _OST for the insertion. */
-	wr(&e, MEMHP_OST_EVENT, MEMHP_OST_INSERT);
-	assert_int_equal(rd(&e, MEMHP_OST_EVENT), MEMHP_OST_INSERT);
+	wr(&e, MEMHP_OST_EVENT, MEMHP_OST_DEVICE_CHECK);
+	assert_int_equal(rd(&e, MEMHP_OST_EVENT), MEMHP_OST_DEVICE_CHECK);
 	wr(&e, MEMHP_OST_STATUS, MEMHP_OST_SUCCESS);
 	assert_int_equal(e.rec.osts, 1);
 	assert_int_equal(e.rec.ost_slot, 2);
-	assert_int_equal(e.rec.ost_event, MEMHP_OST_INSERT);
+	assert_int_equal(e.rec.ost_event, MEMHP_OST_DEVICE_CHECK);
 	/* A present slot cannot be plugged again; bad slots and sizes are refused. */
 	assert_int_equal(memhp_plug(&e.hp, 2, 0x150000000ULL, 0x10000000ULL), -EBUSY);
 	assert_int_equal(memhp_plug(&e.hp, 4, 0x150000000ULL, 0x10000000ULL), -EINVAL);
@@ -167,11 +167,11 @@ static void test_unplug_refused(void **state)
 	wr(&e, MEMHP_STATUS, MEMHP_STATUS_INSERT | MEMHP_STATUS_REMOVE);
 	assert_false(e.rec.level);
 	wr(&e, MEMHP_OST_EVENT, MEMHP_OST_EJECT_REQUEST);
-	wr(&e, MEMHP_OST_STATUS, MEMHP_OST_EJECT_DEVICE_IN_USE);
+	wr(&e, MEMHP_OST_STATUS, MEMHP_OST_DEVICE_BUSY);
 	assert_int_equal(e.rec.osts, 1);
 	assert_int_equal(e.rec.ost_slot, 1);
 	assert_int_equal(e.rec.ost_event, MEMHP_OST_EJECT_REQUEST);
-	assert_int_equal(e.rec.ost_status, MEMHP_OST_EJECT_DEVICE_IN_USE);
+	assert_int_equal(e.rec.ost_status, MEMHP_OST_DEVICE_BUSY);
 	assert_int_equal(e.rec.ejects, 0);
 	assert_int_equal(rd(&e, MEMHP_STATUS), MEMHP_STATUS_ENABLED);
 	/* Asked again, it may say yes this time. */
