@@ -2639,6 +2639,106 @@ static void test_random_sequences(void **state)
 	}
 }
 
+/*
+ * Placed DIMMs at random against a model of the window as 128M blocks: first fit finds the
+ * lowest free run, an explicit address is taken exactly when it is free and inside, the
+ * lowest free slot is used, and nothing changes on a refusal. Some DIMMs are plugged, and
+ * a plugged one cannot be removed until it is unplugged.
+ */
+static void test_dimm_random(void **state)
+{
+	enum { NBLK = 32, NSLOT = 8 };
+	const uint64_t blk = 128 * M, base = 4 * G;
+	uint64_t seed = test_seed() + 7, gpa;
+	int owner[NBLK]; /* slot holding the block, or -1 */
+	uint64_t at[NSLOT], len[NSLOT];
+	bool used[NSLOT] = {false}, plugged[NSLOT] = {false};
+	struct fake_env e;
+	struct error err = {0};
+	unsigned int step, i, index;
+
+	(void)state;
+	rng_state = seed;
+	for (i = 0; i < NBLK; i++)
+		owner[i] = -1;
+	env_start(&e, config_slots(G, G + NBLK * blk, 2 * M, NSLOT), true);
+	for (step = 0; step < 3000; step++) {
+		unsigned int op = (unsigned int)rng_below(10), n = 1 + (unsigned int)rng_below(6);
+		unsigned int s = (unsigned int)rng_below(NSLOT), want_slot, b, k;
+		int want_blk = -1, ret;
+		uint64_t addr = 0;
+
+		if (op < 5) {
+			/* Add: first fit, or an address that may be outside or overlap. */
+			if (op >= 3)
+				addr = base + (rng_below(NBLK + 4) - 2) * blk +
+				       (op == 4 && rng_below(4) == 0 ? 2 * M : 0);
+			if (!addr) {
+				for (b = 0; b + n <= NBLK && want_blk < 0; b++) {
+					for (k = 0; k < n && owner[b + k] < 0; k++)
+						;
+					if (k == n)
+						want_blk = (int)b;
+				}
+			} else if ((addr - base) % blk == 0 && addr >= base &&
+				   (addr - base) / blk + n <= NBLK) {
+				b = (unsigned int)((addr - base) / blk);
+				for (k = 0; k < n && owner[b + k] < 0; k++)
+					;
+				if (k == n)
+					want_blk = (int)b;
+			}
+			for (want_slot = 0; want_slot < NSLOT && used[want_slot]; want_slot++)
+				;
+			ret = memmap_dimm_add(&e.mm, MEMMAP_SLOT_ANY, addr, n * blk, &index, &err);
+			if (want_blk < 0 || want_slot == NSLOT) {
+				if (!ret)
+					fail_msg("seed %" PRIu64
+						 " step %u: add %u blocks at 0x%" PRIx64
+						 " accepted at 0x%" PRIx64,
+						 seed, step, n, addr, e.mm.region[index].gpa);
+				assert_int_equal(ret, want_blk < 0 && addr ? -EINVAL
+						      : want_blk < 0	   ? -ENOSPC
+									   : -ENOSPC);
+				continue;
+			}
+			if (ret)
+				fail_msg("seed %" PRIu64 " step %u: %s", seed, step, err.msg);
+			assert_int_equal(index, e.mm.dimm_first + want_slot);
+			gpa = e.mm.region[index].gpa;
+			assert_int_equal(gpa, base + (uint64_t)want_blk * blk);
+			used[want_slot] = true;
+			at[want_slot] = (uint64_t)want_blk;
+			len[want_slot] = n;
+			for (k = 0; k < n; k++)
+				owner[want_blk + k] = (int)want_slot;
+		} else if (op < 7) {
+			/* Plug or unplug a DIMM. */
+			if (!used[s])
+				continue;
+			index = e.mm.dimm_first + s;
+			if (plugged[s])
+				assert_int_equal(memmap_unplug(&e.mm, index, &err), 0);
+			else
+				assert_int_equal(memmap_plug(&e.mm, index, &err), 0);
+			plugged[s] = !plugged[s];
+		} else {
+			index = e.mm.dimm_first + s;
+			ret = memmap_dimm_remove(&e.mm, index, &err);
+			assert_int_equal(ret, !used[s] ? -EINVAL : plugged[s] ? -EBUSY : 0);
+			if (ret)
+				continue;
+			used[s] = false;
+			for (k = 0; k < len[s]; k++)
+				owner[at[s] + k] = -1;
+		}
+		if (step % 50 == 0)
+			fake_env_check(&e);
+	}
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
 /* The real memfd backing */
 
 static uint64_t blocks(int fd)
@@ -2789,6 +2889,7 @@ int main(void)
 		cmocka_unit_test(test_dimm_place),
 		cmocka_unit_test(test_dimm_refusals),
 		cmocka_unit_test(test_dimm_cycle),
+		cmocka_unit_test(test_dimm_random),
 		cmocka_unit_test(test_plug_unplug_order),
 		cmocka_unit_test(test_plug_refusals),
 		BALLOON(0),
