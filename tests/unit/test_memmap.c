@@ -2603,7 +2603,12 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 		      "failures, %u steps with a discarded granule\n",
 		      granule / K, pin_at_start ? "pinned" : "unpinned", steps, ninflate, ndeflate,
 		      nplug, nunplug, njoin, nleave, nbatched, ninjected, ndiscarded);
-	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
+	/*
+	 * The walk did both, often. Deflates can only follow inflates, so they run lower:
+	 * SLABVM_SEED=21953374256453 gives 117 of 2500 at 64K unpinned, below the 5% once
+	 * asked here; 2.5% still fails a walk that stopped doing either.
+	 */
+	assert_true(ninflate > steps / 40 && ndeflate > steps / 40);
 	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
 	assert_true(njoin > 0 && nleave > 0 && nbatched > steps / 20);
 	for (i = 0; i < e.mm.nregions; i++)
@@ -2697,9 +2702,8 @@ static void test_dimm_random(void **state)
 						 " step %u: add %u blocks at 0x%" PRIx64
 						 " accepted at 0x%" PRIx64,
 						 seed, step, n, addr, e.mm.region[index].gpa);
-				assert_int_equal(ret, want_blk < 0 && addr ? -EINVAL
-						      : want_blk < 0	   ? -ENOSPC
-									   : -ENOSPC);
+				/* A bad address first; no room and no slot are both ENOSPC. */
+				assert_int_equal(ret, want_blk < 0 && addr ? -EINVAL : -ENOSPC);
 				continue;
 			}
 			if (ret)
