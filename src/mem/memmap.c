@@ -170,29 +170,56 @@ static void set_region_state(struct memmap *mm, struct memmap_region *r, enum gr
 		set_state(mm, r, g, s);
 }
 
-static int layout_region(struct memmap *mm, enum memmap_kind kind, uint64_t gpa, uint64_t size)
+/* Frees what region_alloc gave; the region is empty after (a --slots slot with no DIMM). */
+static void region_free(struct memmap *mm, struct memmap_region *r)
 {
-	struct memmap_region *r = &mm->region[mm->nregions];
+	if (r->state && r->ninflated && r->inflated && r->released)
+		mm->nr_granules[GRANULE_UNPLUGGED] -= r->ngranules;
+	free(r->state);
+	free(r->ninflated);
+	free(r->inflated);
+	free(r->released);
+	r->state = NULL;
+	r->ninflated = NULL;
+	r->inflated = NULL;
+	r->released = NULL;
+	r->gpa = 0;
+	r->size = 0;
+	r->ngranules = 0;
+}
+
+/* Gives region r its granule and page maps, all granules GRANULE_UNPLUGGED. */
+static int region_alloc(struct memmap *mm, struct memmap_region *r, uint64_t gpa, uint64_t size)
+{
 	uint64_t npages = size / MEMMAP_PAGE_SIZE;
 	uint64_t nlongs = (npages + BITS_PER_LONG - 1) / BITS_PER_LONG;
 
-	r->kind = kind;
-	r->index = mm->nregions;
 	r->gpa = gpa;
 	r->size = size;
-	r->fd = -1;
 	r->ngranules = size >> mm->granule_shift;
 	r->state = calloc(r->ngranules, sizeof(*r->state));
 	r->ninflated = calloc(r->ngranules, sizeof(*r->ninflated));
 	r->inflated = calloc(nlongs, sizeof(*r->inflated));
 	r->released = calloc(nlongs, sizeof(*r->released));
-	/* Counted as soon as it exists so memmap_destroy can free a half-built region. */
-	mm->nregions++;
-	if (!r->state || !r->ninflated || !r->inflated || !r->released)
+	if (!r->state || !r->ninflated || !r->inflated || !r->released) {
+		region_free(mm, r);
 		return -ENOMEM;
-	/* calloc made every granule GRANULE_UNPLUGGED. */
+	}
 	mm->nr_granules[GRANULE_UNPLUGGED] += r->ngranules;
 	return 0;
+}
+
+/* Appends a region; size 0 makes an empty --slots slot. */
+static int layout_region(struct memmap *mm, enum memmap_kind kind, uint64_t gpa, uint64_t size)
+{
+	struct memmap_region *r = &mm->region[mm->nregions];
+
+	r->kind = kind;
+	r->index = mm->nregions;
+	r->fd = -1;
+	/* Counted as soon as it exists so memmap_destroy can free a half-built region. */
+	mm->nregions++;
+	return size ? region_alloc(mm, r, gpa, size) : 0;
 }
 
 /*
@@ -249,6 +276,11 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	if (maxmem % g)
 		return error_usage(err, -EINVAL, "--maxmem %s is not a multiple of --granule %s",
 				   size_str(maxmem).s, size_str(g).s);
+	if (cfg->slots && cfg->dimm_size)
+		return error_usage(err, -EINVAL,
+				   "--slots %" PRIu32
+				   " and a fixed DIMM size %s exclude each other",
+				   cfg->slots, size_str(cfg->dimm_size).s);
 	if (cfg->dimm_size && maxmem == mem)
 		return error_usage(err, -EINVAL,
 				   "DIMM size %s: there is no hotplug window (--maxmem is not "
@@ -273,7 +305,27 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	max_slots = MEMMAP_MAX_REGIONS - (high ? 2 : 1);
 	dimm = cfg->dimm_size ? cfg->dimm_size : window;
 	nslots = 0;
-	if (window) {
+	if (cfg->slots) {
+		uint64_t align = g > MEMMAP_DIMM_BLOCK ? g : MEMMAP_DIMM_BLOCK;
+
+		if (!window)
+			return error_usage(err, -EINVAL,
+					   "--slots %" PRIu32 ": there is no hotplug window "
+					   "(--maxmem is not larger than --mem)",
+					   cfg->slots);
+		if (cfg->slots > max_slots)
+			return error_usage(err, -EINVAL,
+					   "--slots %" PRIu32 ": more than the %" PRIu64
+					   " that fit",
+					   cfg->slots, max_slots);
+		/* DIMMs are whole blocks: a window's tail smaller than one would be unusable. */
+		if (window % align)
+			return error_usage(err, -EINVAL,
+					   "--maxmem %s: the %s hotplug window (--maxmem minus "
+					   "--mem %s) is not a multiple of %s, the DIMM alignment",
+					   size_str(maxmem).s, size_str(window).s, size_str(mem).s,
+					   size_str(align).s);
+	} else if (window) {
 		if (window % dimm)
 			return error_usage(err, -EINVAL,
 					   "DIMM size %s does not divide the %s hotplug window "
@@ -296,8 +348,12 @@ static int layout(struct memmap *mm, const struct memmap_config *cfg, struct err
 	ret = layout_region(mm, MEMMAP_RAM_LOW, 0, low);
 	if (!ret && high)
 		ret = layout_region(mm, MEMMAP_RAM_HIGH, MEMMAP_HIGH_BASE, high);
+	mm->dimm_first = mm->nregions;
+	mm->nslots = cfg->slots;
 	for (i = 0; !ret && i < nslots; i++)
 		ret = layout_region(mm, MEMMAP_DIMM, base + i * dimm, dimm);
+	for (i = 0; !ret && i < cfg->slots; i++)
+		ret = layout_region(mm, MEMMAP_DIMM, 0, 0);
 	if (ret)
 		return error_set(err, ret, "--mem %s: no memory for the granule map",
 				 size_str(mem).s);
@@ -355,37 +411,41 @@ void memmap_destroy(struct memmap *mm)
 
 		if (r->plugged)
 			mm->backing->destroy(mm->backing_opaque, r);
-		free(r->state);
-		free(r->ninflated);
-		free(r->inflated);
-		free(r->released);
+		region_free(mm, r);
 	}
 	if (mm->lock_ready)
 		pthread_rwlock_destroy(&mm->lock);
 	memset(mm, 0, sizeof(*mm));
 }
 
+/* Boot RAM regions come first; DIMM slots (fixed or placed) tile the window after them. */
 uint64_t memmap_ram_end(const struct memmap *mm)
 {
-	const struct memmap_region *last;
+	unsigned int i;
 
-	if (!mm->nregions)
-		return 0;
-	last = &mm->region[mm->nregions - 1];
-	return last->gpa + last->size;
+	if (mm->dimm_end > mm->dimm_base)
+		return mm->dimm_end;
+	for (i = mm->nregions; i > 0; i--)
+		if (mm->region[i - 1].kind != MEMMAP_DIMM)
+			return mm->region[i - 1].gpa + mm->region[i - 1].size;
+	return 0;
 }
 
 uint64_t memmap_pluggable_bytes(const struct memmap *mm)
 {
-	uint64_t sum = 0;
+	uint64_t sum = mm->dimm_end - mm->dimm_base;
 	unsigned int i;
 
 	for (i = 0; i < mm->nregions; i++)
-		sum += mm->region[i].size;
+		if (mm->region[i].kind != MEMMAP_DIMM)
+			sum += mm->region[i].size;
 	return sum;
 }
 
-/* Granules needed for all pluggable RAM at granule size g, or 0 if g does not cut it. */
+/*
+ * Granules needed for all pluggable RAM at granule size g, or 0 if g does not cut it.
+ * Placed DIMMs count as the whole window, whatever is plugged now.
+ */
 static uint64_t granules_at(const struct memmap *mm, uint64_t g)
 {
 	uint64_t n = 0;
@@ -394,9 +454,16 @@ static uint64_t granules_at(const struct memmap *mm, uint64_t g)
 	for (i = 0; i < mm->nregions; i++) {
 		const struct memmap_region *r = &mm->region[i];
 
+		if (mm->nslots && r->kind == MEMMAP_DIMM)
+			continue;
 		if (r->gpa % g || r->size % g)
 			return 0;
 		n += r->size / g;
+	}
+	if (mm->nslots) {
+		if (mm->dimm_base % g || (mm->dimm_end - mm->dimm_base) % g)
+			return 0;
+		n += (mm->dimm_end - mm->dimm_base) / g;
 	}
 	return n;
 }
@@ -985,11 +1052,162 @@ static int dimm_slot(struct memmap *mm, unsigned int index, bool plugged, struct
 		return error_set(err, -EINVAL,
 				 "DIMM slot %u: region %u is boot RAM, not a DIMM slot", index,
 				 index);
+	if (!r->size)
+		return error_set(err, -EINVAL, "DIMM slot %u: empty (no DIMM added)", index);
 	if (r->plugged != plugged)
 		return error_set(err, -EBUSY, "DIMM slot %u: %s", index,
 				 plugged ? "not plugged" : "already plugged");
 	*rp = r;
 	return 0;
+}
+
+/* Placed DIMMs */
+
+uint64_t memmap_dimm_align(const struct memmap *mm)
+{
+	return mm->granule > MEMMAP_DIMM_BLOCK ? mm->granule : MEMMAP_DIMM_BLOCK;
+}
+
+/* The placed DIMM overlapping [gpa, gpa + size), or NULL. */
+static const struct memmap_region *dimm_overlap(const struct memmap *mm, uint64_t gpa,
+						uint64_t size)
+{
+	unsigned int i;
+
+	for (i = mm->dimm_first; i < mm->dimm_first + mm->nslots; i++) {
+		const struct memmap_region *r = &mm->region[i];
+
+		if (r->size && gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return r;
+	}
+	return NULL;
+}
+
+static int dimm_place(const struct memmap *mm, uint64_t size, uint64_t addr, uint64_t *gpa,
+		      struct error *err)
+{
+	uint64_t align = memmap_dimm_align(mm), window = mm->dimm_end - mm->dimm_base, at;
+	const struct memmap_region *r;
+
+	if (!mm->nslots)
+		return error_set(err, -EINVAL,
+				 "DIMM of %s: the memory map has no DIMM slots (--slots)",
+				 size_str(size).s);
+	if (!size || size % align)
+		return error_set(err, -EINVAL,
+				 "DIMM size %s is not a multiple of %s (the granule and Linux's "
+				 "128M memory block)",
+				 size_str(size).s, size_str(align).s);
+	if (size > window)
+		return error_set(err, -EINVAL, "DIMM size %s: larger than the %s hotplug window",
+				 size_str(size).s, size_str(window).s);
+	if (addr) {
+		if (addr % align)
+			return error_set(err, -EINVAL,
+					 "DIMM address 0x%" PRIx64 " is not aligned to %s", addr,
+					 size_str(align).s);
+		if (addr < mm->dimm_base || addr > mm->dimm_end || size > mm->dimm_end - addr)
+			return error_set(err, -EINVAL,
+					 "DIMM address 0x%" PRIx64 ": %s there does not fit in the "
+					 "hotplug window [0x%" PRIx64 ", 0x%" PRIx64 ")",
+					 addr, size_str(size).s, mm->dimm_base, mm->dimm_end);
+		r = dimm_overlap(mm, addr, size);
+		if (r)
+			return error_set(err, -EINVAL,
+					 "DIMM address 0x%" PRIx64
+					 ": %s there overlaps the DIMM in "
+					 "slot %u at [0x%" PRIx64 ", 0x%" PRIx64 ")",
+					 addr, size_str(size).s, r->index - mm->dimm_first, r->gpa,
+					 r->gpa + r->size);
+		*gpa = addr;
+		return 0;
+	}
+	/* DIMM ends are aligned, so jumping past the one in the way keeps at aligned. */
+	for (at = mm->dimm_base; size <= mm->dimm_end - at; at = r->gpa + r->size) {
+		r = dimm_overlap(mm, at, size);
+		if (!r) {
+			*gpa = at;
+			return 0;
+		}
+	}
+	return error_set(err, -ENOSPC,
+			 "DIMM size %s: no free range that large in the %s hotplug window",
+			 size_str(size).s, size_str(window).s);
+}
+
+int memmap_dimm_place(struct memmap *mm, uint64_t size, uint64_t addr, uint64_t *gpa,
+		      struct error *err)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&mm->lock);
+	ret = dimm_place(mm, size, addr, gpa, err);
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+int memmap_dimm_add(struct memmap *mm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    unsigned int *index, struct error *err)
+{
+	struct memmap_region *r = NULL;
+	uint64_t at;
+	uint32_t s;
+	int ret;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	ret = dimm_place(mm, size, gpa, &at, err);
+	if (ret)
+		goto out;
+	if (slot == MEMMAP_SLOT_ANY) {
+		for (s = 0; s < mm->nslots && mm->region[mm->dimm_first + s].size; s++)
+			;
+		if (s == mm->nslots) {
+			ret = error_set(err, -ENOSPC, "DIMM of %s: all %u slots are in use",
+					size_str(size).s, mm->nslots);
+			goto out;
+		}
+	} else if (slot >= mm->nslots) {
+		ret = error_set(err, -EINVAL, "DIMM slot %" PRIu32 ": no such slot (--slots %u)",
+				slot, mm->nslots);
+		goto out;
+	} else if (mm->region[mm->dimm_first + slot].size) {
+		ret = error_set(err, -EBUSY, "DIMM slot %" PRIu32 ": in use", slot);
+		goto out;
+	} else {
+		s = slot;
+	}
+	r = &mm->region[mm->dimm_first + s];
+	ret = region_alloc(mm, r, at, size);
+	if (ret) {
+		error_set(err, ret, "DIMM of %s: no memory for its granule map", size_str(size).s);
+		goto out;
+	}
+	*index = r->index;
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
+int memmap_dimm_remove(struct memmap *mm, unsigned int index, struct error *err)
+{
+	struct memmap_region *r;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	if (index < mm->dimm_first || index - mm->dimm_first >= mm->nslots) {
+		ret = error_set(err, -EINVAL, "region %u: not a DIMM slot", index);
+		goto out;
+	}
+	r = &mm->region[index];
+	if (!r->size)
+		ret = error_set(err, -EINVAL, "DIMM slot %u: empty", index - mm->dimm_first);
+	else if (r->plugged)
+		ret = error_set(err, -EBUSY, "DIMM slot %u: still plugged", index - mm->dimm_first);
+	else
+		region_free(mm, r);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
 }
 
 int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)

@@ -52,6 +52,8 @@
 #define MEMMAP_HIGH_BASE 0x100000000ULL /* 4 GiB */
 #define MEMMAP_DIMM_ALIGN (1ULL << 30)	/* the hotplug window starts on a 1 GiB boundary */
 #define MEMMAP_MAX_REGIONS 64
+#define MEMMAP_DIMM_BLOCK (128ULL << 20) /* Linux's x86_64 memory block: DIMMs are whole ones */
+#define MEMMAP_SLOT_ANY UINT32_MAX	 /* memmap_dimm_add: the first free slot */
 #define MEMMAP_MEM_MIN (16ULL << 20)	/* smallest boot RAM we lay out */
 #define MEMMAP_RAM_END_MAX (1ULL << 40) /* RAM ends below 1 TiB: 40 physical address bits */
 
@@ -124,8 +126,13 @@ struct memmap_config {
 	uint64_t mem;	  /* boot RAM */
 	uint64_t maxmem;  /* boot RAM plus the hotplug window; 0 means mem */
 	uint64_t granule; /* 0 means MEMMAP_GRANULE_DEFAULT */
-	/* One DIMM slot's size; 0 means one slot for the whole window. No option sets it yet:
-	 * the command line gets its slots with DIMM plugging (issue 9). */
+	/*
+	 * DIMM slots (--slots). 0: the window is cut into fixed slots of dimm_size (0 means one
+	 * slot for the whole window), laid out unplugged; only tests use that. N > 0: N empty
+	 * slots, each filled at run time by memmap_dimm_add with a DIMM of any size that is a
+	 * multiple of memmap_dimm_align(), placed anywhere in the window; dimm_size must be 0.
+	 */
+	uint32_t slots;
 	uint64_t dimm_size;
 };
 
@@ -144,6 +151,10 @@ struct memmap {
 	unsigned int nregions;
 	struct memmap_region region[MEMMAP_MAX_REGIONS];
 	uint64_t dimm_base, dimm_end; /* the hotplug window, empty if equal */
+	/* With --slots: regions dimm_first .. dimm_first + nslots - 1 are the slots, in slot
+	 * order (so a slot keeps its region index, which is its memslot); an empty slot has
+	 * size 0. Placed DIMMs are not in address order. nslots is 0 in a fixed-slot map. */
+	unsigned int dimm_first, nslots;
 	struct memmap_listener *listeners;
 	const struct memmap_backing_ops *backing;
 	void *backing_opaque;
@@ -214,6 +225,29 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err);
  * frees it). Pages the balloon still held in the DIMM are forgotten with it.
  */
 int memmap_unplug(struct memmap *mm, unsigned int index, struct error *err);
+
+/*
+ * Placed DIMMs (a map made with cfg->slots > 0). A DIMM's size and address are multiples
+ * of memmap_dimm_align(): the granule, and Linux's 128 MiB memory block, so that the guest
+ * can online and offline it whole.
+ *
+ * memmap_dimm_place finds where a DIMM of size would go: at addr if addr is not 0 (checked:
+ * aligned, inside the window, overlapping no DIMM), else at the lowest aligned address
+ * where it fits (first fit). Changes nothing; the message names the value refused.
+ *
+ * memmap_dimm_add puts a DIMM of size at gpa (checked as memmap_dimm_place checks addr;
+ * 0 places it first fit) into slot (MEMMAP_SLOT_ANY: the lowest free one) and returns its
+ * region index, unplugged: memmap_plug brings it in. memmap_dimm_remove empties the slot of an
+ * unplugged DIMM (after memmap_unplug). Neither calls listeners or the backing. -EINVAL for a value
+ * that does not fit, -EBUSY for a slot in use or a DIMM still plugged, -ENOSPC when every slot is
+ * taken, -ENOMEM; on any error nothing changes.
+ */
+uint64_t memmap_dimm_align(const struct memmap *mm);
+int memmap_dimm_place(struct memmap *mm, uint64_t size, uint64_t addr, uint64_t *gpa,
+		      struct error *err);
+int memmap_dimm_add(struct memmap *mm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    unsigned int *index, struct error *err);
+int memmap_dimm_remove(struct memmap *mm, unsigned int index, struct error *err);
 
 /*
  * Balloon operations on one 4 KiB page. Inflate: the guest gives the page up; its backing

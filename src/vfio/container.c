@@ -258,41 +258,55 @@ static void describe_hole(const struct vfio_iommu_info *info, uint64_t addr, cha
 		snprintf(buf, len, "the IOMMU reserves [0x%" PRIx64 ", 0x%" PRIx64 "]", lo, hi);
 }
 
+/* Whether every granule of [addr, end) can be mapped, or an error naming the first that cannot. */
+static int check_iova_range(uint64_t g, enum memmap_kind kind, uint64_t addr, uint64_t end,
+			    const struct vfio_iommu_info *info, struct error *err)
+{
+	/* Granule by granule, but a whole range's worth of granules at a time. */
+	while (addr < end) {
+		int k = range_find(info, addr);
+		uint64_t fit = 0, room;
+		char hole[96];
+
+		if (k >= 0) {
+			room = info->range[k].last - addr; /* bytes after addr's */
+			fit = room >= end - addr - 1 ? end - addr : (room + 1) / g * g;
+		}
+		if (!fit) {
+			describe_hole(info, k < 0 ? addr : info->range[k].last + 1, hole,
+				      sizeof(hole));
+			return error_set(err, -EINVAL,
+					 "%s RAM granule [0x%" PRIx64 ", 0x%" PRIx64
+					 "] cannot be mapped for the vfio device: %s; "
+					 "use less RAM (--mem, --maxmem)",
+					 memmap_kind_name(kind), addr, addr + g - 1, hole);
+		}
+		addr += fit;
+	}
+	return 0;
+}
+
 int vfio_check_iova_ranges(const struct memmap *mm, const struct vfio_iommu_info *info,
 			   struct error *err)
 {
-	uint64_t g = mm->granule;
 	unsigned int i;
+	int ret;
 
 	if (!info->have_ranges)
 		return 0;
 	for (i = 0; i < mm->nregions; i++) {
 		const struct memmap_region *r = &mm->region[i];
-		uint64_t addr = r->gpa, end = r->gpa + r->size;
 
-		/* Granule by granule, but a whole range's worth of granules at a time. */
-		while (addr < end) {
-			int k = range_find(info, addr);
-			uint64_t fit = 0, room;
-			char hole[96];
-
-			if (k >= 0) {
-				room = info->range[k].last - addr; /* bytes after addr's */
-				fit = room >= end - addr - 1 ? end - addr : (room + 1) / g * g;
-			}
-			if (!fit) {
-				describe_hole(info, k < 0 ? addr : info->range[k].last + 1, hole,
-					      sizeof(hole));
-				return error_set(err, -EINVAL,
-						 "%s RAM granule [0x%" PRIx64 ", 0x%" PRIx64
-						 "] cannot be mapped for the vfio device: %s; "
-						 "use less RAM (--mem, --maxmem)",
-						 memmap_kind_name(r->kind), addr, addr + g - 1,
-						 hole);
-			}
-			addr += fit;
-		}
+		/* Placed DIMMs (--slots) may go anywhere in the window: it is checked whole. */
+		if (mm->nslots && r->kind == MEMMAP_DIMM)
+			continue;
+		ret = check_iova_range(mm->granule, r->kind, r->gpa, r->gpa + r->size, info, err);
+		if (ret)
+			return ret;
 	}
+	if (mm->nslots)
+		return check_iova_range(mm->granule, MEMMAP_DIMM, mm->dimm_base, mm->dimm_end, info,
+					err);
 	return 0;
 }
 

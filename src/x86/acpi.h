@@ -5,6 +5,12 @@
  * the DSDT compiled from dsdt.asl. The devices behind the FADT's fixed hardware are in
  * devices/acpi_pm.h; every address, port and interrupt comes from platform.h.
  *
+ * DIMM hotplug needs no SRAT: the DSDT's PNP0C80 devices name each DIMM's range, and an
+ * x86_64 Linux guest grows max_pfn when it adds memory (arch_add_memory), while its KASLR
+ * direct map leaves 10 TiB of room above boot RAM when built with memory hotplug (the
+ * default RANDOMIZE_MEMORY_PHYSICAL_PADDING), more than the 1 TiB slabvm can address.
+ * An SRAT would matter only for NUMA nodes or movable_node, which slabvm does not offer.
+ *
  * The tables are built in a host buffer that the caller then copies to, or that already is,
  * guest memory at gpa. The caller places them where the guest finds them (the legacy BIOS
  * area 0xE0000..0xFFFFF is scanned for the RSDP, and Linux also takes its address from

@@ -46,9 +46,14 @@
 /* Reset register (FADT RESET_REG, port 0xCF9 as on real chipsets): value 0x06 resets. */
 #define PLATFORM_RESET_PORT 0xCF9
 #define PLATFORM_RESET_VALUE 0x06
+/* The memory hotplug controller (devices/memhp.h, MEMHP_WINDOW bytes), and the number of
+ * PNP0C80 slot devices the DSDT declares: a VM's --slots can be at most that. */
+#define PLATFORM_MEMHP_PORT 0x620
+#define PLATFORM_MEMHP_SLOTS 64
 
 /* Interrupts (GSIs on the in-kernel IOAPIC, 24 pins). */
 #define PLATFORM_PCI_INTX_GSI_BASE 16 /* slot s, pin p (0 = INTA): 16 + ((s + p) & 3) */
+#define PLATFORM_MEMHP_GSI 20	      /* the DSDT's Generic Event Device: level, active high */
 #define PLATFORM_IOAPIC_PINS 24
 
 #endif

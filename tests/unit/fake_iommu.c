@@ -200,7 +200,7 @@ static void fake_destroy(void *opaque, struct memmap_region *r)
 
 		expect(!f->present[r->index], "destroy of region %u still added to %s", r->index,
 		       f->l.name);
-		for (g = 0; f->mapped[r->index] && g < r->ngranules; g++)
+		for (g = 0; f->mapped[r->index] && g < f->nmapped[r->index]; g++)
 			expect(!f->mapped[r->index][g],
 			       "destroy of region %u while %s maps its granule %" PRIu64, r->index,
 			       f->l.name, g);
@@ -288,9 +288,12 @@ bool fake_listener_mapped(const struct fake_listener *f, uint64_t gpa)
 {
 	struct memmap_region *r = memmap_find(f->mm, gpa);
 
+	uint64_t g;
+
 	if (!r || !f->mapped[r->index])
 		return false;
-	return f->mapped[r->index][(gpa - r->gpa) / f->mm->granule];
+	g = (gpa - r->gpa) / f->mm->granule;
+	return g < f->nmapped[r->index] && f->mapped[r->index][g];
 }
 
 /* Every mapping is exactly one granule, granule aligned, inside the region it names. */
@@ -317,9 +320,21 @@ static int fake_map(struct memmap_listener *l, const struct memmap_region *r, ui
 
 	expect(r->plugged && hva == r->hva + (gpa - r->gpa),
 	       "%s map of 0x%" PRIx64 " with a wrong host address", l->name, gpa);
+	if (f->mapped[r->index] && f->nmapped[r->index] != r->ngranules) {
+		/* A --slots slot that holds another DIMM now: nothing of the old one may be left.
+		 */
+		for (p = 0; p < f->nmapped[r->index]; p++)
+			expect(!f->mapped[r->index][p],
+			       "%s still maps a granule of region %u's "
+			       "previous DIMM",
+			       l->name, r->index);
+		free(f->mapped[r->index]);
+		f->mapped[r->index] = NULL;
+	}
 	if (!f->mapped[r->index]) {
 		f->mapped[r->index] = calloc(r->ngranules, 1);
 		assert_non_null(f->mapped[r->index]);
+		f->nmapped[r->index] = r->ngranules;
 	}
 	expect(!f->mapped[r->index][g], "%s maps granule 0x%" PRIx64 " twice", l->name, gpa);
 	/* The device may DMA as soon as this returns: the memory must be there already. */
@@ -343,7 +358,7 @@ static int fake_unmap(struct memmap_listener *l, const struct memmap_region *r, 
 	struct fake_listener *f = fake_of(l);
 	uint64_t g = expect_granule(f, r, "unmap", gpa, size);
 
-	expect(f->mapped[r->index] && f->mapped[r->index][g],
+	expect(f->mapped[r->index] && g < f->nmapped[r->index] && f->mapped[r->index][g],
 	       "%s unmaps granule 0x%" PRIx64 " that it does not map", l->name, gpa);
 	if (inject(&f->fail_unmap)) {
 		log_add(f->log, FAKE_UNMAP, l->name, r->index, gpa, size, fail_code(f->fail_errno));
@@ -431,7 +446,7 @@ static void check_unplugged(const struct memmap_region *r, struct fake_backing *
 	for (i = 0; i < nls; i++) {
 		expect(!ls[i]->present[r->index], "unplugged region %u is in %s", r->index,
 		       ls[i]->l.name);
-		for (g = 0; ls[i]->mapped[r->index] && g < r->ngranules; g++)
+		for (g = 0; ls[i]->mapped[r->index] && g < ls[i]->nmapped[r->index]; g++)
 			expect(!ls[i]->mapped[r->index][g], "%s maps unplugged region %u",
 			       ls[i]->l.name, r->index);
 	}
@@ -524,10 +539,27 @@ void fake_check(struct memmap *mm, struct fake_backing *b, struct fake_listener 
 		uint64_t g, p;
 
 		expect(r->index == i, "region %u has index %u", i, r->index);
-		expect(r->gpa % mm->granule == 0 && r->size % mm->granule == 0 && r->size,
+		if (!r->size) {
+			/* An empty --slots slot: nothing in it, nothing anywhere holds it. */
+			expect(mm->nslots && r->kind == MEMMAP_DIMM && i >= mm->dimm_first &&
+				       !r->plugged && !r->state && r->fd == -1,
+			       "region %u is empty but not an empty DIMM slot", i);
+			continue;
+		}
+		expect(r->gpa % mm->granule == 0 && r->size % mm->granule == 0,
 		       "region %u is not whole granules", i);
-		expect(i == 0 || r->gpa >= mm->region[i - 1].gpa + mm->region[i - 1].size,
-		       "region %u overlaps or is out of order", i);
+		/* Boot RAM and fixed slots are in address order; placed DIMMs only must not
+		 * overlap anything. */
+		for (k = 0; k < i; k++)
+			expect(r->gpa >= mm->region[k].gpa + mm->region[k].size ||
+				       r->gpa + r->size <= mm->region[k].gpa,
+			       "region %u overlaps region %u", i, k);
+		expect(mm->nslots || i == 0 ||
+			       r->gpa >= mm->region[i - 1].gpa + mm->region[i - 1].size,
+		       "region %u is out of order", i);
+		if (r->kind == MEMMAP_DIMM)
+			expect(r->gpa >= mm->dimm_base && r->gpa + r->size <= mm->dimm_end,
+			       "DIMM region %u is outside the window", i);
 		if (!r->plugged) {
 			check_unplugged(r, b, ls, nls);
 			want.granules[GRANULE_UNPLUGGED] += r->ngranules;

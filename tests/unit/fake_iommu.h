@@ -58,6 +58,7 @@ struct fake_listener {
 	struct fake_backing *backing; /* to check that maps cover populated memory; may be NULL */
 	bool present[MEMMAP_MAX_REGIONS];
 	uint8_t *mapped[MEMMAP_MAX_REGIONS]; /* per granule */
+	uint64_t nmapped[MEMMAP_MAX_REGIONS]; /* granules mapped[] has room for */
 	uint64_t nlive;
 	unsigned int fail_map, fail_unmap, fail_region_add;
 	int fail_errno;

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "devices/memhp.h"
 #include "devices/uart.h"
 #include "x86/acpi.h"
 #include "x86/platform.h"
@@ -312,10 +313,24 @@ static void check_dsdt(const struct built *b)
 	uint8_t ecam[12] = {0x86, 9, 0, 1};
 	/* WordBusNumber: type 2, producer, fixed min and max; min 0, max, length. */
 	uint8_t busnum[16] = {0x88, 13, 0, 2, 0x0c, 0};
+	/* IO (Decode16, port, port, 1, MEMHP_WINDOW) of the memory hotplug controller. */
+	uint8_t memhp_io[8] = {0x47,
+			       0x01,
+			       PLATFORM_MEMHP_PORT & 0xff,
+			       PLATFORM_MEMHP_PORT >> 8,
+			       PLATFORM_MEMHP_PORT & 0xff,
+			       PLATFORM_MEMHP_PORT >> 8,
+			       0x01,
+			       MEMHP_WINDOW};
+	/* Extended Interrupt: consumer, level, active high, exclusive; one GSI. */
+	uint8_t ged_irq[9] = {0x89, 6, 0, 0x01, 1};
 	const uint8_t *s5;
 	size_t i;
 
 	assert_int_equal(d[8], 2); /* 64-bit integers */
+	assert_int_equal(count(d, len, memhp_io, sizeof(memhp_io)), 1);
+	put(ged_irq + 5, PLATFORM_MEMHP_GSI, 4);
+	assert_int_equal(count(d, len, ged_irq, sizeof(ged_irq)), 1);
 	/* The QWordMemory window: the values found once, in a memory range descriptor. */
 	put(q + 14, b->cfg.pci64_base, 8);
 	put(q + 22, b->cfg.pci64_base + b->cfg.pci64_size - 1, 8);
@@ -542,6 +557,41 @@ static void disassemble(const char *dir, const char *name, const uint8_t *t, siz
 	free(log);
 }
 
+static unsigned int occurrences(const char *text, const char *what)
+{
+	unsigned int n = 0;
+
+	for (; (text = strstr(text, what)); text++)
+		n++;
+	return n;
+}
+
+/* The memory hotplug part of the disassembled DSDT: a PNP0C80 device per slot, whole. */
+static void check_memhp_dsl(const char *dir)
+{
+	char *dsl = slurp(dir, "dsdt.dsl");
+	char name[32];
+	unsigned int i;
+
+	assert_int_equal(occurrences(dsl, "EisaId (\"PNP0C80\")"), PLATFORM_MEMHP_SLOTS);
+	assert_int_equal(occurrences(dsl, "Method (_EJ0, 1,"), PLATFORM_MEMHP_SLOTS);
+	assert_int_equal(occurrences(dsl, "Method (_OST, 3,"), PLATFORM_MEMHP_SLOTS);
+	/* _STA and _CRS: the slot devices', and none elsewhere that are methods. */
+	assert_int_equal(occurrences(dsl, "Method (_STA, 0,"), PLATFORM_MEMHP_SLOTS);
+	assert_int_equal(occurrences(dsl, "Method (_CRS, 0,"), PLATFORM_MEMHP_SLOTS);
+	for (i = 0; i < PLATFORM_MEMHP_SLOTS; i++) {
+		snprintf(name, sizeof(name), "Device (MP%02X)", i);
+		assert_int_equal(occurrences(dsl, name), 1);
+		snprintf(name, sizeof(name), "Notify (MP%02X, Arg1)", i);
+		assert_int_equal(occurrences(dsl, name), 1);
+	}
+	assert_int_equal(occurrences(dsl, "Name (_HID, \"ACPI0013\""), 1);
+	/* The controller has a slot for every device the DSDT declares. */
+	assert_true(PLATFORM_MEMHP_SLOTS <= MEMHP_MAX_SLOTS);
+	assert_int_equal(occurrences(dsl, "Method (_EVT, 1,"), 1);
+	free(dsl);
+}
+
 /* The scratch directory of the test running, removed by its teardown even on failure. */
 static char *scratch;
 
@@ -603,6 +653,7 @@ static void test_iasl(void **state)
 			    "[Multiple APIC Description Table (MADT)]");
 		disassemble(dir, "mcfg", xsdt_find(b, "MCFG"), 60, "Memory Mapped Configuration");
 		disassemble(dir, "dsdt", d, dlen, "DefinitionBlock (\"\", \"DSDT\"");
+		check_memhp_dsl(dir);
 
 		/* The disassembled DSDT compiles back to the same AML, window included. */
 		assert_int_equal(run(dir, "iasl -p rt dsdt.dsl"), 0);
@@ -651,15 +702,57 @@ static void test_acpiexec_prt(void **state)
 	free(b);
 }
 
+/*
+ * The memory hotplug methods run by ACPICA, against its stand-in for the port region (it
+ * keeps what was written): an empty slot's _STA is 0 and its _CRS a zero-length range, the
+ * event handler scans every slot, and _OST and _EJ0 write their registers, all without an
+ * AML error.
+ */
+static void test_acpiexec_memhp(void **state)
+{
+	struct built *b;
+	const char *dir;
+	char *log;
+	const uint8_t *d;
+
+	(void)state;
+	if (!have("acpiexec")) {
+		print_message(
+			"acpiexec not found (Debian: acpica-tools): memory hotplug not run\n");
+		skip();
+	}
+	b = build(&configs[0], ACPI_TABLES_GPA);
+	d = table(b, fadt_dsdt(b), "DSDT");
+	dir = tempdir();
+	spill(dir, "dsdt.aml", d, rd(d + 4, 4));
+	assert_int_equal(run(dir, "acpiexec -b 'evaluate \\_SB.MP05._STA; evaluate "
+				  "\\_SB.MP05._CRS; evaluate \\_SB.GED0._EVT 20; evaluate "
+				  "\\_SB.MP3F._EJ0 1' dsdt.aml"),
+			 0);
+	log = slurp(dir, "log");
+	assert_non_null(strstr(log, "Evaluating \\_SB.MP05._STA\n"
+				    "Evaluation of \\_SB.MP05._STA returned object"));
+	assert_non_null(strstr(log, "[Integer] = 0000000000000000"));
+	/* QWordMemory, consumer, memory range: all zero while the slot is empty. */
+	assert_non_null(strstr(log, "0000: 8A 2B 00 00 0D 03 00 00 00 00 00 00 00 00 00 00"));
+	assert_non_null(strstr(log, "No object was returned from evaluation of \\_SB.GED0._EVT"));
+	assert_non_null(strstr(log, "No object was returned from evaluation of \\_SB.MP3F._EJ0"));
+	assert_null(strstr(log, "AE_"));
+	assert_null(strcasestr(log, "error"));
+	free(log);
+	free(b);
+}
+
 int main(void)
 {
 	static char names[NCONFIGS][64];
-	struct CMUnitTest tests[NCONFIGS + 5] = {
+	struct CMUnitTest tests[NCONFIGS + 6] = {
 		[NCONFIGS] = cmocka_unit_test(test_tables_high),
 		cmocka_unit_test(test_max_cpus),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test_teardown(test_iasl, remove_scratch),
 		cmocka_unit_test_teardown(test_acpiexec_prt, remove_scratch),
+		cmocka_unit_test_teardown(test_acpiexec_memhp, remove_scratch),
 	};
 	size_t i;
 

@@ -35,6 +35,13 @@ static struct memmap_config config(uint64_t mem, uint64_t maxmem, uint64_t granu
 		.mem = mem, .maxmem = maxmem, .granule = granule, .dimm_size = dimm};
 }
 
+static struct memmap_config config_slots(uint64_t mem, uint64_t maxmem, uint64_t granule,
+					 uint32_t slots)
+{
+	return (struct memmap_config){
+		.mem = mem, .maxmem = maxmem, .granule = granule, .slots = slots};
+}
+
 static void expect_msg(const struct error *err, const char *want)
 {
 	if (!strstr(err->msg, want))
@@ -444,6 +451,237 @@ static void test_entry_limit(void **state)
 	expect_limit(config(G, 0, 2 * M, 0), 10, 11, "(and 11 for devices)");
 	/* 3G + 1G at a limit of 3: not even 1G granules fit. */
 	expect_limit(config(4 * G, 0, G, 0), 3, 0, "no granule size fits");
+	/* Placed DIMMs: the whole window counts, with no DIMM in it yet. */
+	expect_limit(config_slots(G, 2 * G, 2 * M, 4), 1024, 0, NULL);
+	expect_limit(config_slots(G, 2 * G, 2 * M, 4), 1023, 0,
+		     "--granule 2M needs 1024 IOMMU mappings for 2G of RAM, but the IOMMU allows "
+		     "1023 (dma_entry_limit); use --granule 4M or larger");
+}
+
+/* Placed DIMMs (--slots) */
+
+static void test_slots_layout(void **state)
+{
+	struct fake_env e;
+	struct memmap_stats st;
+	unsigned int i;
+
+	(void)state;
+	env_start(&e, config_slots(4 * G, 8 * G, 2 * M, 3), true);
+	/* Boot RAM below and above the hole, then three empty slots at fixed indices. */
+	assert_int_equal(e.mm.nregions, 5);
+	assert_int_equal(e.mm.dimm_first, 2);
+	assert_int_equal(e.mm.nslots, 3);
+	assert_int_equal(e.mm.dimm_base, 5 * G);
+	assert_int_equal(e.mm.dimm_end, 9 * G);
+	for (i = 2; i < 5; i++) {
+		assert_int_equal(e.mm.region[i].kind, MEMMAP_DIMM);
+		assert_int_equal(e.mm.region[i].size, 0);
+	}
+	/* The window counts whole although nothing is in it. */
+	assert_int_equal(memmap_ram_end(&e.mm), 9 * G);
+	assert_int_equal(memmap_pluggable_bytes(&e.mm), 8 * G);
+	assert_null(memmap_find(&e.mm, 5 * G));
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.granules[GRANULE_UNPLUGGED], 0);
+	assert_int_equal(st.plugged_bytes, 4 * G);
+	assert_int_equal(memmap_dimm_align(&e.mm), 128 * M);
+	fake_env_free(&e);
+
+	env_start(&e, config_slots(G, 3 * G, G, 2), false);
+	assert_int_equal(memmap_dimm_align(&e.mm), G);
+	fake_env_free(&e);
+}
+
+static void test_slots_refusals(void **state)
+{
+	struct memmap_config c = config_slots(G, 2 * G, 2 * M, 2);
+
+	(void)state;
+	expect_refused(config_slots(G, G, 2 * M, 2),
+		       "--slots 2: there is no hotplug window (--maxmem is not larger than --mem)");
+	expect_refused(config_slots(G, 0, 2 * M, 1), "--slots 1: there is no hotplug window");
+	expect_refused(config_slots(G, 2 * G, 2 * M, 64), "--slots 64: more than the 63 that fit");
+	expect_refused(config_slots(4 * G, 8 * G, 2 * M, 63),
+		       "--slots 63: more than the 62 that fit");
+	expect_refused(config_slots(G, G + 64 * M, 2 * M, 1),
+		       "--maxmem 1088M: the 64M hotplug window (--maxmem minus --mem 1G) is not "
+		       "a multiple of 128M, the DIMM alignment");
+	expect_refused(config_slots(G, 2 * G + 512 * M, G, 1),
+		       "--maxmem 2560M is not a multiple of --granule 1G");
+	c.dimm_size = 128 * M;
+	expect_refused(c, "--slots 2 and a fixed DIMM size 128M exclude each other");
+}
+
+static void expect_place(struct memmap *mm, uint64_t size, uint64_t addr, uint64_t want)
+{
+	struct error err = {0};
+	uint64_t gpa = 0;
+
+	if (memmap_dimm_place(mm, size, addr, &gpa, &err))
+		fail_msg("place %" PRIu64 " at 0x%" PRIx64 ": %s", size, addr, err.msg);
+	assert_int_equal(gpa, want);
+}
+
+static void expect_place_refused(struct memmap *mm, uint64_t size, uint64_t addr, int code,
+				 const char *want)
+{
+	struct error err = {0};
+	uint64_t gpa = 0x1234;
+
+	assert_int_equal(memmap_dimm_place(mm, size, addr, &gpa, &err), code);
+	assert_int_equal(gpa, 0x1234);
+	expect_msg(&err, want);
+}
+
+static unsigned int add_dimm(struct memmap *mm, uint32_t slot, uint64_t gpa, uint64_t size)
+{
+	struct error err = {0};
+	unsigned int index = UINT_MAX;
+
+	if (memmap_dimm_add(mm, slot, gpa, size, &index, &err))
+		fail_msg("add %" PRIu64 " at 0x%" PRIx64 ": %s", size, gpa, err.msg);
+	return index;
+}
+
+static void test_dimm_place(void **state)
+{
+	const uint64_t base = 4 * G; /* 1G of boot RAM: the window starts at 4G */
+	struct fake_env e;
+	struct error err = {0};
+	unsigned int index;
+
+	(void)state;
+	env_start(&e, config_slots(G, 2 * G, 2 * M, 4), true);
+	expect_place(&e.mm, 128 * M, 0, base);
+	expect_place(&e.mm, G, 0, base);
+	expect_place(&e.mm, 256 * M, base + 768 * M, base + 768 * M);
+	expect_place_refused(&e.mm, 0, 0, -EINVAL, "DIMM size 0 is not a multiple of 128M");
+	expect_place_refused(&e.mm, 64 * M, 0, -EINVAL,
+			     "DIMM size 64M is not a multiple of 128M (the granule and Linux's "
+			     "128M memory block)");
+	expect_place_refused(&e.mm, 2 * G, 0, -EINVAL,
+			     "DIMM size 2G: larger than the 1G hotplug window");
+	expect_place_refused(&e.mm, 128 * M, base + 2 * M, -EINVAL,
+			     "DIMM address 0x100200000 is not aligned to 128M");
+	expect_place_refused(&e.mm, 256 * M, base + 896 * M, -EINVAL,
+			     "DIMM address 0x138000000: 256M there does not fit in the hotplug "
+			     "window [0x100000000, 0x140000000)");
+	expect_place_refused(&e.mm, 128 * M, base - 128 * M, -EINVAL, "does not fit");
+	/* addr + size would wrap. */
+	expect_place_refused(&e.mm, 128 * M, UINT64_MAX - 128 * M + 1, -EINVAL,
+			     "DIMM address 0xfffffffff8000000: 128M there does not fit");
+	expect_place_refused(&e.mm, 128 * M, 1ULL << 63, -EINVAL, "does not fit");
+
+	/* A hole between two DIMMs: first fit takes it if it is large enough. */
+	assert_int_equal(add_dimm(&e.mm, MEMMAP_SLOT_ANY, 0, 256 * M), 1);
+	assert_int_equal(add_dimm(&e.mm, MEMMAP_SLOT_ANY, base + 512 * M, 128 * M), 2);
+	fake_env_check(&e);
+	expect_place(&e.mm, 256 * M, 0, base + 256 * M);
+	expect_place(&e.mm, 384 * M, 0, base + 640 * M);
+	expect_place_refused(&e.mm, 512 * M, 0, -ENOSPC,
+			     "DIMM size 512M: no free range that large in the 1G hotplug window");
+	expect_place_refused(&e.mm, 256 * M, base + 384 * M, -EINVAL,
+			     "DIMM address 0x118000000: 256M there overlaps the DIMM in slot 1 "
+			     "at [0x120000000, 0x128000000)");
+	expect_place_refused(&e.mm, 128 * M, base + 128 * M, -EINVAL,
+			     "overlaps the DIMM in slot 0");
+
+	/* Slots: explicit, taken, out of range, all in use. */
+	assert_int_equal(memmap_dimm_add(&e.mm, 1, 0, 128 * M, &index, &err), -EBUSY);
+	expect_msg(&err, "DIMM slot 1: in use");
+	assert_int_equal(memmap_dimm_add(&e.mm, 4, 0, 128 * M, &index, &err), -EINVAL);
+	expect_msg(&err, "DIMM slot 4: no such slot (--slots 4)");
+	assert_int_equal(memmap_dimm_add(&e.mm, 3, base + 256 * M, 256 * M, &index, &err), 0);
+	assert_int_equal(index, 4);
+	assert_int_equal(add_dimm(&e.mm, MEMMAP_SLOT_ANY, 0, 128 * M), 3);
+	assert_int_equal(e.mm.region[3].gpa, base + 640 * M);
+	assert_int_equal(memmap_dimm_add(&e.mm, MEMMAP_SLOT_ANY, 0, 128 * M, &index, &err),
+			 -ENOSPC);
+	expect_msg(&err, "DIMM of 128M: all 4 slots are in use");
+	fake_env_check(&e);
+	assert_ptr_equal(memmap_find(&e.mm, base + 300 * M), &e.mm.region[4]);
+
+	/* Removing one frees its range and its slot. */
+	assert_int_equal(memmap_dimm_remove(&e.mm, 1, &err), 0);
+	fake_env_check(&e);
+	assert_null(memmap_find(&e.mm, base));
+	expect_place(&e.mm, 256 * M, 0, base);
+	assert_int_equal(add_dimm(&e.mm, MEMMAP_SLOT_ANY, 0, 128 * M), 1);
+	fake_env_free(&e);
+}
+
+/* Fixed-slot maps and boot RAM have no placed DIMMs; nothing changes on a refusal. */
+static void test_dimm_refusals(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	unsigned int index = 77;
+	uint64_t gpa = 0;
+	size_t n;
+
+	(void)state;
+	env_start(&e, config(64 * M, 96 * M, 2 * M, 16 * M), true);
+	assert_int_equal(memmap_dimm_place(&e.mm, 128 * M, 0, &gpa, &err), -EINVAL);
+	expect_msg(&err, "DIMM of 128M: the memory map has no DIMM slots (--slots)");
+	assert_int_equal(memmap_dimm_remove(&e.mm, 1, &err), -EINVAL);
+	expect_msg(&err, "region 1: not a DIMM slot");
+	fake_env_free(&e);
+
+	env_start(&e, config_slots(G, 2 * G, 2 * M, 2), true);
+	n = e.log.n;
+	assert_int_equal(memmap_dimm_remove(&e.mm, 0, &err), -EINVAL);
+	expect_msg(&err, "region 0: not a DIMM slot");
+	assert_int_equal(memmap_dimm_remove(&e.mm, 1, &err), -EINVAL);
+	expect_msg(&err, "DIMM slot 0: empty");
+	assert_int_equal(memmap_plug(&e.mm, 1, &err), -EINVAL);
+	expect_msg(&err, "DIMM slot 1: empty (no DIMM added)");
+	assert_int_equal(memmap_dimm_add(&e.mm, MEMMAP_SLOT_ANY, 4 * G + M, 128 * M, &index, &err),
+			 -EINVAL);
+	assert_int_equal(index, 77);
+	assert_int_equal(e.log.n, n);
+	fake_env_check(&e);
+	fake_env_free(&e);
+}
+
+/* Add, plug, balloon in it, unplug, remove; the listeners see what a fixed slot gets. */
+static void test_dimm_cycle(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_stats st;
+	unsigned int index, round;
+	uint64_t gpa;
+
+	(void)state;
+	env_start(&e, config_slots(G, 2 * G, 2 * M, 2), true);
+	for (round = 0; round < 3; round++) {
+		index = add_dimm(&e.mm, MEMMAP_SLOT_ANY, round ? 0 : 4 * G + 512 * M, 256 * M);
+		gpa = e.mm.region[index].gpa;
+		fake_env_check(&e);
+		assert_int_equal(memmap_dimm_remove(&e.mm, index, &err), 0);
+		index = add_dimm(&e.mm, 1, gpa, 256 * M);
+		assert_int_equal(index, 2);
+		assert_int_equal(memmap_plug(&e.mm, index, &err), 0);
+		fake_env_check(&e);
+		assert_int_equal(fake_log_count(&e.log, FAKE_MAP, "iommu"),
+				 512 + 128 * (round + 1));
+		assert_int_equal(memmap_dimm_remove(&e.mm, index, &err), -EBUSY);
+		expect_msg(&err, "DIMM slot 1: still plugged");
+		assert_int_equal(memmap_inflate_page(&e.mm, gpa + 5 * PAGE), 0);
+		memmap_get_stats(&e.mm, &st);
+		assert_int_equal(st.plugged_bytes, G + 256 * M);
+		fake_env_check(&e);
+		assert_int_equal(memmap_unplug(&e.mm, index, &err), 0);
+		fake_env_check(&e);
+		assert_int_equal(memmap_dimm_remove(&e.mm, index, &err), 0);
+		fake_env_check(&e);
+		memmap_get_stats(&e.mm, &st);
+		assert_int_equal(st.plugged_bytes, G);
+		assert_int_equal(st.inflated_bytes, 0);
+		assert_int_equal(st.granules[GRANULE_UNPLUGGED], 0);
+	}
+	fake_env_free(&e);
 }
 
 /* Listeners: start, plug, unplug, in order */
@@ -2365,7 +2603,12 @@ static void random_run(uint64_t granule, bool pin, uint64_t seed, unsigned int s
 		      "failures, %u steps with a discarded granule\n",
 		      granule / K, pin_at_start ? "pinned" : "unpinned", steps, ninflate, ndeflate,
 		      nplug, nunplug, njoin, nleave, nbatched, ninjected, ndiscarded);
-	assert_true(ninflate > steps / 20 && ndeflate > steps / 20);
+	/*
+	 * The walk did both, often. Deflates can only follow inflates, so they run lower:
+	 * SLABVM_SEED=21953374256453 gives 117 of 2500 at 64K unpinned, below the 5% once
+	 * asked here; 2.5% still fails a walk that stopped doing either.
+	 */
+	assert_true(ninflate > steps / 40 && ndeflate > steps / 40);
 	assert_true(nplug > 0 && nunplug > 0 && ninjected > 0 && ndiscarded > 0);
 	assert_true(njoin > 0 && nleave > 0 && nbatched > steps / 20);
 	for (i = 0; i < e.mm.nregions; i++)
@@ -2399,6 +2642,105 @@ static void test_random_sequences(void **state)
 		random_run(granules[i], true, seed + i, 2500);
 		random_run(granules[i], false, seed + i + 100, 2500);
 	}
+}
+
+/*
+ * Placed DIMMs at random against a model of the window as 128M blocks: first fit finds the
+ * lowest free run, an explicit address is taken exactly when it is free and inside, the
+ * lowest free slot is used, and nothing changes on a refusal. Some DIMMs are plugged, and
+ * a plugged one cannot be removed until it is unplugged.
+ */
+static void test_dimm_random(void **state)
+{
+	enum { NBLK = 32, NSLOT = 8 };
+	const uint64_t blk = 128 * M, base = 4 * G;
+	uint64_t seed = test_seed() + 7, gpa;
+	int owner[NBLK]; /* slot holding the block, or -1 */
+	uint64_t at[NSLOT], len[NSLOT];
+	bool used[NSLOT] = {false}, plugged[NSLOT] = {false};
+	struct fake_env e;
+	struct error err = {0};
+	unsigned int step, i, index;
+
+	(void)state;
+	rng_state = seed;
+	for (i = 0; i < NBLK; i++)
+		owner[i] = -1;
+	env_start(&e, config_slots(G, G + NBLK * blk, 2 * M, NSLOT), true);
+	for (step = 0; step < 3000; step++) {
+		unsigned int op = (unsigned int)rng_below(10), n = 1 + (unsigned int)rng_below(6);
+		unsigned int s = (unsigned int)rng_below(NSLOT), want_slot, b, k;
+		int want_blk = -1, ret;
+		uint64_t addr = 0;
+
+		if (op < 5) {
+			/* Add: first fit, or an address that may be outside or overlap. */
+			if (op >= 3)
+				addr = base + (rng_below(NBLK + 4) - 2) * blk +
+				       (op == 4 && rng_below(4) == 0 ? 2 * M : 0);
+			if (!addr) {
+				for (b = 0; b + n <= NBLK && want_blk < 0; b++) {
+					for (k = 0; k < n && owner[b + k] < 0; k++)
+						;
+					if (k == n)
+						want_blk = (int)b;
+				}
+			} else if ((addr - base) % blk == 0 && addr >= base &&
+				   (addr - base) / blk + n <= NBLK) {
+				b = (unsigned int)((addr - base) / blk);
+				for (k = 0; k < n && owner[b + k] < 0; k++)
+					;
+				if (k == n)
+					want_blk = (int)b;
+			}
+			for (want_slot = 0; want_slot < NSLOT && used[want_slot]; want_slot++)
+				;
+			ret = memmap_dimm_add(&e.mm, MEMMAP_SLOT_ANY, addr, n * blk, &index, &err);
+			if (want_blk < 0 || want_slot == NSLOT) {
+				if (!ret)
+					fail_msg("seed %" PRIu64
+						 " step %u: add %u blocks at 0x%" PRIx64
+						 " accepted at 0x%" PRIx64,
+						 seed, step, n, addr, e.mm.region[index].gpa);
+				/* A bad address first; no room and no slot are both ENOSPC. */
+				assert_int_equal(ret, want_blk < 0 && addr ? -EINVAL : -ENOSPC);
+				continue;
+			}
+			if (ret)
+				fail_msg("seed %" PRIu64 " step %u: %s", seed, step, err.msg);
+			assert_int_equal(index, e.mm.dimm_first + want_slot);
+			gpa = e.mm.region[index].gpa;
+			assert_int_equal(gpa, base + (uint64_t)want_blk * blk);
+			used[want_slot] = true;
+			at[want_slot] = (uint64_t)want_blk;
+			len[want_slot] = n;
+			for (k = 0; k < n; k++)
+				owner[want_blk + k] = (int)want_slot;
+		} else if (op < 7) {
+			/* Plug or unplug a DIMM. */
+			if (!used[s])
+				continue;
+			index = e.mm.dimm_first + s;
+			if (plugged[s])
+				assert_int_equal(memmap_unplug(&e.mm, index, &err), 0);
+			else
+				assert_int_equal(memmap_plug(&e.mm, index, &err), 0);
+			plugged[s] = !plugged[s];
+		} else {
+			index = e.mm.dimm_first + s;
+			ret = memmap_dimm_remove(&e.mm, index, &err);
+			assert_int_equal(ret, !used[s] ? -EINVAL : plugged[s] ? -EBUSY : 0);
+			if (ret)
+				continue;
+			used[s] = false;
+			for (k = 0; k < len[s]; k++)
+				owner[at[s] + k] = -1;
+		}
+		if (step % 50 == 0)
+			fake_env_check(&e);
+	}
+	fake_env_check(&e);
+	fake_env_free(&e);
 }
 
 /* The real memfd backing */
@@ -2546,6 +2888,12 @@ int main(void)
 		cmocka_unit_test(test_entry_limit),
 		cmocka_unit_test(test_start_order),
 		cmocka_unit_test(test_listener_refusals),
+		cmocka_unit_test(test_slots_layout),
+		cmocka_unit_test(test_slots_refusals),
+		cmocka_unit_test(test_dimm_place),
+		cmocka_unit_test(test_dimm_refusals),
+		cmocka_unit_test(test_dimm_cycle),
+		cmocka_unit_test(test_dimm_random),
 		cmocka_unit_test(test_plug_unplug_order),
 		cmocka_unit_test(test_plug_refusals),
 		BALLOON(0),

@@ -696,6 +696,20 @@ static void test_iova_ranges(void **state)
 	expect_msg(&err, "dimm RAM granule [0x8000000000, 0x803fffffff]");
 	expect_msg(&err, "the IOMMU maps nothing from 0x8000000000");
 	memmap_destroy(&mm);
+	/* The same with --slots: the window counts whole, with no DIMM placed in it yet. */
+	{
+		struct memmap_config c = {
+			.mem = 4 * G, .maxmem = 600 * G, .granule = 1 * G, .slots = 4};
+
+		assert_int_equal(memmap_init(&mm, &c, NULL, NULL, &err), 0);
+		assert_int_equal(vfio_check_iova_ranges(&mm, &info, &err), -EINVAL);
+		expect_msg(&err, "dimm RAM granule [0x8000000000, 0x803fffffff]");
+		memmap_destroy(&mm);
+		c.maxmem = 8 * G;
+		assert_int_equal(memmap_init(&mm, &c, NULL, NULL, &err), 0);
+		assert_int_equal(vfio_check_iova_ranges(&mm, &info, &err), 0);
+		memmap_destroy(&mm);
+	}
 
 	/* A reserved hole inside low RAM, and a granule that sticks out of its range. */
 	map_init(&mm, 3 * G, 0, 2 * M);
