@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * virtio-balloon. The device itself decides nothing about memory: it turns each guest
- * buffer into memmap_inflate_page / memmap_deflate_page calls, which validate every page
- * and keep the IOMMU ordering rules, and counts what they refused.
+ * buffer (and each reported range) into one memmap_inflate_pages / memmap_deflate_pages
+ * batch, which validates every page and keeps the IOMMU ordering rules, and counts what
+ * became of each page.
  */
 #include "balloon/balloon.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,6 +20,9 @@
 #define BALLOON_Q_DEFLATE 1
 #define BALLOON_Q_STATS 2
 #define BALLOON_STAT_ENTRY 10 /* packed: le16 tag, le64 val */
+
+/* b->gpas holds one buffer's PFNs as well as one reported range. */
+_Static_assert(BALLOON_MAX_CHAIN_BYTES / 4 <= BALLOON_MAX_REPORT_PAGES, "gpas too small");
 
 enum balloon_role {
 	BALLOON_ROLE_NONE,
@@ -63,9 +68,14 @@ int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	ret = -pthread_mutex_init(&b->lock, NULL);
-	if (ret)
+	b->gpas = malloc(BALLOON_MAX_REPORT_PAGES * sizeof(*b->gpas));
+	b->outcome = malloc(BALLOON_MAX_REPORT_PAGES * sizeof(*b->outcome));
+	ret = b->gpas && b->outcome ? -pthread_mutex_init(&b->lock, NULL) : -ENOMEM;
+	if (ret) {
+		free(b->gpas);
+		free(b->outcome);
 		return ret;
+	}
 	b->mm = mm;
 	b->transport = transport;
 	if (cfg)
@@ -76,6 +86,8 @@ int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *
 void balloon_destroy(struct balloon *b)
 {
 	pthread_mutex_destroy(&b->lock);
+	free(b->gpas);
+	free(b->outcome);
 }
 
 /*
@@ -175,23 +187,29 @@ static void balloon_queue_ready(void *dev, unsigned int q, const struct virtio_q
 		b->transport->ops->needs_reset(b->transport);
 }
 
-static void balloon_count(struct balloon *b, int ret, uint64_t *ok)
+/* Adds a batch's outcomes to the stats; returns the pages inflated or deflated. */
+static uint64_t balloon_count(struct balloon *b, const struct memmap_batch_result *res)
 {
-	if (!ret)
-		(*ok)++;
-	else if (ret == -EINVAL)
-		b->stats.invalid_pfns++;
-	else
-		b->stats.failed_pfns++;
+	b->stats.invalid_pfns +=
+		res->count[MEMMAP_PAGE_NOT_RAM] + res->count[MEMMAP_PAGE_UNALIGNED] +
+		res->count[MEMMAP_PAGE_BAD_STATE] + res->count[MEMMAP_PAGE_DUPLICATE];
+	b->stats.failed_pfns += res->count[MEMMAP_PAGE_FAILED];
+	b->stats.held_pages += res->count[MEMMAP_PAGE_HELD];
+	/* A held page is inflated all the same: the guest gave it up, the map pins it. */
+	return res->count[MEMMAP_PAGE_DONE] + res->count[MEMMAP_PAGE_HELD];
 }
 
-/* One inflate or deflate buffer. 0, or a negative enum virtqueue_error. */
+/*
+ * One inflate or deflate buffer, as one batch. A PFN is le32, so its address (below
+ * 2^44) never overflows. 0, or a negative enum virtqueue_error.
+ */
 static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate)
 {
+	struct memmap_batch_result res = {0};
 	uint64_t len = b->chain.read_len;
 	uint64_t n = len < BALLOON_MAX_CHAIN_BYTES ? len : BALLOON_MAX_CHAIN_BYTES;
 	ssize_t got;
-	uint64_t i;
+	size_t i;
 
 	n -= n % 4;
 	got = virtqueue_chain_read(&b->vq[q], &b->chain, 0, b->buf, n);
@@ -199,13 +217,15 @@ static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate)
 		return got;
 	/* An odd tail and everything past the cap are refused, a PFN per started 4 bytes. */
 	b->stats.invalid_pfns += (len - got + 3) / 4;
-	for (i = 0; i + 4 <= (uint64_t)got; i += 4) {
-		uint64_t gpa = le(b->buf + i, 4) * BALLOON_PAGE_SIZE;
-
-		if (inflate)
-			balloon_count(b, memmap_inflate_page(b->mm, gpa), &b->stats.inflated_pages);
-		else
-			balloon_count(b, memmap_deflate_page(b->mm, gpa), &b->stats.deflated_pages);
+	n = got / 4;
+	for (i = 0; i < n; i++)
+		b->gpas[i] = le(b->buf + 4 * i, 4) * BALLOON_PAGE_SIZE;
+	if (inflate) {
+		memmap_inflate_pages(b->mm, b->gpas, n, &res);
+		b->stats.inflated_pages += balloon_count(b, &res);
+	} else {
+		memmap_deflate_pages(b->mm, b->gpas, n, &res);
+		b->stats.deflated_pages += balloon_count(b, &res);
 	}
 	return 0;
 }
@@ -249,9 +269,31 @@ static int balloon_stats_buf(struct balloon *b, unsigned int q, bool *pushed)
 }
 
 /*
- * One free page report: release every whole page of every range by inflating it, which
- * punches its backing (no pinning listener), and deflating it again, which leaves it
- * usable. Refused with a pinning listener: see balloon.h.
+ * One reported range of n pages from gpa: one batch inflates it, which punches its backing
+ * once per run (no pinning listener), and one deflates the pages that went in, so the
+ * guest may use them again. A page refused on inflate (one the balloon holds, say) is
+ * left as it is.
+ */
+static void balloon_report_range(struct balloon *b, uint64_t gpa, size_t n)
+{
+	struct memmap_batch_result res = {.outcome = b->outcome};
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++)
+		b->gpas[i] = gpa + i * BALLOON_PAGE_SIZE;
+	memmap_inflate_pages(b->mm, b->gpas, n, &res);
+	balloon_count(b, &res);
+	for (i = 0; i < n; i++)
+		if (b->outcome[i] == MEMMAP_PAGE_DONE || b->outcome[i] == MEMMAP_PAGE_HELD)
+			b->gpas[m++] = b->gpas[i];
+	memset(&res, 0, sizeof(res));
+	memmap_deflate_pages(b->mm, b->gpas, m, &res);
+	b->stats.reported_pages += balloon_count(b, &res);
+}
+
+/*
+ * One free page report: every whole page of every range, a batch per range. Refused with
+ * a pinning listener: see balloon.h.
  */
 static void balloon_report(struct balloon *b)
 {
@@ -264,21 +306,15 @@ static void balloon_report(struct balloon *b)
 		const struct virtqueue_seg *seg = &b->chain.seg[s];
 		uint64_t start = (seg->gpa + BALLOON_PAGE_SIZE - 1) & ~(BALLOON_PAGE_SIZE - 1);
 		uint64_t end = (seg->gpa + seg->len) & ~(BALLOON_PAGE_SIZE - 1);
-		uint64_t gpa;
+		uint64_t n = end > start ? (end - start) / BALLOON_PAGE_SIZE : 0;
 
-		for (gpa = start; gpa < end; gpa += BALLOON_PAGE_SIZE) {
-			int ret;
-
-			if (!budget) {
-				b->stats.invalid_pfns += (end - gpa) / BALLOON_PAGE_SIZE;
-				break;
-			}
-			budget--;
-			ret = memmap_inflate_page(b->mm, gpa);
-			if (!ret)
-				ret = memmap_deflate_page(b->mm, gpa);
-			balloon_count(b, ret, &b->stats.reported_pages);
+		if (n > budget) {
+			b->stats.invalid_pfns += n - budget;
+			n = budget;
 		}
+		budget -= n;
+		if (n)
+			balloon_report_range(b, start, n);
 	}
 }
 

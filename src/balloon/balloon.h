@@ -2,19 +2,21 @@
 /*
  * virtio-balloon (virtio 1.2, 5.5) on the granule model of memmap.h. The guest gives pages
  * back (inflateq) and takes them again (deflateq) as arrays of le32 4 KiB page frame
- * numbers; every PFN goes through memmap_inflate_page / memmap_deflate_page, which check
- * it (plugged guest RAM, right state) and keep the IOMMU ordering rules. A PFN they refuse
- * changes nothing and is counted invalid; so is the tail of a buffer that is not a multiple
- * of 4 bytes, and everything past BALLOON_MAX_CHAIN_BYTES in one buffer, which bounds the
- * work one buffer costs (Linux sends 256 PFNs, 1 KiB).
+ * numbers; each buffer goes to one memmap_inflate_pages / memmap_deflate_pages batch,
+ * which checks every PFN (plugged guest RAM, right state, not repeated in the buffer),
+ * keeps the IOMMU ordering rules and releases backing once per contiguous run. A PFN it
+ * refuses changes nothing and is counted invalid; so is the tail of a buffer that is not a
+ * multiple of 4 bytes, and everything past BALLOON_MAX_CHAIN_BYTES in one buffer, which
+ * bounds the work one buffer costs (Linux sends 256 PFNs, 1 KiB). A page inflated whose
+ * granule could not be discarded (HELD) counts as inflated and as held.
  *
  * Queues, in the order Linux finds them for the negotiated features: inflateq 0, deflateq 1,
  * statsq 2 with STATS_VQ, then reporting_vq with REPORTING (index 2 or 3).
  * FREE_PAGE_HINT and PAGE_POISON are never offered. DEFLATE_ON_OOM (off unless chosen)
  * changes only what the driver does.
  *
- * MUST_TELL_HOST is always offered: memmap_deflate_page populates and maps a page before
- * it returns, and the deflate buffer is pushed only after every PFN in it was processed,
+ * MUST_TELL_HOST is always offered: memmap_deflate_pages populates and maps the pages
+ * before it returns, and the deflate buffer is pushed only after that call returned,
  * so the guest never uses a page the IOMMU does not map.
  *
  * Statistics follow the spec's protocol: the device keeps the driver's buffer after reading
@@ -24,8 +26,9 @@
  * With one, a reported page cannot be returned to the host without unmapping its whole
  * granule from the IOMMU, and the guest may hand the page out again at any moment, so
  * reporting would release nothing (G > 4 KiB) or churn IOMMU mappings under live DMA
- * (G = 4 KiB). Without one, each whole page of a reported range is inflated, which releases
- * its backing, and deflated at once, so the guest may use it again.
+ * (G = 4 KiB). Without one, the whole pages of each reported range are inflated as one
+ * batch, which releases their backing in one call per run, and deflated at once as
+ * another, so the guest may use them again.
  *
  * One notification serves at most BALLOON_BUDGET_CHAINS buffers, and stops after the
  * buffer that reaches BALLOON_BUDGET_PAGES pages; with work perhaps left the device asks
@@ -107,6 +110,7 @@ struct balloon_stats {
 	uint64_t reported_pages; /* released through free page reporting */
 	uint64_t invalid_pfns;	 /* refused: ignored, nothing changed */
 	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed */
+	uint64_t held_pages;	 /* of inflated_pages: their granule could not be discarded */
 };
 
 struct balloon_guest_stats {
@@ -146,9 +150,15 @@ struct balloon {
 	struct balloon_guest_stats guest;
 	struct virtqueue_chain chain;
 	uint8_t buf[BALLOON_MAX_CHAIN_BYTES];
+	/*
+	 * One batch: a buffer's PFNs as addresses, or one reported range; BALLOON_MAX_REPORT_PAGES
+	 * entries each, allocated apart so that only what batches use becomes resident.
+	 */
+	uint64_t *gpas;
+	uint8_t *outcome; /* enum memmap_page_outcome, for reports */
 };
 
-/* The device starts reset with num_pages 0. Returns 0 or a negative errno. */
+/* The device starts reset with num_pages 0. Returns 0 or a negative errno (-ENOMEM). */
 int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *transport,
 		 const struct balloon_config *cfg);
 void balloon_destroy(struct balloon *b);

@@ -163,6 +163,7 @@ static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_ob
 			       json_object_new_uint64(b.info.inflated_pinned_bytes));
 	json_object_object_add(o, "invalid-pfns",
 			       json_object_new_uint64(b.info.stats.invalid_pfns));
+	json_object_object_add(o, "held-pfns", json_object_new_uint64(b.info.stats.held_pages));
 	if (b.info.features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
 		json_object_object_add(o, "guest-stats", control_guest_stats(&b.info.guest));
 	*ret = o;

@@ -660,6 +660,7 @@ static void run_reporting(bool with_stats)
 			(with_stats ? FEAT(VIRTIO_BALLOON_F_STATS_VQ) : 0);
 	struct balloon_info i;
 	uint16_t head;
+	size_t rel;
 
 	bring_up(f, feat, q + 1);
 	/* Two ranges: 2 whole pages plus a partial one, and one page; writable, as Linux. */
@@ -673,7 +674,9 @@ static void run_reporting(bool with_stats)
 	send(f, 0, BUF, 4, 0);
 	notify(f, 0);
 	send(f, q, 14 * M, PAGE, F_WRITE);
+	rel = fake_log_count(&f->e.log, FAKE_RELEASE, "backing");
 	notify(f, q);
+	assert_int_equal(fake_log_count(&f->e.log, FAKE_RELEASE, "backing"), rel + 2); /* a range */
 	assert_int_equal(used_idx(f, q), 2);
 	expect_used(f, q, 0, head, 0);
 	assert_int_equal(f->notifies[q], 1);
@@ -855,6 +858,196 @@ static void test_two_instances(void **state)
 	fixture_free(f);
 }
 
+static size_t nops(struct fixture *f, enum fake_op op, const char *who)
+{
+	return fake_log_count(&f->e.log, op, who);
+}
+
+/* Writes the PFNs of npages pages from gpa at dst, highest first, and sends them on q. */
+static void send_range_reversed(struct fixture *f, unsigned int q, uint64_t dst, uint64_t gpa,
+				size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		put_pfns(f, dst + 4 * i, (uint64_t[]){gpa + (npages - 1 - i) * PAGE}, 1);
+	send(f, q, dst, npages * 4, 0);
+}
+
+/* A buffer of contiguous PFNs, in any order, costs one release (issue 11). */
+static void test_batch_one_release(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	size_t rel, pop;
+	uint64_t p;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	rel = nops(f, FAKE_RELEASE, "backing");
+	pop = nops(f, FAKE_POPULATE, "backing");
+	/* 1 MiB that crosses from granule 1 into granule 2. */
+	send_range_reversed(f, 0, BUF, 3 * M + M / 2, 256);
+	notify(f, 0);
+	assert_int_equal(nops(f, FAKE_RELEASE, "backing"), rel + 1);
+	for (p = 0; p < 256; p++)
+		assert_true(fake_backing_released(&f->e.backing, 3 * M + M / 2 + p * PAGE));
+	assert_int_equal(info(f).stats.inflated_pages, 256);
+	assert_int_equal(info(f).released_bytes, 256 * PAGE);
+	/* Without a pinning listener deflate needs no backing call at all. */
+	send_range_reversed(f, 1, BUF + 0x1000, 3 * M + M / 2, 256);
+	notify(f, 1);
+	assert_int_equal(nops(f, FAKE_RELEASE, "backing"), rel + 1);
+	assert_int_equal(nops(f, FAKE_POPULATE, "backing"), pop);
+	assert_int_equal(info(f).stats.deflated_pages, 256);
+	assert_int_equal(info(f).inflated_bytes, 0);
+	fixture_free(f);
+}
+
+/*
+ * With an IOMMU: two whole granules in one buffer are two unmaps and one release; deflating
+ * them is one populate and two maps, done before the guest is told (MUST_TELL_HOST).
+ */
+static void test_batch_one_release_iommu(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	size_t rel, pop, unmaps, maps;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	rel = nops(f, FAKE_RELEASE, "backing");
+	pop = nops(f, FAKE_POPULATE, "backing");
+	unmaps = nops(f, FAKE_UNMAP, "iommu");
+	maps = nops(f, FAKE_MAP, "iommu");
+	send_range_reversed(f, 0, BUF, 4 * M, 1024);
+	notify(f, 0);
+	assert_int_equal(nops(f, FAKE_RELEASE, "backing"), rel + 1);
+	assert_int_equal(nops(f, FAKE_UNMAP, "iommu"), unmaps + 2);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 4 * M), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 6 * M), GRANULE_DISCARDED);
+	f->must_be_mapped[0] = 4 * M;
+	f->must_be_mapped[1] = 6 * M + 2 * M - PAGE;
+	f->nmust = 2;
+	send_range_reversed(f, 1, BUF + 0x1000, 4 * M, 1024);
+	notify(f, 1);
+	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(nops(f, FAKE_POPULATE, "backing"), pop + 1);
+	assert_int_equal(nops(f, FAKE_MAP, "iommu"), maps + 2);
+	assert_int_equal(info(f).stats.inflated_pages, 1024);
+	assert_int_equal(info(f).stats.deflated_pages, 1024);
+	fixture_free(f);
+}
+
+/* Refusals of every kind in one buffer are counted per page; the rest goes through. */
+static void test_batch_mixed(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	uint64_t in[] = {
+		2 * M + PAGE,	  /* done */
+		2 * M + PAGE,	  /* duplicate */
+		2 * M,		  /* already inflated */
+		64 * M,		  /* not RAM */
+		2 * M + 2 * PAGE, /* done */
+		2 * M + PAGE,	  /* duplicate again */
+	};
+	uint64_t out[] = {
+		2 * M,	      /* done */
+		2 * M,	      /* duplicate */
+		3 * M,	      /* never inflated */
+		2 * M + PAGE, /* done */
+		16 * M,	      /* just past RAM */
+	};
+	struct balloon_info i;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	put_pfns(f, BUF, (uint64_t[]){2 * M}, 1);
+	send(f, 0, BUF, 4, 0);
+	put_pfns(f, BUF + 0x1000, in, 6);
+	send(f, 0, BUF + 0x1000, sizeof(in) / sizeof(in[0]) * 4, 0);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, 3);
+	assert_int_equal(i.stats.invalid_pfns, 4);
+	assert_int_equal(i.inflated_bytes, 3 * PAGE);
+	put_pfns(f, BUF + 0x2000, out, 5);
+	send(f, 1, BUF + 0x2000, sizeof(out) / sizeof(out[0]) * 4, 0);
+	notify(f, 1);
+	i = info(f);
+	assert_int_equal(i.stats.deflated_pages, 2);
+	assert_int_equal(i.stats.invalid_pfns, 4 + 3);
+	assert_int_equal(i.stats.failed_pfns + i.stats.held_pages, 0);
+	assert_int_equal(i.inflated_bytes, PAGE);
+	assert_int_equal(used_idx(f, 0), 2);
+	assert_int_equal(used_idx(f, 1), 1);
+	fixture_free(f);
+}
+
+/* A failed release fails only its own run: those pages stay as they were, counted failed. */
+static void test_batch_release_failure(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	uint64_t pfns[] = {8 * M + PAGE, 4 * M + 2 * PAGE, 8 * M, 4 * M, 4 * M + PAGE};
+	struct balloon_info i;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	f->e.backing.fail_release = 1; /* the first run, in address order: 4 MiB */
+	put_pfns(f, BUF, pfns, 5);
+	send(f, 0, BUF, sizeof(pfns) / sizeof(pfns[0]) * 4, 0);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.failed_pfns, 3);
+	assert_int_equal(i.stats.inflated_pages, 2);
+	assert_int_equal(i.stats.invalid_pfns, 0);
+	assert_int_equal(i.inflated_bytes, 2 * PAGE);
+	assert_false(fake_backing_released(&f->e.backing, 4 * M));
+	assert_true(fake_backing_released(&f->e.backing, 8 * M));
+	assert_int_equal(used_idx(f, 0), 1);
+	fixture_free(f);
+}
+
+/*
+ * With an IOMMU: a filled granule whose unmap fails stays inflated, mapped and backed
+ * (held); a failed populate on deflate leaves the page in the balloon, and the buffer is
+ * returned all the same.
+ */
+static void test_batch_held_and_failed_iommu(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	struct balloon_info i;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	f->e.iommu.fail_unmap = 1;
+	send_range_reversed(f, 0, BUF, 4 * M, 512);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, 512);
+	assert_int_equal(i.stats.held_pages, 512);
+	assert_int_equal(i.stats.failed_pfns, 0);
+	assert_int_equal(i.inflated_bytes, 2 * M);
+	assert_int_equal(i.inflated_pinned_bytes, 2 * M);
+	assert_int_equal(i.released_bytes, 0);
+	assert_true(fake_listener_mapped(&f->e.iommu, 4 * M));
+	assert_false(fake_backing_released(&f->e.backing, 4 * M));
+
+	send_range_reversed(f, 0, BUF + 0x1000, 8 * M, 512);
+	notify(f, 0);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 8 * M), GRANULE_DISCARDED);
+	f->e.backing.fail_populate = 1;
+	put_pfns(f, BUF + 0x2000, (uint64_t[]){8 * M + PAGE}, 1);
+	send(f, 1, BUF + 0x2000, 4, 0);
+	notify(f, 1);
+	i = info(f);
+	assert_int_equal(i.stats.failed_pfns, 1);
+	assert_int_equal(i.stats.deflated_pages, 0);
+	assert_int_equal(i.inflated_bytes, 2 * M + 2 * M);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 8 * M), GRANULE_DISCARDED);
+	assert_int_equal(used_idx(f, 1), 1);
+	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +1068,11 @@ int main(void)
 		cmocka_unit_test(test_concurrent_notify),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_two_instances),
+		cmocka_unit_test(test_batch_one_release),
+		cmocka_unit_test(test_batch_one_release_iommu),
+		cmocka_unit_test(test_batch_mixed),
+		cmocka_unit_test(test_batch_release_failure),
+		cmocka_unit_test(test_batch_held_and_failed_iommu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -154,6 +154,7 @@ static void fake_init(struct fake *f)
 	f->balloon.info.released_bytes = 12 * MiB;
 	f->balloon.info.inflated_pinned_bytes = 4 * MiB;
 	f->balloon.info.stats.invalid_pfns = 3;
+	f->balloon.info.stats.held_pages = 2;
 	f->memory.granule = 2 * MiB;
 	f->memory.stats.plugged_bytes = RAM;
 	f->memory.stats.inflated_bytes = 16 * MiB;
@@ -421,6 +422,7 @@ static void test_query_balloon(void **state)
 	assert_int_equal(u64(v, "released"), 12 * MiB);
 	assert_int_equal(u64(v, "inflated-pinned"), 4 * MiB);
 	assert_int_equal(u64(v, "invalid-pfns"), 3);
+	assert_int_equal(u64(v, "held-pfns"), 2);
 	/* No statistics before the driver negotiated them. */
 	assert_false(has(v, "guest-stats"));
 	json_object_put(r);
