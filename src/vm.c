@@ -253,16 +253,31 @@ static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *
 		.window = {{&vm->pio, DEBUGEXIT_PORT, DEBUGEXIT_WINDOW, &debugexit_io_ops,
 			    &vm->debugexit, "debug-exit"}},
 	};
+	/* The DSDT always describes the memory hotplug controller and its PNP0C80 slots; the
+	 * controller must answer, or every slot would read as present from the unclaimed
+	 * ports' all-ones. With no slots configured (DIMMs come with issue 9) each reads
+	 * absent. */
+	static const struct memhp_ops no_dimm_ops = {NULL, NULL};
+	const struct irq_line hp_irq = {&kvm_irq_ops, &vm->kvm, PLATFORM_MEMHP_GSI};
+	const struct vm_device memhp = {
+		.type = "memory-hotplug",
+		.nwindows = 1,
+		.window = {{&vm->pio, PLATFORM_MEMHP_PORT, MEMHP_WINDOW, &memhp_io_ops, &vm->memhp,
+			    "memory-hotplug"}},
+	};
 	int ret;
 
 	acpi_pm_init(&vm->pm, &sci, &pm_cb);
 	uart_init(&vm->com1, &com1_irq, &com1_be);
 	vm->debugexit = (struct debugexit){vm_debugexit, vm};
+	memhp_init(&vm->memhp, 0, &hp_irq, &no_dimm_ops, vm);
 	ret = vm_device_add(vm, &pm, err);
 	if (!ret)
 		ret = vm_device_add(vm, &com1, err);
 	if (!ret)
 		ret = vm_device_add(vm, &debugexit, err);
+	if (!ret)
+		ret = vm_device_add(vm, &memhp, err);
 	if (!ret)
 		ret = vm_pci(vm, cfg, err);
 	return ret;
@@ -576,6 +591,7 @@ void vm_destroy(struct vm *vm)
 	vm_devices_destroy(vm);
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
+	memhp_destroy(&vm->memhp);
 	watchdog_set(&vm->teardown, "guest memory to be released");
 	memmap_destroy(&vm->mm);
 	watchdog_set(&vm->teardown, "the KVM VM to close");

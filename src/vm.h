@@ -24,6 +24,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/bus.h"
 #include "devices/debugexit.h"
+#include "devices/memhp.h"
 #include "devices/pci.h"
 #include "devices/uart.h"
 #include "host/console.h"
@@ -100,6 +101,7 @@ struct vm {
 	struct uart com1;
 	struct debugexit debugexit;
 	struct acpi_pm pm;
+	struct memhp memhp; /* the DSDT's memory hotplug controller; no slots yet */
 	struct pci_host pci;
 	bool pci_ready;		   /* pci_host_init succeeded: the PCI part needs tearing down */
 	struct vm_device *devices; /* in the order they were added */
