@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "x86/platform.h"
 
 #define PCI_CONF1_ENABLE 0x80000000U
@@ -51,25 +52,6 @@ static bool pci_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Little-endian bytes of a configuration-space-like array. */
-static uint32_t pci_bytes_get(const uint8_t *a, unsigned int off, unsigned int size)
-{
-	uint32_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		v |= (uint32_t)a[off + i] << (8 * i);
-	return v;
-}
-
-static void pci_bytes_set(uint8_t *a, unsigned int off, unsigned int size, uint32_t v)
-{
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		a[off + i] = v >> (8 * i);
-}
-
 static bool pci_cfg_range_ok(unsigned int off, unsigned int size)
 {
 	return size >= 1 && size <= 4 && off < PCI_CFG_SPACE_SIZE &&
@@ -100,13 +82,13 @@ static void pci_host_intx(struct pci_host *h, struct pci_dev *d, bool level)
 static bool pci_msix_on(const struct pci_dev *d)
 {
 	return d->msix.nvec &&
-	       (pci_bytes_get(d->cfg, d->msix.cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE);
+	       (le_read(d->cfg + d->msix.cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE);
 }
 
 /* Caller holds d->lock. A function with MSI-X enabled must not use INTx (PCI 3.0, 6.8.2). */
 static void pci_intx_update(struct pci_dev *d)
 {
-	uint16_t cmd = pci_bytes_get(d->cfg, PCI_COMMAND, 2);
+	uint16_t cmd = le_read(d->cfg + PCI_COMMAND, 2);
 	bool out;
 
 	if (d->intx_level)
@@ -151,7 +133,7 @@ static void pci_msix_set_pending(struct pci_dev *d, unsigned int v, bool on)
 
 static bool pci_msix_masked(const struct pci_dev *d, unsigned int v)
 {
-	uint16_t flags = pci_bytes_get(d->cfg, d->msix.cap + PCI_MSIX_FLAGS, 2);
+	uint16_t flags = le_read(d->cfg + d->msix.cap + PCI_MSIX_FLAGS, 2);
 
 	return (flags & PCI_MSIX_FLAGS_MASKALL) ||
 	       (pci_msix_entry(d, v)[PCI_MSIX_ENTRY_VECTOR_CTRL] & PCI_MSIX_ENTRY_CTRL_MASKBIT);
@@ -160,12 +142,12 @@ static bool pci_msix_masked(const struct pci_dev *d, unsigned int v)
 static void pci_msix_send(struct pci_dev *d, unsigned int v)
 {
 	const uint8_t *e = pci_msix_entry(d, v);
-	uint64_t addr = pci_bytes_get(e, PCI_MSIX_ENTRY_LOWER_ADDR, 4) |
-			(uint64_t)pci_bytes_get(e, PCI_MSIX_ENTRY_UPPER_ADDR, 4) << 32;
+	uint64_t addr = le_read(e + PCI_MSIX_ENTRY_LOWER_ADDR, 4) |
+			le_read(e + PCI_MSIX_ENTRY_UPPER_ADDR, 4) << 32;
 
 	if (d->host && d->host->cfg.msi_ops)
 		d->host->cfg.msi_ops->send(d->host->cfg.msi_ctx, addr,
-					   pci_bytes_get(e, PCI_MSIX_ENTRY_DATA, 4));
+					   le_read(e + PCI_MSIX_ENTRY_DATA, 4));
 }
 
 /* Caller holds d->lock: sends vector v if it is pending and nothing masks it any more. */
@@ -303,7 +285,7 @@ static bool pci_bar_target(const struct pci_dev *d, unsigned int i, uint64_t *ad
 {
 	const struct pci_bar *b = &d->bar[i];
 	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint64_t a = pci_bytes_get(d->cfg, reg, 4);
+	uint64_t a = le_read(d->cfg + reg, 4);
 
 	switch (b->type) {
 	case PCI_BAR_IO:
@@ -317,7 +299,7 @@ static bool pci_bar_target(const struct pci_dev *d, unsigned int i, uint64_t *ad
 			return false;
 		break;
 	case PCI_BAR_MEM64:
-		a = (a | (uint64_t)pci_bytes_get(d->cfg, reg + 4, 4) << 32) & ~0xfULL;
+		a = (a | le_read(d->cfg + reg + 4, 4) << 32) & ~0xfULL;
 		if (a + b->size <= a)
 			return false;
 		break;
@@ -347,7 +329,7 @@ static void pci_bar_unmap(struct pci_dev *d, unsigned int i)
  */
 static void pci_update_bars(struct pci_dev *d)
 {
-	uint16_t cmd = pci_bytes_get(d->cfg, PCI_COMMAND, 2);
+	uint16_t cmd = le_read(d->cfg + PCI_COMMAND, 2);
 	unsigned int i;
 
 	if (!d->host)
@@ -435,17 +417,17 @@ static void pci_bar_add(struct pci_dev *d, unsigned int i, enum pci_bar_type typ
 	snprintf(b->name, sizeof(b->name), "%s BAR%u", d->name, i);
 	switch (type) {
 	case PCI_BAR_IO:
-		pci_bytes_set(d->cfg, reg, 4, PCI_BASE_ADDRESS_SPACE_IO);
-		pci_bytes_set(d->wmask, reg, 4, mask & ~3ULL);
+		le_write(d->cfg + reg, 4, PCI_BASE_ADDRESS_SPACE_IO);
+		le_write(d->wmask + reg, 4, mask & ~3ULL);
 		break;
 	case PCI_BAR_MEM32:
-		pci_bytes_set(d->cfg, reg, 4, PCI_BASE_ADDRESS_MEM_TYPE_32);
-		pci_bytes_set(d->wmask, reg, 4, mask & ~0xfULL);
+		le_write(d->cfg + reg, 4, PCI_BASE_ADDRESS_MEM_TYPE_32);
+		le_write(d->wmask + reg, 4, mask & ~0xfULL);
 		break;
 	default:
-		pci_bytes_set(d->cfg, reg, 4, PCI_BASE_ADDRESS_MEM_TYPE_64);
-		pci_bytes_set(d->wmask, reg, 4, mask & ~0xfULL);
-		pci_bytes_set(d->wmask, reg + 4, 4, mask >> 32);
+		le_write(d->cfg + reg, 4, PCI_BASE_ADDRESS_MEM_TYPE_64);
+		le_write(d->wmask + reg, 4, mask & ~0xfULL);
+		le_write(d->wmask + reg + 4, 4, mask >> 32);
 		break;
 	}
 }
@@ -506,7 +488,7 @@ static uint32_t pci_config_read(struct pci_dev *d, unsigned int offset, unsigned
 	if (offset >= PCI_CFG_SPACE_SIZE)
 		return 0;
 	pthread_mutex_lock(&d->lock);
-	v = pci_bytes_get(d->cfg, offset, size);
+	v = le_read(d->cfg + offset, size);
 	pthread_mutex_unlock(&d->lock);
 	return v;
 }
@@ -541,7 +523,7 @@ uint32_t pci_cfg_get(struct pci_dev *d, unsigned int offset, unsigned int size)
 
 	pthread_mutex_lock(&d->lock);
 	if (pci_cfg_range_ok(offset, size))
-		v = pci_bytes_get(d->cfg, offset, size);
+		v = le_read(d->cfg + offset, size);
 	pthread_mutex_unlock(&d->lock);
 	return v;
 }
@@ -550,7 +532,7 @@ void pci_cfg_set(struct pci_dev *d, unsigned int offset, unsigned int size, uint
 {
 	pthread_mutex_lock(&d->lock);
 	if (pci_cfg_range_ok(offset, size)) {
-		pci_bytes_set(d->cfg, offset, size, value);
+		le_write(d->cfg + offset, size, value);
 		pci_config_changed(d, offset, size);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -560,7 +542,7 @@ void pci_cfg_set_wmask(struct pci_dev *d, unsigned int offset, unsigned int size
 {
 	pthread_mutex_lock(&d->lock);
 	if (pci_cfg_range_ok(offset, size))
-		pci_bytes_set(d->wmask, offset, size, mask);
+		le_write(d->wmask + offset, size, mask);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -642,11 +624,11 @@ int pci_msix_init(struct pci_dev *d, unsigned int bar, unsigned int nvec, struct
 		pci_msix_entry(d, v)[PCI_MSIX_ENTRY_VECTOR_CTRL] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	d->msix.cap = cap;
 	d->msix.bar = bar;
-	pci_bytes_set(d->cfg, cap + PCI_MSIX_FLAGS, 2, nvec - 1);
-	pci_bytes_set(d->wmask, cap + PCI_MSIX_FLAGS, 2,
-		      PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-	pci_bytes_set(d->cfg, cap + PCI_MSIX_TABLE, 4, bar);
-	pci_bytes_set(d->cfg, cap + PCI_MSIX_PBA, 4, d->msix.pba_offset | bar);
+	le_write(d->cfg + cap + PCI_MSIX_FLAGS, 2, nvec - 1);
+	le_write(d->wmask + cap + PCI_MSIX_FLAGS, 2,
+		 PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	le_write(d->cfg + cap + PCI_MSIX_TABLE, 4, bar);
+	le_write(d->cfg + cap + PCI_MSIX_PBA, 4, d->msix.pba_offset | bar);
 	goto out;
 fail:
 	free(d->msix.table);
@@ -663,15 +645,15 @@ void pci_dev_init(struct pci_dev *d, const char *name, const struct pci_dev_id *
 	pthread_mutex_init(&d->lock, NULL);
 	d->name = name;
 	d->cap_free = PCI_CAP_FIRST;
-	pci_bytes_set(d->cfg, PCI_VENDOR_ID, 2, id->vendor);
-	pci_bytes_set(d->cfg, PCI_DEVICE_ID, 2, id->device);
-	pci_bytes_set(d->cfg, PCI_CLASS_REVISION, 4, id->class_code << 8 | id->revision);
-	pci_bytes_set(d->cfg, PCI_SUBSYSTEM_VENDOR_ID, 2, id->subsys_vendor);
-	pci_bytes_set(d->cfg, PCI_SUBSYSTEM_ID, 2, id->subsys);
+	le_write(d->cfg + PCI_VENDOR_ID, 2, id->vendor);
+	le_write(d->cfg + PCI_DEVICE_ID, 2, id->device);
+	le_write(d->cfg + PCI_CLASS_REVISION, 4, id->class_code << 8 | id->revision);
+	le_write(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, 2, id->subsys_vendor);
+	le_write(d->cfg + PCI_SUBSYSTEM_ID, 2, id->subsys);
 	d->cfg[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;
 	d->cfg[PCI_INTERRUPT_PIN] = id->intx ? 1 : 0;
-	pci_bytes_set(d->wmask, PCI_COMMAND, 2, PCI_COMMAND_WMASK);
-	pci_bytes_set(d->w1c, PCI_STATUS, 2, PCI_STATUS_W1C);
+	le_write(d->wmask + PCI_COMMAND, 2, PCI_COMMAND_WMASK);
+	le_write(d->w1c + PCI_STATUS, 2, PCI_STATUS_W1C);
 	d->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 }
@@ -902,12 +884,12 @@ static int pci_placement_cmp(const void *a, const void *b)
 static void pci_bar_place(struct pci_dev *d, unsigned int i, uint64_t addr)
 {
 	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint32_t lo = pci_bytes_get(d->cfg, reg, 4);
-	uint32_t wm = pci_bytes_get(d->wmask, reg, 4);
+	uint32_t lo = le_read(d->cfg + reg, 4);
+	uint32_t wm = le_read(d->wmask + reg, 4);
 
-	pci_bytes_set(d->cfg, reg, 4, (lo & ~wm) | ((uint32_t)addr & wm));
+	le_write(d->cfg + reg, 4, (lo & ~wm) | ((uint32_t)addr & wm));
 	if (d->bar[i].type == PCI_BAR_MEM64)
-		pci_bytes_set(d->cfg, reg + 4, 4, addr >> 32);
+		le_write(d->cfg + reg + 4, 4, addr >> 32);
 }
 
 /* Turns memory and I/O decoding on for the kinds of BAR d has, or both off. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/size.h"
 
 /* COMMAND bits the guest controls and the device receives. */
@@ -25,30 +26,12 @@ static uint32_t ones(unsigned int size)
 	return size >= 4 ? 0xffffffff : (1U << (8 * size)) - 1;
 }
 
-static uint32_t get(const uint8_t *p, unsigned int off, unsigned int size)
-{
-	uint32_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		v |= (uint32_t)p[off + i] << (8 * i);
-	return v;
-}
-
-static void put(uint8_t *p, unsigned int off, unsigned int size, uint32_t v)
-{
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		p[off + i] = v >> (8 * i);
-}
-
 /* Marks [off, off + size) virtual with a value and write mask. */
 static void virt_set(struct vfio_pci_config *c, unsigned int off, unsigned int size, uint32_t value,
 		     uint32_t wmask)
 {
-	put(c->shadow, off, size, value);
-	put(c->wmask, off, size, wmask);
+	le_write(c->shadow + off, size, value);
+	le_write(c->wmask + off, size, wmask);
 	memset(c->virt + off, 1, size);
 }
 
@@ -65,14 +48,14 @@ static uint32_t dev_read(struct vfio_pci_config *c, unsigned int off, unsigned i
 
 	if (c->ops->read(c->ctx, off, buf, size))
 		return ones(size);
-	return get(buf, 0, size);
+	return le_read(buf, size);
 }
 
 static void dev_write(struct vfio_pci_config *c, unsigned int off, unsigned int size, uint32_t v)
 {
 	uint8_t buf[4];
 
-	put(buf, 0, size, v);
+	le_write(buf + 0, size, v);
 	/* A failed write is what hardware does with a write it ignores: nothing to report. */
 	c->ops->write(c->ctx, off, buf, size);
 }
@@ -81,9 +64,9 @@ static void dev_write(struct vfio_pci_config *c, unsigned int off, unsigned int 
 static bool bar_target(const struct vfio_pci_config *c, unsigned int i, uint64_t *addr)
 {
 	const struct vfio_pci_bar *b = &c->bar[i];
-	uint16_t cmd = get(c->shadow, PCI_COMMAND, 2);
+	uint16_t cmd = le_read(c->shadow + PCI_COMMAND, 2);
 	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint64_t a = get(c->shadow, reg, 4);
+	uint64_t a = le_read(c->shadow + reg, 4);
 
 	switch (b->type) {
 	case VFIO_PCI_BAR_IO:
@@ -97,7 +80,7 @@ static bool bar_target(const struct vfio_pci_config *c, unsigned int i, uint64_t
 			return false;
 		break;
 	case VFIO_PCI_BAR_MEM64:
-		a = (a | (uint64_t)get(c->shadow, reg + 4, 4) << 32) & ~0xfULL;
+		a = (a | (uint64_t)le_read(c->shadow + reg + 4, 4) << 32) & ~0xfULL;
 		if (!(cmd & PCI_COMMAND_MEMORY) || a + b->size < a)
 			return false;
 		break;
@@ -157,19 +140,19 @@ static void update_msi(struct vfio_pci_config *c)
 
 	if (!c->msi_cap)
 		return;
-	ctl = get(c->shadow, c->msi_cap + PCI_MSI_FLAGS, 2);
+	ctl = le_read(c->shadow + c->msi_cap + PCI_MSI_FLAGS, 2);
 	m.enabled = ctl & PCI_MSI_FLAGS_ENABLE;
 	if (m.enabled) {
 		/* More vectors than the device offers is the guest's error; it gets the most. */
 		qsize = (ctl & PCI_MSI_FLAGS_QSIZE) >> 4;
 		m.nvec = 1U << qsize < c->msi_max ? 1U << qsize : c->msi_max;
-		m.addr = get(c->shadow, c->msi_cap + PCI_MSI_ADDRESS_LO, 4);
+		m.addr = le_read(c->shadow + c->msi_cap + PCI_MSI_ADDRESS_LO, 4);
 		if (c->msi_64)
-			m.addr |= (uint64_t)get(c->shadow, c->msi_cap + PCI_MSI_ADDRESS_HI, 4)
+			m.addr |= (uint64_t)le_read(c->shadow + c->msi_cap + PCI_MSI_ADDRESS_HI, 4)
 				  << 32;
-		m.data = get(c->shadow, msi_data_off(c), 2);
+		m.data = le_read(c->shadow + msi_data_off(c), 2);
 		if (c->msi_maskable)
-			m.mask = get(c->shadow, msi_mask_off(c), 4);
+			m.mask = le_read(c->shadow + msi_mask_off(c), 4);
 	}
 	if (memcmp(&m, &c->msi, sizeof(m))) {
 		c->msi = m;
@@ -186,7 +169,7 @@ static void update_msix(struct vfio_pci_config *c)
 
 	if (!c->msix_cap)
 		return;
-	ctl = get(c->shadow, c->msix_cap + PCI_MSIX_FLAGS, 2);
+	ctl = le_read(c->shadow + c->msix_cap + PCI_MSIX_FLAGS, 2);
 	enabled = ctl & PCI_MSIX_FLAGS_ENABLE;
 	masked = ctl & PCI_MSIX_FLAGS_MASKALL;
 	if (enabled == c->msix_enabled && masked == c->msix_masked)
@@ -202,7 +185,7 @@ static int init_bar(struct vfio_pci_config *c, unsigned int i, const uint64_t *b
 		    struct error *err)
 {
 	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint32_t v = get(c->shadow, reg, 4);
+	uint32_t v = le_read(c->shadow + reg, 4);
 	uint64_t size = bar_size[i], mask;
 	struct vfio_pci_bar *b = &c->bar[i];
 
@@ -268,7 +251,7 @@ static int init_bar(struct vfio_pci_config *c, unsigned int i, const uint64_t *b
 
 static int init_msi(struct vfio_pci_config *c, unsigned int cap, struct error *err)
 {
-	uint16_t ctl = get(c->shadow, cap + PCI_MSI_FLAGS, 2);
+	uint16_t ctl = le_read(c->shadow + cap + PCI_MSI_FLAGS, 2);
 	bool is64 = ctl & PCI_MSI_FLAGS_64BIT, maskable = ctl & PCI_MSI_FLAGS_MASKBIT;
 	unsigned int len = msi_len(is64, maskable), max = 1U << ((ctl & PCI_MSI_FLAGS_QMASK) >> 1);
 	uint16_t wctl = PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE;
@@ -311,9 +294,9 @@ static bool msix_fits(const struct vfio_pci_config *c, unsigned int bir, uint64_
 
 static int init_msix(struct vfio_pci_config *c, unsigned int cap, struct error *err)
 {
-	uint16_t ctl = get(c->shadow, cap + PCI_MSIX_FLAGS, 2);
-	uint32_t table = get(c->shadow, cap + PCI_MSIX_TABLE, 4);
-	uint32_t pba = get(c->shadow, cap + PCI_MSIX_PBA, 4);
+	uint16_t ctl = le_read(c->shadow + cap + PCI_MSIX_FLAGS, 2);
+	uint32_t table = le_read(c->shadow + cap + PCI_MSIX_TABLE, 4);
+	uint32_t pba = le_read(c->shadow + cap + PCI_MSIX_PBA, 4);
 	uint16_t wctl = PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL;
 
 	if (c->msix_cap || cap + PCI_CAP_MSIX_SIZEOF > VFIO_PCI_CFG_SIZE)
@@ -349,7 +332,7 @@ static int init_caps(struct vfio_pci_config *c, struct error *err)
 	int ret = 0;
 
 	virt_set(c, PCI_CAPABILITY_LIST, 1, c->shadow[PCI_CAPABILITY_LIST], 0);
-	if (!(get(c->shadow, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
+	if (!(le_read(c->shadow + PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
 		return 0;
 	for (cap = c->shadow[PCI_CAPABILITY_LIST] & ~3U; cap; cap = c->shadow[cap + 1] & ~3U) {
 		if (cap < PCI_STD_HEADER_SIZEOF || seen[cap] || ++n > CAP_MAX)
@@ -358,7 +341,7 @@ static int init_caps(struct vfio_pci_config *c, struct error *err)
 					 "capability area at 0x%x",
 					 c->name, cap);
 		seen[cap] = 1;
-		virt_set(c, cap, 2, get(c->shadow, cap, 2), 0);
+		virt_set(c, cap, 2, le_read(c->shadow + cap, 2), 0);
 		if (c->shadow[cap] == PCI_CAP_ID_MSI)
 			ret = init_msi(c, cap, err);
 		else if (c->shadow[cap] == PCI_CAP_ID_MSIX)
@@ -402,7 +385,7 @@ int vfio_pci_config_init(struct vfio_pci_config *c, const char *name,
 					 "vfio device %s: cannot read its config space: %s",
 					 c->name, strerror(-ret));
 	}
-	if (get(c->shadow, PCI_VENDOR_ID, 2) == 0xffff)
+	if (le_read(c->shadow + PCI_VENDOR_ID, 2) == 0xffff)
 		return error_set(err, -ENODEV, "vfio device %s: config space reads all ones",
 				 c->name);
 	if ((c->shadow[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MASK) != PCI_HEADER_TYPE_NORMAL)
@@ -417,7 +400,7 @@ int vfio_pci_config_init(struct vfio_pci_config *c, const char *name,
 		for (off = ro_header[i].off; off < ro_header[i].off + ro_header[i].len; off++)
 			virt_set(c, off, 1, c->shadow[off], 0);
 	virt_set(c, PCI_COMMAND, 2, 0, 0);
-	put(c->w1c, PCI_STATUS, 2, STATUS_W1C);
+	le_write(c->w1c + PCI_STATUS, 2, STATUS_W1C);
 	virt_set(c, PCI_CACHE_LINE_SIZE, 1, c->shadow[PCI_CACHE_LINE_SIZE], 0xff);
 	virt_set(c, PCI_LATENCY_TIMER, 1, c->shadow[PCI_LATENCY_TIMER], 0xff);
 	virt_set(c, PCI_INTERRUPT_LINE, 1, 0, 0xff);
@@ -431,7 +414,7 @@ int vfio_pci_config_init(struct vfio_pci_config *c, const char *name,
 	if (ret)
 		return ret;
 
-	put(c->wmask, PCI_COMMAND, 2, COMMAND_WRITABLE);
+	le_write(c->wmask + PCI_COMMAND, 2, COMMAND_WRITABLE);
 	for (i = 0; i < VFIO_PCI_NUM_BARS; i++) {
 		if (c->bar[i].type == VFIO_PCI_BAR_IO)
 			c->wmask[PCI_COMMAND] |= PCI_COMMAND_IO;
@@ -453,26 +436,27 @@ void vfio_pci_config_reset(struct vfio_pci_config *c)
 	unsigned int i, reg;
 
 	pthread_mutex_lock(&c->lock);
-	put(c->shadow, PCI_COMMAND, 2, 0);
+	le_write(c->shadow + PCI_COMMAND, 2, 0);
 	/* The device stops decoding and mastering before anyone relies on it. */
 	dev_write(c, PCI_COMMAND, 2, 0);
 	c->shadow[PCI_INTERRUPT_LINE] = 0;
 	for (i = 0; i < VFIO_PCI_NUM_BARS; i++) {
 		reg = PCI_BASE_ADDRESS_0 + 4 * i;
-		put(c->shadow, reg, 4, get(c->shadow, reg, 4) & ~get(c->wmask, reg, 4));
+		le_write(c->shadow + reg, 4,
+			 le_read(c->shadow + reg, 4) & ~le_read(c->wmask + reg, 4));
 	}
 	if (c->msi_cap) {
-		put(c->shadow, c->msi_cap + PCI_MSI_FLAGS, 2,
-		    get(c->shadow, c->msi_cap + PCI_MSI_FLAGS, 2) &
-			    ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
+		le_write(c->shadow + c->msi_cap + PCI_MSI_FLAGS, 2,
+			 le_read(c->shadow + c->msi_cap + PCI_MSI_FLAGS, 2) &
+				 ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE));
 		for (reg = c->msi_cap + PCI_MSI_ADDRESS_LO;
 		     reg < c->msi_cap + msi_len(c->msi_64, c->msi_maskable); reg++)
 			c->shadow[reg] = 0;
 	}
 	if (c->msix_cap)
-		put(c->shadow, c->msix_cap + PCI_MSIX_FLAGS, 2,
-		    get(c->shadow, c->msix_cap + PCI_MSIX_FLAGS, 2) &
-			    ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
+		le_write(c->shadow + c->msix_cap + PCI_MSIX_FLAGS, 2,
+			 le_read(c->shadow + c->msix_cap + PCI_MSIX_FLAGS, 2) &
+				 ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
 	update_bars(c);
 	update_msi(c);
 	update_msix(c);
@@ -528,7 +512,7 @@ void vfio_pci_config_write(struct vfio_pci_config *c, unsigned int offset, unsig
 	if (!access_ok(offset, size) || offset >= VFIO_PCI_CFG_SIZE)
 		return;
 	pthread_mutex_lock(&c->lock);
-	cmd = get(c->shadow, PCI_COMMAND, 2);
+	cmd = le_read(c->shadow + PCI_COMMAND, 2);
 	for (i = 0; i < size; i++) {
 		unsigned int o = offset + i;
 		uint8_t b = value >> (8 * i), m = c->wmask[o];
@@ -545,8 +529,8 @@ void vfio_pci_config_write(struct vfio_pci_config *c, unsigned int offset, unsig
 			run++;
 		}
 	}
-	if (get(c->shadow, PCI_COMMAND, 2) != cmd)
-		dev_write(c, PCI_COMMAND, 2, get(c->shadow, PCI_COMMAND, 2));
+	if (le_read(c->shadow + PCI_COMMAND, 2) != cmd)
+		dev_write(c, PCI_COMMAND, 2, le_read(c->shadow + PCI_COMMAND, 2));
 	if (offset < PCI_BASE_ADDRESS_5 + 4 && end > PCI_COMMAND)
 		update_bars(c);
 	if (c->msi_cap && offset < c->msi_cap + msi_len(c->msi_64, c->msi_maskable) &&
