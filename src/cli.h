@@ -32,9 +32,9 @@ enum cli_console {
 
 struct cli_config {
 	uint64_t mem;
-	uint64_t maxmem;  /* 0: no hotplug window */
+	uint64_t maxmem;    /* 0: no hotplug window */
 	unsigned int slots; /* DIMM slots in the window; set exactly when maxmem > mem */
-	uint64_t granule; /* 0: default */
+	uint64_t granule;   /* 0: default */
 	unsigned int cpus;
 	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
 	const char *kernel;   /* a Linux bzImage */

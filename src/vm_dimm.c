@@ -274,8 +274,8 @@ void vm_dimm_list(void *ctx, struct control_dimms *out)
 
 		if (!dimm->id[0])
 			continue;
-		out->dimm[out->n++] = (struct control_dimm){
-			dimm->id, d->memdev[dimm->memdev].id, dimm->addr, dimm->size, i};
+		out->dimm[out->n++] = (struct control_dimm){dimm->id, d->memdev[dimm->memdev].id,
+							    dimm->addr, dimm->size, i};
 		out->plugged_memory += dimm->size;
 	}
 	memmap_get_stats(&vm->mm, &st);

@@ -22,9 +22,9 @@
 #include "control/control.h"
 #include "devices/memhp.h"
 
-#define VM_DIMM_ID_MAX 64	 /* longest QMP id kept, with its NUL */
+#define VM_DIMM_ID_MAX 64	/* longest QMP id kept, with its NUL */
 #define VM_DIMM_MAX_MEMDEVS 128 /* backends defined at once */
-#define VM_DIMM_MAX_OST 16	 /* _OST reports waiting for the main loop */
+#define VM_DIMM_MAX_OST 16	/* _OST reports waiting for the main loop */
 
 struct vm_memdev {
 	char id[VM_DIMM_ID_MAX]; /* "" when unused */

@@ -438,7 +438,8 @@ static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct 
 	list = json_object_new_array();
 	for (i = 0; i < d.n; i++) {
 		const struct control_dimm *m = &d.dimm[i];
-		struct json_object *data = json_object_new_object(), *dev = json_object_new_object();
+		struct json_object *data = json_object_new_object();
+		struct json_object *dev = json_object_new_object();
 		char path[CONTROL_MAX_PATH];
 
 		snprintf(path, sizeof(path), "/objects/%s", m->memdev);

@@ -385,11 +385,24 @@ static int teardown(void **state)
 static void test_query_commands(void **state)
 {
 	static const char *const want[] = {
-		"qmp_capabilities", "query-commands", "balloon",      "human-monitor-command",
-		"query-balloon",    "query-granules", "query-status", "query-version",
-		"qom-get",	    "qom-set",	      "quit",	      "system_powerdown",
-		"object-add",	    "object-del",     "device_add",   "device_del",
-		"query-memory-devices", "query-memory-size-summary",
+		"qmp_capabilities",
+		"query-commands",
+		"balloon",
+		"human-monitor-command",
+		"query-balloon",
+		"query-granules",
+		"query-status",
+		"query-version",
+		"qom-get",
+		"qom-set",
+		"quit",
+		"system_powerdown",
+		"object-add",
+		"object-del",
+		"device_add",
+		"device_del",
+		"query-memory-devices",
+		"query-memory-size-summary",
 	};
 	struct env *e = *state;
 	struct json_object *r = execute(e, "query-commands", NULL), *list = ret_of(r);
@@ -794,22 +807,26 @@ static void test_object_add_del(void **state)
 			     "{\"qom-type\": \"memory-backend-file\", \"id\": \"m3\", "
 			     "\"size\": 134217728}"),
 		     "GenericError", "memory-backend-file");
-	expect_error(execute(e, "object-add", "{\"qom-type\": \"memory-backend-ram\", "
-					      "\"id\": \"m3\"}"),
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\"}"),
 		     "GenericError", "size");
-	expect_error(execute(e, "object-add", "{\"qom-type\": \"memory-backend-ram\", "
-					      "\"id\": \"m3\", \"size\": -1}"),
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\", \"size\": -1}"),
 		     "GenericError", "size");
 	expect_error(execute(e, "object-add",
 			     "{\"qom-type\": \"memory-backend-ram\", \"size\": 134217728}"),
 		     "GenericError", "id");
-	expect_error(execute(e, "object-add", "{\"qom-type\": \"memory-backend-ram\", "
-					      "\"id\": \"m3\", \"size\": 1, \"x\": 1}"),
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\", \"size\": 1, \"x\": 1}"),
 		     "GenericError", "'x'");
 	assert_int_equal(f->dimm_calls, 2);
 	f->dimm_ret = -EEXIST;
-	expect_error(execute(e, "object-add", "{\"qom-type\": \"memory-backend-ram\", "
-					      "\"id\": \"m1\", \"size\": 134217728}"),
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m1\", \"size\": 134217728}"),
 		     "GenericError", "memdev_add m1: refused");
 
 	f->dimm_ret = 0;
@@ -842,8 +859,7 @@ static void test_device_add_del(void **state)
 	assert_int_equal(f->dimm_slot, 3);
 	assert_int_equal(f->dimm_calls, 2);
 
-	expect_error(execute(e, "device_add",
-			     "{\"driver\": \"virtio-net-pci\", \"id\": \"n\"}"),
+	expect_error(execute(e, "device_add", "{\"driver\": \"virtio-net-pci\", \"id\": \"n\"}"),
 		     "GenericError", "virtio-net-pci");
 	expect_error(execute(e, "device_add", "{\"driver\": \"pc-dimm\", \"id\": \"d3\"}"),
 		     "GenericError", "memdev");
@@ -879,9 +895,11 @@ static void test_query_memory_devices(void **state)
 	r = execute(e, "query-memory-devices", NULL);
 	assert_int_equal(json_object_array_length(ret_of(r)), 0);
 	json_object_put(r);
-	e->f.dimms = (struct control_dimms){RAM, 384 * MiB, 2,
-					    {{"d1", "m1", 4ULL << 30, 256 * MiB, 0},
-					     {"d2", "m2", 5ULL << 30, 128 * MiB, 3}}};
+	e->f.dimms = (struct control_dimms){
+		RAM,
+		384 * MiB,
+		2,
+		{{"d1", "m1", 4ULL << 30, 256 * MiB, 0}, {"d2", "m2", 5ULL << 30, 128 * MiB, 3}}};
 	r = execute(e, "query-memory-devices", NULL);
 	list = ret_of(r);
 	assert_int_equal(json_object_array_length(list), 2);
@@ -901,8 +919,7 @@ static void test_query_memory_devices(void **state)
 	assert_int_equal(u64(ret_of(r), "base-memory"), RAM);
 	assert_int_equal(u64(ret_of(r), "plugged-memory"), 384 * MiB);
 	json_object_put(r);
-	expect_error(execute(e, "query-memory-size-summary", "{\"x\": 1}"), "GenericError",
-		     "'x'");
+	expect_error(execute(e, "query-memory-size-summary", "{\"x\": 1}"), "GenericError", "'x'");
 }
 
 static void test_dimm_events(void **state)
