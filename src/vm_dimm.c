@@ -102,6 +102,7 @@ int vm_dimms_init(struct vm *vm, struct error *err)
 	unsigned int i;
 
 	pthread_mutex_init(&d->lock, NULL);
+	d->ready = true;
 	for (i = 0; i < VM_DIMM_MAX_MEMDEVS; i++)
 		d->memdev[i].slot = -1;
 	d->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -114,12 +115,14 @@ void vm_dimms_destroy(struct vm *vm)
 {
 	struct vm_dimms *d = &vm->dimms;
 
-	if (d->fd <= 0)
+	if (!d->ready)
 		return;
-	evloop_remove(&vm->loop, d->fd);
-	close(d->fd);
-	d->fd = 0;
+	if (d->fd >= 0) {
+		evloop_remove(&vm->loop, d->fd);
+		close(d->fd);
+	}
 	pthread_mutex_destroy(&d->lock);
+	d->ready = false;
 }
 
 /* ---- what QMP asks ---- */

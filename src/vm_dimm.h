@@ -48,7 +48,8 @@ struct vm_dimm_ost {
 struct vm_dimms {
 	struct vm_memdev memdev[VM_DIMM_MAX_MEMDEVS];
 	struct vm_dimm slot[MEMHP_MAX_SLOTS];
-	int fd; /* eventfd: a vCPU has handed work to the main loop */
+	bool ready; /* vm_dimms_init ran: lock and fd need tearing down */
+	int fd;	    /* eventfd: a vCPU has handed work to the main loop, -1 if none */
 	/* What vCPUs handed over, under lock. */
 	pthread_mutex_t lock;
 	uint64_t ejected; /* bit per slot */
