@@ -19,7 +19,9 @@ const char cli_usage[] =
 	"demo guest.\n"
 	"\n"
 	"  -m, --mem SIZE        boot RAM (default 256M); SIZE takes K, M, G or T\n"
-	"      --maxmem SIZE     boot RAM plus a hotplug window for DIMMs (default: --mem)\n"
+	"      --maxmem SIZE     boot RAM plus a hotplug window for DIMMs (default: --mem);\n"
+	"                        needs --slots\n"
+	"      --slots N         DIMM slots in the hotplug window, 1 to 64 (QMP device_add)\n"
 	"  -g, --granule SIZE    IOMMU mapping granule, a power of two from 4K to 1G\n"
 	"                        (default 2M); RAM sizes must be multiples of it\n"
 	"  -c, --cpus N          number of vCPUs, 1 to 255 (default 1)\n"
@@ -45,6 +47,7 @@ enum {
 	OPT_CONSOLE,
 	OPT_BALLOON,
 	OPT_QMP,
+	OPT_SLOTS,
 };
 
 static const struct option cli_options[] = {
@@ -59,6 +62,7 @@ static const struct option cli_options[] = {
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
 	{"qmp", required_argument, NULL, OPT_QMP},
+	{"slots", required_argument, NULL, OPT_SLOTS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -181,6 +185,20 @@ static int cli_cpus_arg(const char *arg, unsigned int *out, struct error *err)
 	return 0;
 }
 
+static int cli_slots_arg(const char *arg, unsigned int *out, struct error *err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!isdigit((unsigned char)arg[0]) || *end || errno || v < 1 || v > CLI_MAX_SLOTS)
+		return error_set(err, -EINVAL, "--slots %s: must be a number from 1 to %d", arg,
+				 CLI_MAX_SLOTS);
+	*out = (unsigned int)v;
+	return 0;
+}
+
 /* The option as the user wrote it, for messages: "--mem" for both -m and --mem. */
 static const char *cli_option_name(int c)
 {
@@ -225,6 +243,9 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			break;
 		case OPT_MAXMEM:
 			ret = cli_size_arg("maxmem", optarg, &cfg->maxmem, err);
+			break;
+		case OPT_SLOTS:
+			ret = cli_slots_arg(optarg, &cfg->slots, err);
 			break;
 		case 'g':
 			ret = cli_size_arg("granule", optarg, &cfg->granule, err);
@@ -298,6 +319,18 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 	if (cfg->maxmem && cfg->maxmem < cfg->mem) {
 		error_set(err, -EINVAL, "--maxmem %s: smaller than --mem %s",
 			  size_str(cfg->maxmem).s, size_str(cfg->mem).s);
+		return CLI_USAGE;
+	}
+	/* As QEMU's -m size,slots=N,maxmem=M: a window without slots could take no DIMM, and
+	 * slots without a window would have nothing to hold. */
+	if (cfg->maxmem > cfg->mem && !cfg->slots) {
+		error_set(err, -EINVAL, "--maxmem %s: needs --slots (how many DIMMs it takes)",
+			  size_str(cfg->maxmem).s);
+		return CLI_USAGE;
+	}
+	if (cfg->slots && cfg->maxmem <= cfg->mem) {
+		error_set(err, -EINVAL, "--slots %u: needs --maxmem larger than --mem %s",
+			  cfg->slots, size_str(cfg->mem).s);
 		return CLI_USAGE;
 	}
 	return CLI_RUN;

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 
+#define CLI_MAX_SLOTS 64 /* the DSDT's PNP0C80 devices (MEMHP_MAX_SLOTS) */
 #define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
 #define CLI_DEFAULT_MEM (256ULL << 20)
 
@@ -31,8 +32,9 @@ enum cli_console {
 
 struct cli_config {
 	uint64_t mem;
-	uint64_t maxmem;  /* 0: no hotplug window */
-	uint64_t granule; /* 0: default */
+	uint64_t maxmem;    /* 0: no hotplug window */
+	unsigned int slots; /* DIMM slots in the window; set exactly when maxmem > mem */
+	uint64_t granule;   /* 0: default */
 	unsigned int cpus;
 	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
 	const char *kernel;   /* a Linux bzImage */

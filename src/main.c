@@ -17,7 +17,10 @@ static void main_vm_config(const struct cli_config *c, struct vm_config *v)
 	};
 
 	*v = (struct vm_config){
-		.mem = {.mem = c->mem, .maxmem = c->maxmem, .granule = c->granule},
+		.mem = {.mem = c->mem,
+			.maxmem = c->maxmem,
+			.granule = c->granule,
+			.slots = c->slots},
 		.cpus = c->cpus,
 		.firmware = c->firmware,
 		.kernel = c->kernel,

@@ -17,6 +17,7 @@
 #include "kvm/vcpu.h"
 #include "mem/guestmem.h"
 #include "vm_balloon.h"
+#include "vm_dimm.h"
 #include "vm_rng.h"
 #include "x86/acpi.h"
 #include "x86/linux.h"
@@ -255,9 +256,7 @@ static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *
 	};
 	/* The DSDT always describes the memory hotplug controller and its PNP0C80 slots; the
 	 * controller must answer, or every slot would read as present from the unclaimed
-	 * ports' all-ones. With no slots configured (DIMMs come with issue 9) each reads
-	 * absent. */
-	static const struct memhp_ops no_dimm_ops = {NULL, NULL};
+	 * ports' all-ones. Slots beyond --slots read absent. */
 	const struct irq_line hp_irq = {&kvm_irq_ops, &vm->kvm, PLATFORM_MEMHP_GSI};
 	const struct vm_device memhp = {
 		.type = "memory-hotplug",
@@ -270,8 +269,10 @@ static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *
 	acpi_pm_init(&vm->pm, &sci, &pm_cb);
 	uart_init(&vm->com1, &com1_irq, &com1_be);
 	vm->debugexit = (struct debugexit){vm_debugexit, vm};
-	memhp_init(&vm->memhp, 0, &hp_irq, &no_dimm_ops, vm);
-	ret = vm_device_add(vm, &pm, err);
+	memhp_init(&vm->memhp, cfg->mem.slots, &hp_irq, &vm_dimm_memhp_ops, vm);
+	ret = vm_dimms_init(vm, err);
+	if (!ret)
+		ret = vm_device_add(vm, &pm, err);
 	if (!ret)
 		ret = vm_device_add(vm, &com1, err);
 	if (!ret)
@@ -532,6 +533,11 @@ static const struct control_ops vm_control_ops = {
 	.vcpu_info = vm_ctl_vcpu_info,
 	.quit = vm_ctl_quit,
 	.running = vm_ctl_running,
+	.memdev_add = vm_dimm_memdev_add,
+	.memdev_del = vm_dimm_memdev_del,
+	.dimm_add = vm_dimm_add,
+	.dimm_del = vm_dimm_del,
+	.dimms = vm_dimm_list,
 };
 
 static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)
@@ -592,6 +598,7 @@ void vm_destroy(struct vm *vm)
 	uart_destroy(&vm->com1);
 	acpi_pm_destroy(&vm->pm);
 	memhp_destroy(&vm->memhp);
+	vm_dimms_destroy(vm);
 	watchdog_set(&vm->teardown, "guest memory to be released");
 	memmap_destroy(&vm->mm);
 	watchdog_set(&vm->teardown, "the KVM VM to close");

@@ -33,6 +33,7 @@
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "mem/memmap.h"
+#include "vm_dimm.h"
 
 #define VM_TEARDOWN_REPORT_S 5
 
@@ -101,7 +102,8 @@ struct vm {
 	struct uart com1;
 	struct debugexit debugexit;
 	struct acpi_pm pm;
-	struct memhp memhp; /* the DSDT's memory hotplug controller; no slots yet */
+	struct memhp memhp; /* the DSDT's memory hotplug controller, --slots slots */
+	struct vm_dimms dimms;
 	struct pci_host pci;
 	bool pci_ready;		   /* pci_host_init succeeded: the PCI part needs tearing down */
 	struct vm_device *devices; /* in the order they were added */

@@ -34,7 +34,7 @@ phase "slabvm: privileges after setup"
 # With every capability at hand (root in level 1), slabvm must raise RLIMIT_MEMLOCK to
 # cover all pluggable RAM (--maxmem) before it drops them all.
 mkfifo /tmp/echo-in
-slabvm run --firmware /fw/echo.bin --mem 512M --maxmem 2G </tmp/echo-in >/tmp/echo-out &
+slabvm run --firmware /fw/echo.bin --mem 512M --maxmem 2G --slots 1 </tmp/echo-in >/tmp/echo-out &
 pid=$!
 exec 3>/tmp/echo-in
 i=0

@@ -324,11 +324,167 @@ static int cmd_human_monitor_command(void *ctx, struct json_object *args, struct
 	return vcpu_info_hmp(args, c->ops->vcpu_info, c->ctx, ret, err);
 }
 
+/* ---- DIMMs, in QEMU's shape: a memory backend object, then a pc-dimm device using it ---- */
+
+static int cmd_object_add(void *ctx, struct json_object *args, struct json_object **ret,
+			  struct error *err)
+{
+	static const char *const known[] = {"qom-type", "id", "size", NULL};
+	struct control *c = ctx;
+	const char *type, *id;
+	uint64_t size;
+	int rc;
+
+	(void)ret;
+	rc = qmp_args_check(args, known, err);
+	if (!rc)
+		rc = qmp_arg_string(args, "qom-type", true, &type, err);
+	if (rc >= 0)
+		rc = qmp_arg_string(args, "id", true, &id, err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(type, "memory-backend-memfd") && strcmp(type, "memory-backend-ram"))
+		return error_set(err, -EINVAL,
+				 "Object type '%s' is not supported: memory-backend-memfd or "
+				 "memory-backend-ram",
+				 type);
+	rc = qmp_arg_u64(args, "size", true, &size, err);
+	if (rc < 0)
+		return rc;
+	return c->ops->memdev_add(c->ctx, type, id, size, err);
+}
+
+static int cmd_object_del(void *ctx, struct json_object *args, struct json_object **ret,
+			  struct error *err)
+{
+	static const char *const known[] = {"id", NULL};
+	struct control *c = ctx;
+	const char *id;
+	int rc;
+
+	(void)ret;
+	rc = qmp_args_check(args, known, err);
+	if (!rc)
+		rc = qmp_arg_string(args, "id", true, &id, err);
+	if (rc < 0)
+		return rc;
+	return c->ops->memdev_del(c->ctx, id, err);
+}
+
+static int cmd_device_add(void *ctx, struct json_object *args, struct json_object **ret,
+			  struct error *err)
+{
+	static const char *const known[] = {"driver", "id", "memdev", "addr", "slot", NULL};
+	struct control *c = ctx;
+	const char *driver, *id, *memdev;
+	uint64_t addr = 0;
+	int64_t slot = -1;
+	int rc;
+
+	(void)ret;
+	rc = qmp_args_check(args, known, err);
+	if (!rc)
+		rc = qmp_arg_string(args, "driver", true, &driver, err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(driver, "pc-dimm"))
+		return error_set(err, -EINVAL, "Parameter 'driver' expects pc-dimm, not '%s'",
+				 driver);
+	rc = qmp_arg_string(args, "id", true, &id, err);
+	if (rc >= 0)
+		rc = qmp_arg_string(args, "memdev", true, &memdev, err);
+	if (rc >= 0)
+		rc = qmp_arg_u64(args, "addr", false, &addr, err);
+	if (rc >= 0)
+		rc = qmp_arg_int(args, "slot", false, &slot, err);
+	if (rc < 0)
+		return rc;
+	/* QEMU's slot -1 is its default: any free slot. */
+	if (slot < -1 || slot >= CONTROL_MAX_DIMMS)
+		return error_set(err, -EINVAL, "Parameter 'slot' %lld: must be from 0 to %d",
+				 (long long)slot, CONTROL_MAX_DIMMS - 1);
+	return c->ops->dimm_add(c->ctx, id, memdev, addr, slot < 0 ? UINT32_MAX : (uint32_t)slot,
+				err);
+}
+
+static int cmd_device_del(void *ctx, struct json_object *args, struct json_object **ret,
+			  struct error *err)
+{
+	static const char *const known[] = {"id", NULL};
+	struct control *c = ctx;
+	const char *id;
+	int rc;
+
+	(void)ret;
+	rc = qmp_args_check(args, known, err);
+	if (!rc)
+		rc = qmp_arg_string(args, "id", true, &id, err);
+	if (rc < 0)
+		return rc;
+	return c->ops->dimm_del(c->ctx, id, err);
+}
+
+static int cmd_query_memory_devices(void *ctx, struct json_object *args, struct json_object **ret,
+				    struct error *err)
+{
+	struct control *c = ctx;
+	struct control_dimms d;
+	struct json_object *list;
+	unsigned int i;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	c->ops->dimms(c->ctx, &d);
+	list = json_object_new_array();
+	for (i = 0; i < d.n; i++) {
+		const struct control_dimm *m = &d.dimm[i];
+		struct json_object *data = json_object_new_object();
+		struct json_object *dev = json_object_new_object();
+		char path[CONTROL_MAX_PATH];
+
+		snprintf(path, sizeof(path), "/objects/%s", m->memdev);
+		json_object_object_add(data, "id", json_object_new_string(m->id));
+		json_object_object_add(data, "addr", json_object_new_uint64(m->addr));
+		json_object_object_add(data, "size", json_object_new_uint64(m->size));
+		json_object_object_add(data, "slot", json_object_new_int(m->slot));
+		json_object_object_add(data, "node", json_object_new_int(0));
+		json_object_object_add(data, "memdev", json_object_new_string(path));
+		json_object_object_add(data, "hotplugged", json_object_new_boolean(true));
+		json_object_object_add(data, "hotpluggable", json_object_new_boolean(true));
+		json_object_object_add(dev, "type", json_object_new_string("dimm"));
+		json_object_object_add(dev, "data", data);
+		json_object_array_add(list, dev);
+	}
+	*ret = list;
+	return 0;
+}
+
+static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
+					 struct json_object **ret, struct error *err)
+{
+	struct control *c = ctx;
+	struct control_dimms d;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	c->ops->dimms(c->ctx, &d);
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "base-memory", json_object_new_uint64(d.base_memory));
+	json_object_object_add(*ret, "plugged-memory", json_object_new_uint64(d.plugged_memory));
+	return 0;
+}
+
 static const struct qmp_command control_commands[] = {
 	{"balloon", cmd_balloon},
+	{"device_add", cmd_device_add},
+	{"device_del", cmd_device_del},
 	{"human-monitor-command", cmd_human_monitor_command},
+	{"object-add", cmd_object_add},
+	{"object-del", cmd_object_del},
 	{"query-balloon", cmd_query_balloon},
 	{"query-granules", cmd_query_granules},
+	{"query-memory-devices", cmd_query_memory_devices},
+	{"query-memory-size-summary", cmd_query_memory_size_summary},
 	{"query-status", cmd_query_status},
 	{"query-version", cmd_query_version},
 	{"qom-get", cmd_qom_get},
@@ -613,6 +769,41 @@ void control_shutdown_event(struct control *c, enum stop_reason reason)
 	json_object_object_add(data, "reason",
 			       json_object_new_string(control_shutdown[reason].reason));
 	control_event(c, "SHUTDOWN", data);
+}
+
+void control_device_deleted_event(struct control *c, const char *id)
+{
+	struct json_object *data;
+	char path[CONTROL_MAX_PATH];
+
+	if (!c->ops)
+		return;
+	data = json_object_new_object();
+	snprintf(path, sizeof(path), CONTROL_QOM_PERIPHERAL "%s", id);
+	json_object_object_add(data, "device", json_object_new_string(id));
+	json_object_object_add(data, "path", json_object_new_string(path));
+	control_event(c, "DEVICE_DELETED", data);
+}
+
+void control_acpi_ost_event(struct control *c, const char *id, unsigned int slot, uint32_t source,
+			    uint32_t status)
+{
+	struct json_object *data, *info;
+	char name[16];
+
+	if (!c->ops)
+		return;
+	data = json_object_new_object();
+	info = json_object_new_object();
+	snprintf(name, sizeof(name), "%u", slot);
+	if (id)
+		json_object_object_add(info, "device", json_object_new_string(id));
+	json_object_object_add(info, "slot", json_object_new_string(name));
+	json_object_object_add(info, "slot-type", json_object_new_string("DIMM"));
+	json_object_object_add(info, "source", json_object_new_int64(source));
+	json_object_object_add(info, "status", json_object_new_int64(status));
+	json_object_object_add(data, "info", info);
+	control_event(c, "ACPI_DEVICE_OST", data);
 }
 
 void control_destroy(struct control *c)

@@ -32,6 +32,7 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_QUEUED (1024 * 1024) /* output a client may leave unread */
 #define CONTROL_QOM_PERIPHERAL "/machine/peripheral/"
+#define CONTROL_MAX_PATH 256 /* a QOM path built from an id */
 
 /* The balloon as QMP shows it. */
 struct control_balloon {
@@ -57,6 +58,23 @@ struct control_memory {
 	struct control_region region[MEMMAP_MAX_REGIONS];
 };
 
+/* A pc-dimm as query-memory-devices shows it. */
+struct control_dimm {
+	const char *id;
+	const char *memdev; /* the backend's id; its QOM path is /objects/ + memdev */
+	uint64_t addr, size;
+	unsigned int slot;
+};
+
+#define CONTROL_MAX_DIMMS 64 /* MEMHP_MAX_SLOTS */
+
+struct control_dimms {
+	uint64_t base_memory;	 /* boot RAM */
+	uint64_t plugged_memory; /* the DIMMs' total */
+	unsigned int n;
+	struct control_dimm dimm[CONTROL_MAX_DIMMS];
+};
+
 /* What the control plane asks of the VM; ctx is the VM's. */
 struct control_ops {
 	/* Fills out and returns true, or returns false when the VM has no balloon. */
@@ -74,6 +92,18 @@ struct control_ops {
 	void (*quit)(void *ctx);
 	/* Whether the VM still runs (it has not begun to stop). */
 	bool (*running)(void *ctx);
+	/* DIMMs (object-add, object-del, device_add, device_del). The VM checks and names what
+	 * it refuses; on an error nothing changes. dimm_add: addr 0 places first fit, slot
+	 * UINT32_MAX takes the lowest free one; the guest is told once the DIMM is mapped.
+	 * dimm_del asks the guest; DEVICE_DELETED follows when it lets the DIMM go. */
+	int (*memdev_add)(void *ctx, const char *type, const char *id, uint64_t size,
+			  struct error *err);
+	int (*memdev_del)(void *ctx, const char *id, struct error *err);
+	int (*dimm_add)(void *ctx, const char *id, const char *memdev, uint64_t addr, uint32_t slot,
+			struct error *err);
+	int (*dimm_del)(void *ctx, const char *id, struct error *err);
+	/* Fills out; the strings stay valid until the next op. */
+	void (*dimms)(void *ctx, struct control_dimms *out);
 };
 
 struct control;
@@ -109,6 +139,11 @@ void control_event(struct control *c, const char *name, struct json_object *data
 void control_poll(struct control *c);
 /* SHUTDOWN, with QMP's reason for the stop and whether the guest asked for it. */
 void control_shutdown_event(struct control *c, enum stop_reason reason);
+/* DEVICE_DELETED for the device id; ACPI_DEVICE_OST for a DIMM's _OST report. Both do
+ * nothing when the socket is not set up. */
+void control_device_deleted_event(struct control *c, const char *id);
+void control_acpi_ost_event(struct control *c, const char *id, unsigned int slot, uint32_t source,
+			    uint32_t status);
 /* Closes every client and removes the socket file. */
 void control_destroy(struct control *c);
 

@@ -1229,8 +1229,15 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
 	/*
 	 * Allocate it all now: the guest is about to be told the memory exists, and running
 	 * out of host memory is better reported here than as a fault in the guest later.
+	 * That takes long for a large DIMM, so it runs under the read lock: device I/O goes
+	 * on meanwhile. The region is not plugged, so no other writer touches it in between
+	 * (plug, unplug and DIMM placement come from one thread, the main loop).
 	 */
+	pthread_rwlock_unlock(&mm->lock);
+	pthread_rwlock_rdlock(&mm->lock);
 	ret = mm->backing->populate(mm->backing_opaque, r, 0, r->size);
+	pthread_rwlock_unlock(&mm->lock);
+	pthread_rwlock_wrlock(&mm->lock);
 	if (ret) {
 		error_set(err, ret, "DIMM slot %u: cannot allocate %s: %s", index,
 			  size_str(r->size).s, strerror(-ret));

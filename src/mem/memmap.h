@@ -29,8 +29,8 @@
  *
  * Locking: functions that change the map take mm->lock for writing; guestmem readers hold
  * it shared. Do not call a map-changing function while holding guestmem_lock. Listener
- * callbacks and backing ops run with the lock held for writing: they must not call back
- * into the map or guestmem.
+ * callbacks and backing ops run with the lock held for writing (a DIMM's populate: for
+ * reading, see memmap_plug): they must not call back into the map or guestmem.
  */
 #ifndef SLABVM_MEMMAP_H
 #define SLABVM_MEMMAP_H
@@ -217,7 +217,9 @@ int memmap_start(struct memmap *mm, struct error *err);
 
 /*
  * DIMM plug: create and populate backing, map every granule, region_add. index is the
- * region index of a DIMM slot; the map must be started.
+ * region index of a DIMM slot; the map must be started. The populate runs with the lock
+ * held only for reading, so that device I/O does not stall behind a large DIMM; plug,
+ * unplug and memmap_dimm_add/remove must all be called from one thread.
  */
 int memmap_plug(struct memmap *mm, unsigned int index, struct error *err);
 /*

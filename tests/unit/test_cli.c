@@ -60,7 +60,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg.console, CLI_CONSOLE_STDIO);
 	assert_int_equal(PARSE(&cfg, &err, "run", "--mem", "1G", "--granule", "4K", "-c", "4",
 			       "--firmware", "x.bin", "--cmdline", "exit=3", "--maxmem=8G",
-			       "--console", "file:/tmp/out"),
+			       "--slots", "4", "--console", "file:/tmp/out"),
 			 CLI_RUN);
 	assert_int_equal(cfg.mem, 1ULL << 30);
 	assert_int_equal(cfg.granule, 4096);
@@ -68,6 +68,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.firmware, "x.bin");
 	assert_string_equal(cfg.cmdline, "exit=3");
 	assert_int_equal(cfg.maxmem, 8ULL << 30);
+	assert_int_equal(cfg.slots, 4);
 	assert_int_equal(cfg.console, CLI_CONSOLE_FILE);
 	assert_string_equal(cfg.console_path, "/tmp/out");
 	assert_int_equal(PARSE(&cfg, &err, "run", "-k", "bzImage", "--initrd", "rd.gz", "--cmdline",
@@ -115,6 +116,12 @@ static void test_bad(void **state)
 	EXPECT_USAGE("--granule", "2X", "run", "--granule", "2X");
 	EXPECT_USAGE("--maxmem", "too large", "run", "--maxmem", "99999999999999999999");
 	EXPECT_USAGE("--maxmem 128M", "--mem 256M", "run", "--maxmem", "128M");
+	EXPECT_USAGE("--maxmem 1G", "needs --slots", "run", "--maxmem", "1G");
+	EXPECT_USAGE("--slots 2", "needs --maxmem", "run", "--slots", "2");
+	EXPECT_USAGE("--slots 2", "needs --maxmem", "run", "--slots", "2", "--maxmem", "256M");
+	EXPECT_USAGE("--slots 0", "1 to 64", "run", "--slots", "0", "--maxmem", "1G");
+	EXPECT_USAGE("--slots 65", "1 to 64", "run", "--slots", "65", "--maxmem", "1G");
+	EXPECT_USAGE("--slots x", "1 to 64", "run", "--slots", "x", "--maxmem", "1G");
 	EXPECT_USAGE("--cpus", "0", "run", "--cpus", "0");
 	EXPECT_USAGE("--cpus", "256", "run", "--cpus", "256");
 	EXPECT_USAGE("--cpus", "2x", "run", "--cpus", "2x");

@@ -38,6 +38,13 @@ struct fake {
 	int quit_calls;
 	bool running;
 	unsigned int vcpu_parts;
+	/* DIMM ops: the last call's arguments, and an error to answer with */
+	int dimm_calls;
+	char dimm_op[16], dimm_type[32], dimm_id[32], dimm_memdev[32];
+	uint64_t dimm_size, dimm_addr;
+	uint32_t dimm_slot;
+	int dimm_ret;
+	struct control_dimms dimms;
 };
 
 static bool fake_balloon_info(void *ctx, struct control_balloon *out)
@@ -117,7 +124,60 @@ static bool fake_running(void *ctx)
 	return f->running;
 }
 
+static int fake_dimm_call(struct fake *f, const char *op, const char *id, struct error *err)
+{
+	f->dimm_calls++;
+	snprintf(f->dimm_op, sizeof(f->dimm_op), "%s", op);
+	snprintf(f->dimm_id, sizeof(f->dimm_id), "%s", id);
+	if (f->dimm_ret)
+		return error_set(err, f->dimm_ret, "%s %s: refused", op, id);
+	return 0;
+}
+
+static int fake_memdev_add(void *ctx, const char *type, const char *id, uint64_t size,
+			   struct error *err)
+{
+	struct fake *f = ctx;
+
+	snprintf(f->dimm_type, sizeof(f->dimm_type), "%s", type);
+	f->dimm_size = size;
+	return fake_dimm_call(f, "memdev_add", id, err);
+}
+
+static int fake_memdev_del(void *ctx, const char *id, struct error *err)
+{
+	return fake_dimm_call(ctx, "memdev_del", id, err);
+}
+
+static int fake_dimm_add(void *ctx, const char *id, const char *memdev, uint64_t addr,
+			 uint32_t slot, struct error *err)
+{
+	struct fake *f = ctx;
+
+	snprintf(f->dimm_memdev, sizeof(f->dimm_memdev), "%s", memdev);
+	f->dimm_addr = addr;
+	f->dimm_slot = slot;
+	return fake_dimm_call(f, "dimm_add", id, err);
+}
+
+static int fake_dimm_del(void *ctx, const char *id, struct error *err)
+{
+	return fake_dimm_call(ctx, "dimm_del", id, err);
+}
+
+static void fake_dimms(void *ctx, struct control_dimms *out)
+{
+	struct fake *f = ctx;
+
+	*out = f->dimms;
+}
+
 static const struct control_ops fake_ops = {
+	.memdev_add = fake_memdev_add,
+	.memdev_del = fake_memdev_del,
+	.dimm_add = fake_dimm_add,
+	.dimm_del = fake_dimm_del,
+	.dimms = fake_dimms,
 	.balloon_info = fake_balloon_info,
 	.balloon_set = fake_balloon_set,
 	.balloon_stats_interval = fake_balloon_stats_interval,
@@ -325,9 +385,24 @@ static int teardown(void **state)
 static void test_query_commands(void **state)
 {
 	static const char *const want[] = {
-		"qmp_capabilities", "query-commands", "balloon",      "human-monitor-command",
-		"query-balloon",    "query-granules", "query-status", "query-version",
-		"qom-get",	    "qom-set",	      "quit",	      "system_powerdown",
+		"qmp_capabilities",
+		"query-commands",
+		"balloon",
+		"human-monitor-command",
+		"query-balloon",
+		"query-granules",
+		"query-status",
+		"query-version",
+		"qom-get",
+		"qom-set",
+		"quit",
+		"system_powerdown",
+		"object-add",
+		"object-del",
+		"device_add",
+		"device_del",
+		"query-memory-devices",
+		"query-memory-size-summary",
 	};
 	struct env *e = *state;
 	struct json_object *r = execute(e, "query-commands", NULL), *list = ret_of(r);
@@ -677,8 +752,8 @@ static void test_unknown_command(void **state)
 {
 	struct env *e = *state;
 
-	expect_error(execute(e, "device_add", NULL), "CommandNotFound",
-		     "The command device_add has not been found");
+	expect_error(execute(e, "device_list_properties", NULL), "CommandNotFound",
+		     "The command device_list_properties has not been found");
 }
 
 /* BALLOON_CHANGE once per new size, with the size clamped like query-balloon's. */
@@ -706,6 +781,169 @@ static void test_balloon_change(void **state)
 	ev = recv_msg(e);
 	assert_string_equal(json_object_get_string(get(ev, "event")), "BALLOON_CHANGE");
 	assert_int_equal(u64(get(ev, "data"), "actual"), 0);
+	json_object_put(ev);
+}
+
+/* object-add and object-del pass a memory backend to the VM; errors change nothing. */
+static void test_object_add_del(void **state)
+{
+	struct env *e = *state;
+	struct fake *f = &e->f;
+
+	expect_ok(execute(e, "object-add",
+			  "{\"qom-type\": \"memory-backend-memfd\", \"id\": \"m1\", "
+			  "\"size\": 268435456}"));
+	assert_string_equal(f->dimm_op, "memdev_add");
+	assert_string_equal(f->dimm_type, "memory-backend-memfd");
+	assert_string_equal(f->dimm_id, "m1");
+	assert_int_equal(f->dimm_size, 256 * MiB);
+	expect_ok(execute(e, "object-add",
+			  "{\"qom-type\": \"memory-backend-ram\", \"id\": \"m2\", "
+			  "\"size\": 134217728}"));
+	assert_string_equal(f->dimm_type, "memory-backend-ram");
+	assert_int_equal(f->dimm_calls, 2);
+
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-file\", \"id\": \"m3\", "
+			     "\"size\": 134217728}"),
+		     "GenericError", "memory-backend-file");
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\"}"),
+		     "GenericError", "size");
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\", \"size\": -1}"),
+		     "GenericError", "size");
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", \"size\": 134217728}"),
+		     "GenericError", "id");
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m3\", \"size\": 1, \"x\": 1}"),
+		     "GenericError", "'x'");
+	assert_int_equal(f->dimm_calls, 2);
+	f->dimm_ret = -EEXIST;
+	expect_error(execute(e, "object-add",
+			     "{\"qom-type\": \"memory-backend-ram\", "
+			     "\"id\": \"m1\", \"size\": 134217728}"),
+		     "GenericError", "memdev_add m1: refused");
+
+	f->dimm_ret = 0;
+	expect_ok(execute(e, "object-del", "{\"id\": \"m2\"}"));
+	assert_string_equal(f->dimm_op, "memdev_del");
+	assert_string_equal(f->dimm_id, "m2");
+	expect_error(execute(e, "object-del", NULL), "GenericError", "id");
+	f->dimm_ret = -EBUSY;
+	expect_error(execute(e, "object-del", "{\"id\": \"m1\"}"), "GenericError",
+		     "memdev_del m1: refused");
+}
+
+/* device_add of a pc-dimm (addr and slot optional) and device_del. */
+static void test_device_add_del(void **state)
+{
+	struct env *e = *state;
+	struct fake *f = &e->f;
+
+	expect_ok(execute(e, "device_add",
+			  "{\"driver\": \"pc-dimm\", \"id\": \"d1\", \"memdev\": \"m1\"}"));
+	assert_string_equal(f->dimm_op, "dimm_add");
+	assert_string_equal(f->dimm_id, "d1");
+	assert_string_equal(f->dimm_memdev, "m1");
+	assert_int_equal(f->dimm_addr, 0);
+	assert_int_equal(f->dimm_slot, UINT32_MAX);
+	expect_ok(execute(e, "device_add",
+			  "{\"driver\": \"pc-dimm\", \"id\": \"d2\", \"memdev\": \"m2\", "
+			  "\"addr\": 8589934592, \"slot\": 3}"));
+	assert_int_equal(f->dimm_addr, 8ULL << 30);
+	assert_int_equal(f->dimm_slot, 3);
+	assert_int_equal(f->dimm_calls, 2);
+
+	expect_error(execute(e, "device_add", "{\"driver\": \"virtio-net-pci\", \"id\": \"n\"}"),
+		     "GenericError", "virtio-net-pci");
+	expect_error(execute(e, "device_add", "{\"driver\": \"pc-dimm\", \"id\": \"d3\"}"),
+		     "GenericError", "memdev");
+	expect_error(execute(e, "device_add",
+			     "{\"driver\": \"pc-dimm\", \"id\": \"d3\", \"memdev\": \"m3\", "
+			     "\"slot\": 64}"),
+		     "GenericError", "'slot' 64");
+	expect_error(execute(e, "device_add",
+			     "{\"driver\": \"pc-dimm\", \"id\": \"d3\", \"memdev\": \"m3\", "
+			     "\"addr\": \"x\"}"),
+		     "GenericError", "addr");
+	assert_int_equal(f->dimm_calls, 2);
+	f->dimm_ret = -ENOSPC;
+	expect_error(execute(e, "device_add",
+			     "{\"driver\": \"pc-dimm\", \"id\": \"d3\", \"memdev\": \"m3\"}"),
+		     "GenericError", "dimm_add d3: refused");
+
+	f->dimm_ret = 0;
+	expect_ok(execute(e, "device_del", "{\"id\": \"d1\"}"));
+	assert_string_equal(f->dimm_op, "dimm_del");
+	assert_string_equal(f->dimm_id, "d1");
+	expect_error(execute(e, "device_del", "{}"), "GenericError", "id");
+	f->dimm_ret = -ENODEV;
+	expect_error(execute(e, "device_del", "{\"id\": \"d9\"}"), "DeviceNotFound",
+		     "dimm_del d9: refused");
+}
+
+static void test_query_memory_devices(void **state)
+{
+	struct env *e = *state;
+	struct json_object *r, *list, *data;
+
+	r = execute(e, "query-memory-devices", NULL);
+	assert_int_equal(json_object_array_length(ret_of(r)), 0);
+	json_object_put(r);
+	e->f.dimms = (struct control_dimms){
+		RAM,
+		384 * MiB,
+		2,
+		{{"d1", "m1", 4ULL << 30, 256 * MiB, 0}, {"d2", "m2", 5ULL << 30, 128 * MiB, 3}}};
+	r = execute(e, "query-memory-devices", NULL);
+	list = ret_of(r);
+	assert_int_equal(json_object_array_length(list), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(list, 0), "type")),
+			    "dimm");
+	data = get(json_object_array_get_idx(list, 1), "data");
+	assert_string_equal(json_object_get_string(get(data, "id")), "d2");
+	assert_string_equal(json_object_get_string(get(data, "memdev")), "/objects/m2");
+	assert_int_equal(u64(data, "addr"), 5ULL << 30);
+	assert_int_equal(u64(data, "size"), 128 * MiB);
+	assert_int_equal(u64(data, "slot"), 3);
+	assert_true(json_object_get_boolean(get(data, "hotplugged")));
+	json_object_put(r);
+	expect_error(execute(e, "query-memory-devices", "{\"x\": 1}"), "GenericError", "'x'");
+
+	r = execute(e, "query-memory-size-summary", NULL);
+	assert_int_equal(u64(ret_of(r), "base-memory"), RAM);
+	assert_int_equal(u64(ret_of(r), "plugged-memory"), 384 * MiB);
+	json_object_put(r);
+	expect_error(execute(e, "query-memory-size-summary", "{\"x\": 1}"), "GenericError", "'x'");
+}
+
+static void test_dimm_events(void **state)
+{
+	struct env *e = *state;
+	struct json_object *ev, *info;
+
+	control_device_deleted_event(&e->c, "d1");
+	ev = recv_msg(e);
+	assert_string_equal(json_object_get_string(get(ev, "event")), "DEVICE_DELETED");
+	assert_string_equal(json_object_get_string(get(get(ev, "data"), "device")), "d1");
+	assert_string_equal(json_object_get_string(get(get(ev, "data"), "path")),
+			    "/machine/peripheral/d1");
+	json_object_put(ev);
+
+	control_acpi_ost_event(&e->c, "d2", 5, 3, 0x82);
+	ev = recv_msg(e);
+	assert_string_equal(json_object_get_string(get(ev, "event")), "ACPI_DEVICE_OST");
+	info = get(get(ev, "data"), "info");
+	assert_string_equal(json_object_get_string(get(info, "device")), "d2");
+	assert_string_equal(json_object_get_string(get(info, "slot")), "5");
+	assert_string_equal(json_object_get_string(get(info, "slot-type")), "DIMM");
+	assert_int_equal(u64(info, "source"), 3);
+	assert_int_equal(u64(info, "status"), 0x82);
 	json_object_put(ev);
 }
 
@@ -896,6 +1134,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balloon_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_reasons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_object_add_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_add_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_memory_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dimm_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_need_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_that_never_reads, setup, teardown),

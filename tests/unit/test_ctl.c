@@ -27,6 +27,9 @@ static void test_requests(void **state)
 	char *c[] = {"x", "s=hello world", "t=true", "n=null", "q=\"7\"", "f=1.5", "neg=-3"};
 	char *hmp[] = {"human-monitor-command", "command-line=info registers -a"};
 	char *partial[] = {"x", "a=1 2", "b=true story", "c=nan", "d=Infinity", "e= 5 "};
+	char *obj[] = {"object-add", "qom-type=memory-backend-memfd", "id=m1", "size=8589934592"};
+	char *dimm[] = {"device_add", "driver=pc-dimm",	 "id=d1",
+			"memdev=m1",  "addr=4294967296", "slot=3"};
 
 	(void)state;
 	assert_string_equal(request(2, a, &req),
@@ -48,6 +51,15 @@ static void test_requests(void **state)
 	assert_string_equal(request(2, hmp, &req),
 			    "{\"execute\":\"human-monitor-command\",\"arguments\":"
 			    "{\"command-line\":\"info registers -a\"}}");
+	json_object_put(req);
+	/* DIMMs: dashed names, sizes and addresses beyond 32 bits. */
+	assert_string_equal(request(4, obj, &req),
+			    "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":"
+			    "\"memory-backend-memfd\",\"id\":\"m1\",\"size\":8589934592}}");
+	json_object_put(req);
+	assert_string_equal(request(6, dimm, &req),
+			    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"pc-dimm\","
+			    "\"id\":\"d1\",\"memdev\":\"m1\",\"addr\":4294967296,\"slot\":3}}");
 	json_object_put(req);
 }
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""DIMM hot-plug and hot-unplug through the memory hotplug controller's registers: the dimm
+guest (firmware/dimm.c) polls the controller on commands from this script. A DIMM plugged
+over QMP shows up with its base and size, and the guest writes and reads all of it; a
+refused unplug (the guest's _OST: device busy) brings ACPI_DEVICE_OST and leaves the DIMM
+plugged and usable; an accepted one (_EJ0) brings DEVICE_DELETED and an empty
+query-memory-devices, after which the backend can be deleted and the slot used again.
+
+usage: test_dimm.py SLABVM DIMM_BIN
+"""
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+
+import guestrun
+from guestrun import MiB
+
+GiB = 1024 * MiB
+DIMM = 256 * MiB
+WINDOW_BASE = 4 * GiB  # the hotplug window starts on the first 1 GiB boundary above 4 GiB
+
+
+class Client:
+    """A QMP client that keeps the events it reads past."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.buf = b""
+        self.events = []
+        self.dec = json.JSONDecoder()
+        self.recv()  # the greeting
+        assert self.execute("qmp_capabilities") == {"return": {}}
+
+    def recv(self):
+        while True:
+            text = self.buf.decode().lstrip()
+            if text:
+                try:
+                    obj, end = self.dec.raw_decode(text)
+                    self.buf = text[end:].encode()
+                    return obj
+                except ValueError:
+                    pass
+            data = self.s.recv(65536)
+            assert data, "the server closed the connection"
+            self.buf += data
+
+    def execute(self, cmd, **args):
+        req = {"execute": cmd}
+        if args:
+            req["arguments"] = args
+        self.s.sendall((json.dumps(req) + "\n").encode())
+        while True:
+            obj = self.recv()
+            if "event" in obj:
+                self.events.append(obj)
+            else:
+                return obj
+
+    def ok(self, cmd, **args):
+        r = self.execute(cmd, **args)
+        assert "return" in r, "%s %r: %r" % (cmd, args, r)
+        return r["return"]
+
+    def event(self, name, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name:
+                    return self.events.pop(i)["data"]
+            self.s.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                obj = self.recv()
+            except socket.timeout:
+                raise AssertionError("no %s event; have %r" % (name, self.events))
+            self.events.append(obj)
+
+
+def command(g, c, start):
+    """Sends a command to the guest; returns its output and the offset past it."""
+    g.send(c.encode())
+    end = g.wait_for("done %s\n" % c, start=start)
+    return g.stdout()[start:end], end
+
+
+def test_plug_refuse_eject():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "vm.sock")
+        args = ["--firmware", DIMM_BIN, "--mem", "256M", "--maxmem", "%dM" % (1024 + 256),
+                "--slots", "2", "--qmp", path]
+        with guestrun.Guest(SLABVM, args) as g:
+            at = g.wait_for("dimm: ready\n")
+            c = Client(path)
+            c.ok("object-add", **{"qom-type": "memory-backend-memfd", "id": "m1",
+                                  "size": DIMM})
+            c.ok("device_add", driver="pc-dimm", id="d1", memdev="m1")
+            devs = c.ok("query-memory-devices")
+            assert [(x["data"]["id"], x["data"]["addr"], x["data"]["size"]) for x in devs] \
+                == [("d1", WINDOW_BASE, DIMM)], devs
+            out, at = command(g, "p", at)
+            want = "plugged 0 0x%x 0x%x ok" % (WINDOW_BASE, DIMM)
+            assert want in out, "guest said %r, want %r" % (out, want)
+            summary = c.ok("query-memory-size-summary")
+            assert summary == {"base-memory": 256 * MiB, "plugged-memory": DIMM}, summary
+
+            # Refused: the DIMM stays, usable.
+            c.ok("device_del", id="d1")
+            out, at = command(g, "r", at)
+            assert "refused 0" in out, out
+            ost = c.event("ACPI_DEVICE_OST")["info"]
+            assert (ost["device"], ost["slot"], ost["source"], ost["status"]) == \
+                ("d1", "0", 3, 0x82), ost
+            assert len(c.ok("query-memory-devices")) == 1
+            out, at = command(g, "c", at)
+            assert "checked 0 ok" in out, out
+            r = c.execute("object-del", id="m1")
+            assert "in use" in r["error"]["desc"], r
+
+            # Accepted.
+            c.ok("device_del", id="d1")
+            out, at = command(g, "e", at)
+            assert "ejected 0" in out, out
+            deleted = c.event("DEVICE_DELETED")
+            assert deleted == {"device": "d1", "path": "/machine/peripheral/d1"}, deleted
+            assert c.ok("query-memory-devices") == []
+            out, at = command(g, "c", at)
+            assert "checked" not in out, "an ejected DIMM is still enabled: %r" % out
+            c.ok("object-del", id="m1")
+
+            # The slot and the window take a DIMM again.
+            c.ok("object-add", **{"qom-type": "memory-backend-ram", "id": "m2",
+                                  "size": DIMM})
+            c.ok("device_add", driver="pc-dimm", id="d2", memdev="m2")
+            out, at = command(g, "p", at)
+            assert want in out, "guest said %r, want %r" % (out, want)
+            g.send(b"q")
+            assert g.wait() == 0, g.report()
+
+
+def test_refusals():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "vm.sock")
+        args = ["--firmware", DIMM_BIN, "--mem", "256M", "--maxmem", "%dM" % (256 + 256),
+                "--slots", "1", "--qmp", path]
+        with guestrun.Guest(SLABVM, args) as g:
+            g.wait_for("dimm: ready\n")
+            c = Client(path)
+            c.ok("object-add", **{"qom-type": "memory-backend-memfd", "id": "big",
+                                  "size": 512 * MiB})
+            c.ok("object-add", **{"qom-type": "memory-backend-memfd", "id": "m1",
+                                  "size": DIMM})
+            c.ok("object-add", **{"qom-type": "memory-backend-memfd", "id": "m2",
+                                  "size": DIMM})
+            for args, text in [
+                    ({"id": "d1", "memdev": "nope"}, "nope"),
+                    ({"id": "d1", "memdev": "big"}, "512M"),
+                    ({"id": "d1", "memdev": "m1", "addr": WINDOW_BASE + MiB}, "0x100100000"),
+                    ({"id": "d1", "memdev": "m1", "slot": 1}, "slot 1")]:
+                r = c.execute("device_add", driver="pc-dimm", **args)
+                assert "error" in r and text in r["error"]["desc"], (args, r)
+                assert c.ok("query-memory-devices") == [], args
+            c.ok("device_add", driver="pc-dimm", id="d1", memdev="m1")
+            r = c.execute("device_add", driver="pc-dimm", id="d2", memdev="m2")
+            assert "no free range" in r["error"]["desc"], r
+            r = c.execute("device_add", driver="pc-dimm", id="d1", memdev="m2")
+            assert "Duplicate device ID 'd1'" in r["error"]["desc"], r
+            r = c.execute("device_del", id="d2")
+            assert r["error"]["class"] == "DeviceNotFound", r
+            assert len(c.ok("query-memory-devices")) == 1
+            g.send(b"q")
+            assert g.wait() == 0, g.report()
+
+
+if __name__ == "__main__":
+    SLABVM, DIMM_BIN = sys.argv[1:3]
+    guestrun.main([("plug, refuse, eject", test_plug_refuse_eject),
+                   ("refusals", test_refusals)])
