@@ -15,6 +15,7 @@
 
 #define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
 #define CLI_DEFAULT_MEM (256ULL << 20)
+#define CLI_MAX_VFIO 16 /* as many devices as one vfio container holds */
 
 enum cli_action {
 	CLI_RUN,
@@ -45,6 +46,9 @@ struct cli_config {
 	bool balloon_deflate_on_oom;
 	bool balloon_free_page_reporting;
 	const char *qmp; /* control socket path */
+	/* --vfio BDFs in order, as given: the vfio layer parses them when it opens them */
+	unsigned int nvfio;
+	const char *vfio[CLI_MAX_VFIO];
 };
 
 enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err);

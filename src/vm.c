@@ -18,6 +18,7 @@
 #include "mem/guestmem.h"
 #include "vm_balloon.h"
 #include "vm_rng.h"
+#include "vm_vfio.h"
 #include "x86/acpi.h"
 #include "x86/linux.h"
 #include "x86/platform.h"
@@ -278,6 +279,8 @@ static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *
 		ret = vm_device_add(vm, &debugexit, err);
 	if (!ret)
 		ret = vm_device_add(vm, &memhp, err);
+	if (!ret)
+		ret = vm_vfio_add(vm, cfg, err);
 	if (!ret)
 		ret = vm_pci(vm, cfg, err);
 	return ret;
