@@ -34,6 +34,8 @@ const char cli_usage[] =
 	"                        stats, deflate-on-oom, free-page-reporting (default: stats,\n"
 	"                        free-page-reporting; deflate-on-oom is off as in QEMU)\n"
 	"      --qmp PATH        QMP control socket (mode 0600); see also: slabvm ctl\n"
+	"      --vfio BDF        assign the host PCI function BDF (0000:00:03.0 or 00:03.0),\n"
+	"                        bound to vfio-pci; repeatable\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
 	"\n"
@@ -48,6 +50,7 @@ enum {
 	OPT_BALLOON,
 	OPT_QMP,
 	OPT_SLOTS,
+	OPT_VFIO,
 };
 
 static const struct option cli_options[] = {
@@ -63,6 +66,7 @@ static const struct option cli_options[] = {
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
 	{"qmp", required_argument, NULL, OPT_QMP},
 	{"slots", required_argument, NULL, OPT_SLOTS},
+	{"vfio", required_argument, NULL, OPT_VFIO},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -281,6 +285,15 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			if (!*optarg)
 				ret = error_set(err, -EINVAL, "--qmp: empty socket path");
 			cfg->qmp = optarg;
+			break;
+		case OPT_VFIO:
+			if (!*optarg)
+				ret = error_set(err, -EINVAL, "--vfio: empty device address");
+			else if (cfg->nvfio == CLI_MAX_VFIO)
+				ret = error_set(err, -EINVAL, "--vfio %s: at most %u devices",
+						optarg, CLI_MAX_VFIO);
+			else
+				cfg->vfio[cfg->nvfio++] = optarg;
 			break;
 		case 'h':
 			return CLI_HELP;

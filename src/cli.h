@@ -16,6 +16,7 @@
 #define CLI_MAX_SLOTS 64 /* the DSDT's PNP0C80 devices (MEMHP_MAX_SLOTS) */
 #define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
 #define CLI_DEFAULT_MEM (256ULL << 20)
+#define CLI_MAX_VFIO 16 /* as many devices as one vfio container holds */
 
 enum cli_action {
 	CLI_RUN,
@@ -47,6 +48,9 @@ struct cli_config {
 	bool balloon_deflate_on_oom;
 	bool balloon_free_page_reporting;
 	const char *qmp; /* control socket path */
+	/* --vfio BDFs in order, as given: the vfio layer parses them when it opens them */
+	unsigned int nvfio;
+	const char *vfio[CLI_MAX_VFIO];
 };
 
 enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err);

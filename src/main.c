@@ -36,6 +36,8 @@ static void main_vm_config(const struct cli_config *c, struct vm_config *v)
 				.free_page_reporting = c->balloon_free_page_reporting,
 			},
 		.qmp = c->qmp,
+		.nvfio = c->nvfio,
+		.vfio = c->vfio,
 	};
 }
 

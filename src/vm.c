@@ -19,6 +19,7 @@
 #include "vm_balloon.h"
 #include "vm_dimm.h"
 #include "vm_rng.h"
+#include "vm_vfio.h"
 #include "x86/acpi.h"
 #include "x86/linux.h"
 #include "x86/platform.h"
@@ -279,6 +280,8 @@ static int vm_devices(struct vm *vm, const struct vm_config *cfg, struct error *
 		ret = vm_device_add(vm, &debugexit, err);
 	if (!ret)
 		ret = vm_device_add(vm, &memhp, err);
+	if (!ret)
+		ret = vm_vfio_add(vm, cfg, err);
 	if (!ret)
 		ret = vm_pci(vm, cfg, err);
 	return ret;

@@ -50,6 +50,8 @@ struct vm_config {
 	bool balloon; /* a virtio-balloon device, with balloon_cfg's features */
 	struct balloon_config balloon_cfg;
 	const char *qmp; /* control socket path, NULL for none */
+	unsigned int nvfio; /* host PCI functions to assign (--vfio), as the user wrote them */
+	const char *const *vfio;
 };
 
 /*

@@ -139,6 +139,8 @@ static void test_bad(void **state)
 	EXPECT_USAGE("--kernel", "empty", "run", "--kernel", "");
 	EXPECT_USAGE("--balloon=stats,bogus", "'bogus'", "run", "--balloon=stats,bogus");
 	EXPECT_USAGE("--qmp", "empty", "run", "--qmp", "");
+	EXPECT_USAGE("--vfio", "empty", "run", "--vfio", "");
+	EXPECT_USAGE("--vfio", "missing value", "run", "--vfio");
 }
 
 /* getopt keeps global state: a second parse must start afresh. */
@@ -157,6 +159,12 @@ static void test_balloon(void **state)
 	assert_true(cfg.balloon_free_page_reporting);
 	assert_false(cfg.balloon_deflate_on_oom);
 	assert_string_equal(cfg.qmp, "/tmp/s");
+	assert_int_equal(cfg.nvfio, 0);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--vfio", "00:03.0", "--vfio", "0000:00:04.0"),
+			 CLI_RUN);
+	assert_int_equal(cfg.nvfio, 2);
+	assert_string_equal(cfg.vfio[0], "00:03.0");
+	assert_string_equal(cfg.vfio[1], "0000:00:04.0");
 	assert_int_equal(PARSE(&cfg, &err, "run", "--balloon=deflate-on-oom"), CLI_RUN);
 	assert_true(cfg.balloon);
 	assert_false(cfg.balloon_stats);
