@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "fuzz_input.h"
 #include "x86/acpi.h"
 #include "x86/platform.h"
@@ -55,15 +56,6 @@ struct built {
 	uint64_t at[T_COUNT]; /* where each table was found, as guest addresses */
 	uint64_t len[T_COUNT];
 };
-
-static uint64_t rd(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
-}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -130,7 +122,7 @@ static const uint8_t *sdt(struct built *b, unsigned int t, uint64_t gpa, const c
 	const uint8_t *p = peek(b, gpa, HDR_LEN);
 
 	FUZZ_CHECK(!memcmp(p, sig, 4));
-	p = table(b, t, gpa, rd(p + 4, 4));
+	p = table(b, t, gpa, le_read(p + 4, 4));
 	FUZZ_CHECK(sum(p, b->len[t]) == 0);
 	FUZZ_CHECK(gpa % 16 == 0);
 	return p;
@@ -145,7 +137,7 @@ static void check_dsdt(struct built *b, uint64_t gpa)
 
 	FUZZ_CHECK(b->len[T_DSDT] == acpi_dsdt_aml_size);
 	for (i = 0; i + QWORD_MIN + sizeof(win) <= b->len[T_DSDT]; i++) {
-		for (k = 0; k < 4 && rd(p + i + QWORD_MIN + 8 * k, 8) == win[k]; k++)
+		for (k = 0; k < 4 && le_read(p + i + QWORD_MIN + 8 * k, 8) == win[k]; k++)
 			;
 		if (k == 4 && p[i] == QWORD_TAG) {
 			at = i;
@@ -162,8 +154,8 @@ static void check_dsdt(struct built *b, uint64_t gpa)
 static void check_fadt(struct built *b, uint64_t gpa)
 {
 	const uint8_t *p = sdt(b, T_FADT, gpa, "FACP");
-	uint64_t facs32 = rd(p + 36, 4), dsdt32 = rd(p + 40, 4);
-	uint64_t xfacs = rd(p + 132, 8), xdsdt = rd(p + 140, 8);
+	uint64_t facs32 = le_read(p + 36, 4), dsdt32 = le_read(p + 40, 4);
+	uint64_t xfacs = le_read(p + 132, 8), xdsdt = le_read(p + 140, 8);
 	const uint8_t *f;
 
 	FUZZ_CHECK(b->len[T_FADT] == FADT_LEN);
@@ -173,7 +165,7 @@ static void check_fadt(struct built *b, uint64_t gpa)
 	FUZZ_CHECK(!xfacs || xfacs >= FOUR_GIB);
 	FUZZ_CHECK(dsdt32 == (xdsdt < FOUR_GIB ? xdsdt : 0));
 	f = table(b, T_FACS, facs32 ? facs32 : xfacs, FACS_LEN);
-	FUZZ_CHECK(!memcmp(f, "FACS", 4) && rd(f + 4, 4) == FACS_LEN);
+	FUZZ_CHECK(!memcmp(f, "FACS", 4) && le_read(f + 4, 4) == FACS_LEN);
 	FUZZ_CHECK(b->at[T_FACS] % 64 == 0);
 	check_dsdt(b, xdsdt);
 }
@@ -186,17 +178,18 @@ static void check_madt(struct built *b, uint64_t gpa)
 	size_t off;
 
 	FUZZ_CHECK(b->len[T_MADT] == madt_len(b->cfg->ncpus));
-	FUZZ_CHECK(rd(p + 36, 4) == PLATFORM_LAPIC_BASE);
+	FUZZ_CHECK(le_read(p + 36, 4) == PLATFORM_LAPIC_BASE);
 	for (off = MADT_FIXED; off < b->len[T_MADT]; off += p[off + 1]) {
 		FUZZ_CHECK(b->len[T_MADT] - off >= 2 && p[off + 1] >= 2 &&
 			   p[off + 1] <= b->len[T_MADT] - off);
 		if (p[off] == 0) {
 			FUZZ_CHECK(p[off + 1] == 8);
-			FUZZ_CHECK(!seen[p[off + 3]] && (rd(p + off + 4, 4) & 1));
+			FUZZ_CHECK(!seen[p[off + 3]] && (le_read(p + off + 4, 4) & 1));
 			seen[p[off + 3]] = true;
 			lapics++;
 		} else if (p[off] == 1) {
-			FUZZ_CHECK(p[off + 1] == 12 && rd(p + off + 4, 4) == PLATFORM_IOAPIC_BASE);
+			FUZZ_CHECK(p[off + 1] == 12 &&
+				   le_read(p + off + 4, 4) == PLATFORM_IOAPIC_BASE);
 			ioapic_id = p[off + 2];
 			ioapics++;
 		}
@@ -213,8 +206,8 @@ static void check_mcfg(struct built *b, uint64_t gpa)
 	const uint8_t *p = sdt(b, T_MCFG, gpa, "MCFG");
 
 	FUZZ_CHECK(b->len[T_MCFG] == MCFG_LEN);
-	FUZZ_CHECK(rd(p + 44, 8) == PLATFORM_ECAM_BASE && rd(p + 52, 2) == 0 && p[54] == 0 &&
-		   p[55] == PLATFORM_ECAM_BUSES - 1);
+	FUZZ_CHECK(le_read(p + 44, 8) == PLATFORM_ECAM_BASE && le_read(p + 52, 2) == 0 &&
+		   p[54] == 0 && p[55] == PLATFORM_ECAM_BUSES - 1);
 }
 
 static void check_tables(struct built *b)
@@ -223,12 +216,12 @@ static void check_tables(struct built *b)
 	const uint8_t *x;
 	unsigned int i, j;
 
-	FUZZ_CHECK(!memcmp(r, "RSD PTR ", 8) && r[15] == 2 && rd(r + 20, 4) == RSDP_LEN);
+	FUZZ_CHECK(!memcmp(r, "RSD PTR ", 8) && r[15] == 2 && le_read(r + 20, 4) == RSDP_LEN);
 	FUZZ_CHECK(sum(r, 20) == 0 && sum(r, RSDP_LEN) == 0);
-	x = sdt(b, T_XSDT, rd(r + 24, 8), "XSDT");
+	x = sdt(b, T_XSDT, le_read(r + 24, 8), "XSDT");
 	FUZZ_CHECK(b->len[T_XSDT] == HDR_LEN + 8 * XSDT_TABLES);
 	for (i = 0; i < XSDT_TABLES; i++) {
-		uint64_t t = rd(x + HDR_LEN + 8 * i, 8);
+		uint64_t t = le_read(x + HDR_LEN + 8 * i, 8);
 		const uint8_t *p = peek(b, t, HDR_LEN);
 
 		if (!memcmp(p, "FACP", 4))

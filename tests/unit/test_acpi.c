@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "base/le.h"
 #include "devices/memhp.h"
 #include "devices/uart.h"
 #include "x86/acpi.h"
@@ -42,15 +43,6 @@ static const struct acpi_config configs[] = {
 	{.ncpus = 8, .pci64_base = 0xC040000000ULL, .pci64_size = 0x4000000ULL},
 };
 #define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
-
-static uint64_t rd(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
-}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -87,7 +79,7 @@ static const uint8_t *at(const struct built *b, uint64_t gpa, uint64_t len)
 static const uint8_t *table(const struct built *b, uint64_t gpa, const char *sig)
 {
 	const uint8_t *t = at(b, gpa, HDR_LEN);
-	uint64_t len = rd(t + 4, 4);
+	uint64_t len = le_read(t + 4, 4);
 
 	assert_memory_equal(t, sig, 4);
 	assert_true(len >= HDR_LEN);
@@ -106,7 +98,7 @@ static const uint8_t *rsdp(const struct built *b)
 	assert_memory_equal(r, "RSD PTR ", 8);
 	assert_int_equal(r[15], 2);
 	assert_int_equal(sum(r, 20), 0);
-	assert_int_equal(rd(r + 20, 4), 36);
+	assert_int_equal(le_read(r + 20, 4), 36);
 	assert_int_equal(sum(r, 36), 0);
 	return r;
 }
@@ -114,18 +106,18 @@ static const uint8_t *rsdp(const struct built *b)
 /* The one table the XSDT lists with signature sig. */
 static const uint8_t *xsdt_find(const struct built *b, const char *sig)
 {
-	const uint8_t *x = table(b, rd(rsdp(b) + 24, 8), "XSDT");
-	uint64_t n = (rd(x + 4, 4) - HDR_LEN) / 8, i;
+	const uint8_t *x = table(b, le_read(rsdp(b) + 24, 8), "XSDT");
+	uint64_t n = (le_read(x + 4, 4) - HDR_LEN) / 8, i;
 	const uint8_t *found = NULL;
 
-	assert_int_equal((rd(x + 4, 4) - HDR_LEN) % 8, 0);
+	assert_int_equal((le_read(x + 4, 4) - HDR_LEN) % 8, 0);
 	for (i = 0; i < n; i++) {
-		const uint8_t *t = at(b, rd(x + HDR_LEN + 8 * i, 8), HDR_LEN);
+		const uint8_t *t = at(b, le_read(x + HDR_LEN + 8 * i, 8), HDR_LEN);
 
 		if (memcmp(t, sig, 4))
 			continue;
 		assert_null(found);
-		found = table(b, rd(x + HDR_LEN + 8 * i, 8), sig);
+		found = table(b, le_read(x + HDR_LEN + 8 * i, 8), sig);
 	}
 	assert_non_null(found);
 	return found;
@@ -136,13 +128,13 @@ static void check_gas_io(const uint8_t *g, unsigned int bits, uint64_t port)
 	assert_int_equal(g[0], 1); /* system I/O */
 	assert_int_equal(g[1], bits);
 	assert_int_equal(g[2], 0);
-	assert_int_equal(rd(g + 4, 8), port);
+	assert_int_equal(le_read(g + 4, 8), port);
 }
 
 static uint64_t fadt_dsdt(const struct built *b)
 {
 	const uint8_t *f = xsdt_find(b, "FACP");
-	uint64_t dsdt32 = rd(f + 40, 4), x_dsdt = rd(f + 140, 8);
+	uint64_t dsdt32 = le_read(f + 40, 4), x_dsdt = le_read(f + 140, 8);
 
 	assert_int_not_equal(x_dsdt, 0);
 	if (x_dsdt < FOUR_GIB)
@@ -155,7 +147,7 @@ static uint64_t fadt_dsdt(const struct built *b)
 static uint64_t fadt_facs(const struct built *b)
 {
 	const uint8_t *f = xsdt_find(b, "FACP");
-	uint64_t facs32 = rd(f + 36, 4), x_facs = rd(f + 132, 8);
+	uint64_t facs32 = le_read(f + 36, 4), x_facs = le_read(f + 132, 8);
 
 	/* At most one of the two may be set (ACPI 6.3, 5.2.9). */
 	assert_true(!facs32 != !x_facs);
@@ -167,26 +159,26 @@ static void check_fadt(const struct built *b)
 	const uint8_t *f = xsdt_find(b, "FACP");
 	uint64_t facs = fadt_facs(b);
 	const uint8_t *fs = at(b, facs, 64);
-	uint32_t flags = (uint32_t)rd(f + 112, 4);
-	uint16_t boot = (uint16_t)rd(f + 109, 2);
+	uint32_t flags = (uint32_t)le_read(f + 112, 4);
+	uint16_t boot = (uint16_t)le_read(f + 109, 2);
 
-	assert_int_equal(rd(f + 4, 4), 276);
+	assert_int_equal(le_read(f + 4, 4), 276);
 	assert_int_equal(f[8], 6);
 	assert_int_equal(f[131] & 0xf, 3);
 
 	assert_memory_equal(fs, "FACS", 4);
-	assert_int_equal(rd(fs + 4, 4), 64);
+	assert_int_equal(le_read(fs + 4, 4), 64);
 	assert_int_equal(facs % 64, 0);
 	assert_int_equal(fs[32], 2);
 
 	table(b, fadt_dsdt(b), "DSDT");
 
-	assert_int_equal(rd(f + 46, 2), PLATFORM_ACPI_SCI_IRQ);
-	assert_int_equal(rd(f + 48, 4), 0); /* no SMI_CMD: ACPI is always on */
-	assert_int_equal(rd(f + 56, 4), PLATFORM_ACPI_PM1A_EVT);
-	assert_int_equal(rd(f + 60, 4), 0);
-	assert_int_equal(rd(f + 64, 4), PLATFORM_ACPI_PM1A_CNT);
-	assert_int_equal(rd(f + 68, 4), 0);
+	assert_int_equal(le_read(f + 46, 2), PLATFORM_ACPI_SCI_IRQ);
+	assert_int_equal(le_read(f + 48, 4), 0); /* no SMI_CMD: ACPI is always on */
+	assert_int_equal(le_read(f + 56, 4), PLATFORM_ACPI_PM1A_EVT);
+	assert_int_equal(le_read(f + 60, 4), 0);
+	assert_int_equal(le_read(f + 64, 4), PLATFORM_ACPI_PM1A_CNT);
+	assert_int_equal(le_read(f + 68, 4), 0);
 	assert_int_equal(f[88], 4);
 	assert_int_equal(f[89], 2);
 	check_gas_io(f + 148, 32, PLATFORM_ACPI_PM1A_EVT);
@@ -206,12 +198,12 @@ static void check_fadt(const struct built *b)
 static void check_madt(const struct built *b)
 {
 	const uint8_t *m = xsdt_find(b, "APIC");
-	uint64_t len = rd(m + 4, 4), pos = 44;
+	uint64_t len = le_read(m + 4, 4), pos = 44;
 	unsigned int lapics = 0, ioapics = 0, irq0 = 0, sci = 0;
 	unsigned int ioapic_id = 0;
 
-	assert_int_equal(rd(m + 36, 4), PLATFORM_LAPIC_BASE);
-	assert_true(rd(m + 40, 4) & 1); /* PCAT_COMPAT */
+	assert_int_equal(le_read(m + 36, 4), PLATFORM_LAPIC_BASE);
+	assert_true(le_read(m + 40, 4) & 1); /* PCAT_COMPAT */
 	while (pos < len) {
 		const uint8_t *e = m + pos;
 
@@ -223,27 +215,27 @@ static void check_madt(const struct built *b)
 			/* Entries in vCPU order: processor UID and APIC ID are the index. */
 			assert_int_equal(e[2], lapics);
 			assert_int_equal(e[3], lapics);
-			assert_true(rd(e + 4, 4) & 1);
+			assert_true(le_read(e + 4, 4) & 1);
 			lapics++;
 			break;
 		case 1:
 			assert_int_equal(e[1], 12);
 			ioapic_id = e[2];
-			assert_int_equal(rd(e + 4, 4), PLATFORM_IOAPIC_BASE);
-			assert_int_equal(rd(e + 8, 4), 0);
+			assert_int_equal(le_read(e + 4, 4), PLATFORM_IOAPIC_BASE);
+			assert_int_equal(le_read(e + 8, 4), 0);
 			ioapics++;
 			break;
 		case 2:
 			assert_int_equal(e[1], 10);
 			assert_int_equal(e[2], 0);
 			if (e[3] == 0) {
-				assert_int_equal(rd(e + 4, 4), 2);
-				assert_int_equal(rd(e + 8, 2), 0);
+				assert_int_equal(le_read(e + 4, 4), 2);
+				assert_int_equal(le_read(e + 8, 2), 0);
 				irq0++;
 			} else {
 				assert_int_equal(e[3], PLATFORM_ACPI_SCI_IRQ);
-				assert_int_equal(rd(e + 4, 4), PLATFORM_ACPI_SCI_IRQ);
-				assert_int_equal(rd(e + 8, 2), 0xd); /* level, active high */
+				assert_int_equal(le_read(e + 4, 4), PLATFORM_ACPI_SCI_IRQ);
+				assert_int_equal(le_read(e + 8, 2), 0xd); /* level, active high */
 				sci++;
 			}
 			break;
@@ -268,9 +260,9 @@ static void check_mcfg(const struct built *b)
 {
 	const uint8_t *m = xsdt_find(b, "MCFG");
 
-	assert_int_equal(rd(m + 4, 4), 60);
-	assert_int_equal(rd(m + 44, 8), PLATFORM_ECAM_BASE);
-	assert_int_equal(rd(m + 52, 2), 0);
+	assert_int_equal(le_read(m + 4, 4), 60);
+	assert_int_equal(le_read(m + 44, 8), PLATFORM_ECAM_BASE);
+	assert_int_equal(le_read(m + 52, 2), 0);
 	assert_int_equal(m[54], 0);
 	assert_int_equal(m[55], PLATFORM_ECAM_BUSES - 1);
 }
@@ -297,7 +289,7 @@ static void put(uint8_t *p, uint64_t v, unsigned int n)
 static void check_dsdt(const struct built *b)
 {
 	const uint8_t *d = table(b, fadt_dsdt(b), "DSDT");
-	size_t len = rd(d + 4, 4);
+	size_t len = le_read(d + 4, 4);
 	uint8_t q[46] = {0x8a, 43, 0, 0}, dw[26] = {0x87, 23, 0, 0}, placeholder[8];
 	uint8_t com1[] = {0x47,
 			  0x01,
@@ -373,7 +365,7 @@ static void check_all(const struct built *b)
 	for (i = b->out.size; i < sizeof(b->buf); i++)
 		assert_int_equal(b->buf[i], 0);
 	rsdp(b);
-	assert_int_equal(rd(rsdp(b) + 16, 4), 0); /* no RSDT */
+	assert_int_equal(le_read(rsdp(b) + 16, 4), 0); /* no RSDT */
 	check_fadt(b);
 	check_madt(b);
 	check_mcfg(b);
@@ -397,9 +389,9 @@ static void test_tables_high(void **state)
 	(void)state;
 	check_all(b);
 	f = xsdt_find(b, "FACP");
-	assert_int_equal(rd(f + 36, 4), 0);
-	assert_int_equal(rd(f + 40, 4), 0);
-	assert_true(rd(f + 132, 8) >= FOUR_GIB);
+	assert_int_equal(le_read(f + 36, 4), 0);
+	assert_int_equal(le_read(f + 40, 4), 0);
+	assert_true(le_read(f + 132, 8) >= FOUR_GIB);
 	free(b);
 }
 
@@ -639,17 +631,18 @@ static void test_iasl(void **state)
 	dir = tempdir();
 	for (i = 0; i < NCONFIGS; i++) {
 		struct built *b = build(&configs[i], ACPI_TABLES_GPA);
-		const uint8_t *x = table(b, rd(rsdp(b) + 24, 8), "XSDT");
+		const uint8_t *x = table(b, le_read(rsdp(b) + 24, 8), "XSDT");
 		const uint8_t *d = table(b, fadt_dsdt(b), "DSDT");
 		const uint8_t *madt = xsdt_find(b, "APIC");
-		size_t dlen = rd(d + 4, 4);
+		size_t dlen = le_read(d + 4, 4);
 		char *rt;
 
-		disassemble(dir, "xsdt", x, rd(x + 4, 4), "[Extended System Description Table]");
+		disassemble(dir, "xsdt", x, le_read(x + 4, 4),
+			    "[Extended System Description Table]");
 		disassemble(dir, "facp", xsdt_find(b, "FACP"), 276,
 			    "[Fixed ACPI Description Table (FADT)]");
 		disassemble(dir, "facs", at(b, fadt_facs(b), 64), 64, "Signature : \"FACS\"");
-		disassemble(dir, "apic", madt, rd(madt + 4, 4),
+		disassemble(dir, "apic", madt, le_read(madt + 4, 4),
 			    "[Multiple APIC Description Table (MADT)]");
 		disassemble(dir, "mcfg", xsdt_find(b, "MCFG"), 60, "Memory Mapped Configuration");
 		disassemble(dir, "dsdt", d, dlen, "DefinitionBlock (\"\", \"DSDT\"");
@@ -682,7 +675,7 @@ static void test_acpiexec_prt(void **state)
 	b = build(&configs[0], ACPI_TABLES_GPA);
 	d = table(b, fadt_dsdt(b), "DSDT");
 	dir = tempdir();
-	spill(dir, "dsdt.aml", d, rd(d + 4, 4));
+	spill(dir, "dsdt.aml", d, le_read(d + 4, 4));
 	assert_int_equal(run(dir, "acpiexec -b 'evaluate \\_SB.PCI0._PRT' dsdt.aml"), 0);
 	log = slurp(dir, "log");
 	assert_non_null(strstr(log, "[Package] Contains 128 Elements"));
@@ -724,7 +717,7 @@ static void test_acpiexec_memhp(void **state)
 	b = build(&configs[0], ACPI_TABLES_GPA);
 	d = table(b, fadt_dsdt(b), "DSDT");
 	dir = tempdir();
-	spill(dir, "dsdt.aml", d, rd(d + 4, 4));
+	spill(dir, "dsdt.aml", d, le_read(d + 4, 4));
 	assert_int_equal(run(dir, "acpiexec -b 'evaluate \\_SB.MP05._STA; evaluate "
 				  "\\_SB.MP05._CRS; evaluate \\_SB.GED0._EVT 20; evaluate "
 				  "\\_SB.MP3F._EJ0 1' dsdt.aml"),
