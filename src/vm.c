@@ -198,7 +198,8 @@ static void vm_devices_destroy(struct vm *vm)
 
 /* ---- the machine ---- */
 
-/* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2. */
+/* The PCI host bridge with its devices: virtio-rng in slot 1, the balloon in slot 2,
+ * assigned devices from slot 3. */
 static int vm_pci(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct pci_host_config pcfg = {
@@ -223,6 +224,8 @@ static int vm_pci(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	ret = vm_rng_add(vm, 1, err);
 	if (!ret && cfg->balloon)
 		ret = vm_balloon_add(vm, &cfg->balloon_cfg, 2, err);
+	if (!ret)
+		ret = vm_vfio_add_pci(vm, 3, err);
 	if (!ret)
 		ret = pci_host_assign_bars(&vm->pci, err);
 	return ret;

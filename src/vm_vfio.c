@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "kvm/kvm_vfio.h"
+#include "vfio/assigned.h"
 #include "vfio/container.h"
 #include "vfio/device.h"
 #include "vm.h"
@@ -17,22 +18,105 @@ struct vm_vfio {
 	bool listening; /* the container is a listener of vm->mm */
 	unsigned int ndev;
 	struct vfio_pci_device dev[VFIO_MAX_DEVICES];
+	/* Each device's function on the bus: registered after the container, so destroyed
+	 * before it (vm.c destroys devices in reverse order). */
+	struct vfio_assigned fn[VFIO_MAX_DEVICES];
+	char id[VFIO_MAX_DEVICES][20];
 };
 
-/* A device without VFIO_DEVICE_RESET keeps its state: said once, not fatal (it may have
- * no reset method the kernel can use, and still work). */
-static void vm_vfio_reset(void *opaque)
+/* ---- the hooks: KVM memslots and irqfds ---- */
+
+static int vm_vfio_map(void *ctx, uint64_t gpa, void *hva, uint64_t size, unsigned int *handle,
+		       struct error *err)
 {
-	struct vm_vfio *v = opaque;
-	unsigned int i;
+	struct vm *vm = ctx;
 
-	for (i = 0; i < v->ndev; i++) {
-		struct error err = {0};
-
-		if (vfio_pci_device_reset(&v->dev[i], &err))
-			fprintf(stderr, "slabvm: %s\n", err.msg);
-	}
+	return kvm_bar_slot_add(&vm->kvm, gpa, hva, size, handle, err);
 }
+
+static void vm_vfio_unmap(void *ctx, unsigned int handle)
+{
+	struct vm *vm = ctx;
+
+	kvm_bar_slot_del(&vm->kvm, handle);
+}
+
+static int vm_vfio_msi_route(void *ctx, int *route, int efd, bool routed, uint64_t addr,
+			     uint32_t data, struct error *err)
+{
+	struct vm *vm = ctx;
+
+	return kvm_msi_irqfd(&vm->kvm, route, efd, routed, addr, data, err);
+}
+
+static void vm_vfio_msi_send(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = ctx;
+
+	kvm_msi_send(&vm->kvm, addr, data);
+}
+
+static int vm_vfio_intx_route(void *ctx, unsigned int gsi, int efd, int resample_efd,
+			      bool assign, struct error *err)
+{
+	struct vm *vm = ctx;
+
+	return kvm_intx_irqfd(&vm->kvm, gsi, efd, resample_efd, assign, err);
+}
+
+/* ---- each device's function ---- */
+
+static void vm_vfio_fn_reset(void *opaque)
+{
+	vfio_assigned_reset(opaque);
+}
+
+static void vm_vfio_fn_destroy(void *opaque)
+{
+	vfio_assigned_destroy(opaque);
+}
+
+static const struct vm_device_ops vm_vfio_fn_ops = {
+	.reset = vm_vfio_fn_reset,
+	.destroy = vm_vfio_fn_destroy,
+};
+
+int vm_vfio_add_pci(struct vm *vm, unsigned int first_slot, struct error *err)
+{
+	struct vm_device *e = vm_device_find(vm, "vfio-container");
+	struct vm_vfio *v = e ? e->opaque : NULL;
+	const struct vfio_assign_hooks hooks = {
+		vm_vfio_map,	  vm_vfio_unmap,      vm_vfio_msi_route,
+		vm_vfio_msi_send, vm_vfio_intx_route, vm,
+	};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; v && i < v->ndev; i++) {
+		struct vfio_assigned *a = &v->fn[i];
+		struct vm_device d = {
+			.type = "vfio-pci",
+			.id = v->id[i],
+			.ops = &vm_vfio_fn_ops,
+			.opaque = a,
+			.pci = &a->pci,
+			.slot = first_slot + i,
+		};
+
+		snprintf(v->id[i], sizeof(v->id[i]), "hostdev%u", i);
+		ret = vfio_assigned_init(a, &v->dev[i], &vm->mmio, &vm->pio, &hooks, err);
+		if (ret)
+			return ret;
+		ret = vm_device_add(vm, &d, err);
+		if (ret)
+			return ret;
+		/* In its slot now: the device's own reset, and INTx bound to the slot's GSI. */
+		vfio_assigned_reset(a);
+	}
+	return 0;
+}
+
+/* ---- the container ---- */
 
 static void vm_vfio_destroy(void *opaque)
 {
@@ -47,7 +131,6 @@ static void vm_vfio_destroy(void *opaque)
 }
 
 static const struct vm_device_ops vm_vfio_ops = {
-	.reset = vm_vfio_reset,
 	.destroy = vm_vfio_destroy,
 };
 
@@ -75,7 +158,6 @@ static int vm_vfio_start(struct vm_vfio *v, struct error *err)
 	if (ret)
 		return ret;
 	v->listening = true;
-	vm_vfio_reset(v);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The VM's assigned devices (--vfio): one vfio container for all of them, opened before
- * the guest runs. Not on the guest's PCI bus yet (docs/design.md, "vfio (in progress)").
+ * the guest runs, and each device a function on the guest's PCI bus (vfio/assigned.h)
+ * whose memslots and interrupt routes this file makes with KVM.
  */
 #ifndef SLABVM_VM_VFIO_H
 #define SLABVM_VM_VFIO_H
@@ -17,5 +18,10 @@ struct vm_config;
  * without --vfio.
  */
 int vm_vfio_add(struct vm *vm, const struct vm_config *cfg, struct error *err);
+/*
+ * Puts every device vm_vfio_add opened on the PCI bus, in slots first_slot, first_slot +
+ * 1, ..., before pci_host_assign_bars places their BARs.
+ */
+int vm_vfio_add_pci(struct vm *vm, unsigned int first_slot, struct error *err);
 
 #endif

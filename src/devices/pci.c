@@ -60,11 +60,17 @@ static bool pci_cfg_range_ok(unsigned int off, unsigned int size)
 
 /* ---- INTx ---- */
 
+/* The swizzle the DSDT's _PRT describes. */
+unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin)
+{
+	return PLATFORM_PCI_INTX_GSI_BASE + ((slot + pin - 1) & 3);
+}
+
 /* Slots sharing a GSI each hold their level in the host; the line is their OR. */
 static void pci_host_intx(struct pci_host *h, struct pci_dev *d, bool level)
 {
-	unsigned int pin = d->cfg[PCI_INTERRUPT_PIN];
-	unsigned int line = (d->slot + pin - 1) & 3;
+	unsigned int line = pci_intx_gsi(d->slot, d->cfg[PCI_INTERRUPT_PIN]) -
+			    PLATFORM_PCI_INTX_GSI_BASE;
 	bool before, after;
 
 	pthread_mutex_lock(&h->lock);
@@ -341,7 +347,7 @@ static void pci_update_bars(struct pci_dev *d)
 		uint64_t addr = 0;
 		bool on;
 
-		if (b->type == PCI_BAR_UNUSED)
+		if (b->type == PCI_BAR_UNUSED || !b->ops)
 			continue;
 		on = (cmd & decode) && pci_bar_target(d, i, &addr);
 		if (b->mapped && (!on || addr != b->addr))
@@ -847,8 +853,7 @@ int pci_host_add(struct pci_host *h, unsigned int slot, struct pci_dev *d, struc
 	d->slot = slot;
 	/* What firmware would write: the GSI, for guests that do not read ACPI's _PRT. */
 	if (d->cfg[PCI_INTERRUPT_PIN])
-		d->cfg[PCI_INTERRUPT_LINE] =
-			PLATFORM_PCI_INTX_GSI_BASE + ((slot + d->cfg[PCI_INTERRUPT_PIN] - 1) & 3);
+		d->cfg[PCI_INTERRUPT_LINE] = pci_intx_gsi(slot, d->cfg[PCI_INTERRUPT_PIN]);
 	pci_update_bars(d);
 	pci_intx_update(d);
 	pthread_mutex_unlock(&d->lock);
@@ -881,28 +886,52 @@ static int pci_placement_cmp(const void *a, const void *b)
 	return x->bar < y->bar ? -1 : x->bar > y->bar;
 }
 
+/* A function whose header is hooked (an assigned one) decodes its BARs itself: firmware's
+ * writes go through the hook, as the guest's would. */
+static bool pci_header_hooked(const struct pci_dev *d)
+{
+	return pci_hooked(d, PCI_COMMAND) && pci_hooked(d, PCI_BASE_ADDRESS_0);
+}
+
 static void pci_bar_place(struct pci_dev *d, unsigned int i, uint64_t addr)
 {
 	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint32_t lo = le_read(d->cfg + reg, 4);
-	uint32_t wm = le_read(d->wmask + reg, 4);
+	uint32_t lo, wm;
 
+	if (pci_header_hooked(d)) {
+		d->hook.ops->write(d->hook.opaque, reg - d->hook.offset, 4, (uint32_t)addr);
+		if (d->bar[i].type == PCI_BAR_MEM64)
+			d->hook.ops->write(d->hook.opaque, reg + 4 - d->hook.offset, 4, addr >> 32);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	lo = le_read(d->cfg + reg, 4);
+	wm = le_read(d->wmask + reg, 4);
 	le_write(d->cfg + reg, 4, (lo & ~wm) | ((uint32_t)addr & wm));
 	if (d->bar[i].type == PCI_BAR_MEM64)
 		le_write(d->cfg + reg + 4, 4, addr >> 32);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* Turns memory and I/O decoding on for the kinds of BAR d has, or both off. */
 static void pci_set_decode(struct pci_dev *d, bool on)
 {
-	uint8_t bits = 0;
+	const uint16_t mask = PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
+	uint16_t bits = 0;
 	unsigned int i;
 
-	pthread_mutex_lock(&d->lock);
 	for (i = 0; on && i < PCI_STD_NUM_BARS; i++)
 		if (d->bar[i].type != PCI_BAR_UNUSED)
 			bits |= d->bar[i].type == PCI_BAR_IO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
-	d->cfg[PCI_COMMAND] = (d->cfg[PCI_COMMAND] & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY)) | bits;
+	if (pci_header_hooked(d)) {
+		uint16_t cmd = d->hook.ops->read(d->hook.opaque, PCI_COMMAND - d->hook.offset, 2);
+
+		d->hook.ops->write(d->hook.opaque, PCI_COMMAND - d->hook.offset, 2,
+				   (cmd & ~mask) | bits);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	d->cfg[PCI_COMMAND] = (d->cfg[PCI_COMMAND] & ~mask) | bits;
 	pci_update_bars(d);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -945,11 +974,8 @@ int pci_host_assign_bars(struct pci_host *h, struct error *err)
 	for (s = 1; s < PCI_SLOTS; s++)
 		if (h->slot[s])
 			pci_set_decode(h->slot[s], false);
-	for (k = 0; k < n; k++) {
-		pthread_mutex_lock(&p[k].d->lock);
+	for (k = 0; k < n; k++)
 		pci_bar_place(p[k].d, p[k].bar, p[k].addr);
-		pthread_mutex_unlock(&p[k].d->lock);
-	}
 	for (s = 1; s < PCI_SLOTS; s++)
 		if (h->slot[s])
 			pci_set_decode(h->slot[s], true);

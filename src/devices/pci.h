@@ -188,6 +188,9 @@ void pci_dev_destroy(struct pci_dev *d);
 /*
  * BAR index of the given type and size (a power of two; memory >= 16 bytes, I/O 4..256
  * bytes), decoded by ops with offsets inside the BAR. A 64-bit BAR also uses index + 1.
+ * ops NULL: a function whose configuration header is hooked (an assigned one) decodes the
+ * BAR itself; pci.c only places it (pci_host_assign_bars writes the address and COMMAND
+ * through the hook, as firmware's configuration writes would go).
  */
 int pci_dev_add_bar(struct pci_dev *d, unsigned int index, enum pci_bar_type type, uint64_t size,
 		    const struct io_ops *ops, void *opaque, struct error *err);
@@ -214,6 +217,9 @@ int pci_cap_add(struct pci_dev *d, uint8_t id, unsigned int len, struct error *e
  */
 void pci_cfg_hook(struct pci_dev *d, unsigned int offset, unsigned int len,
 		  const struct io_ops *ops, void *opaque);
+
+/* The GSI that INTx pin (1..4 for INTA..INTD) of a function in slot reaches, as in _PRT. */
+unsigned int pci_intx_gsi(unsigned int slot, unsigned int pin);
 
 /* The device's INTA request; reaches the line unless INTx is disabled or MSI-X is on. */
 void pci_intx_set(struct pci_dev *d, bool level);

@@ -93,8 +93,8 @@ static int kvm_set_routes(struct kvm *k)
 	unsigned int i, n = 0;
 	int ret = 0;
 
-	t = calloc(1,
-		   sizeof(*t) + (16 + KVM_IRQCHIP_GSIS + KVM_MSI_ROUTES) * sizeof(t->entries[0]));
+	t = calloc(1, sizeof(*t) + (16 + KVM_IRQCHIP_GSIS + KVM_MSI_ROUTES + KVM_DEV_ROUTES) *
+					   sizeof(t->entries[0]));
 	if (!t)
 		return -ENOMEM;
 	for (i = 0; i < 16; i++) {
@@ -122,6 +122,16 @@ static int kvm_set_routes(struct kvm *k)
 		t->entries[n].u.msi.address_lo = (uint32_t)k->msi[i].addr;
 		t->entries[n].u.msi.address_hi = (uint32_t)(k->msi[i].addr >> 32);
 		t->entries[n].u.msi.data = k->msi[i].data;
+		n++;
+	}
+	for (i = 0; i < KVM_DEV_ROUTES; i++) {
+		if (!k->dev[i].used)
+			continue;
+		t->entries[n].gsi = KVM_IRQCHIP_GSIS + KVM_MSI_ROUTES + i;
+		t->entries[n].type = KVM_IRQ_ROUTING_MSI;
+		t->entries[n].u.msi.address_lo = (uint32_t)k->dev[i].addr;
+		t->entries[n].u.msi.address_hi = (uint32_t)(k->dev[i].addr >> 32);
+		t->entries[n].u.msi.data = k->dev[i].data;
 		n++;
 	}
 	t->nr = n;
@@ -191,6 +201,109 @@ int kvm_msi_send(struct kvm *k, uint64_t addr, uint32_t data)
 	return ret;
 }
 
+static int kvm_irqfd(struct kvm *k, int efd, unsigned int gsi, uint32_t flags, int resample_efd)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)efd,
+		.gsi = gsi,
+		.flags = flags,
+		.resamplefd = resample_efd < 0 ? 0 : (uint32_t)resample_efd,
+	};
+
+	return ioctl(k->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+int kvm_msi_irqfd(struct kvm *k, int *route, int efd, bool routed, uint64_t addr, uint32_t data,
+		  struct error *err)
+{
+	const unsigned int base = KVM_IRQCHIP_GSIS + KVM_MSI_ROUTES;
+	int r = *route, ret = 0;
+
+	pthread_mutex_lock(&k->msi_lock);
+	if (!routed) {
+		if (r >= 0) {
+			kvm_irqfd(k, efd, base + r, KVM_IRQFD_FLAG_DEASSIGN, -1);
+			k->dev[r].used = false;
+			kvm_set_routes(k);
+			*route = -1;
+		}
+		goto out;
+	}
+	if (r < 0) {
+		for (r = 0; r < KVM_DEV_ROUTES && k->dev[r].used; r++)
+			;
+		if (r == KVM_DEV_ROUTES) {
+			ret = error_set(err, -ENOSPC, "KVM: all %u device interrupt routes in use",
+					KVM_DEV_ROUTES);
+			goto out;
+		}
+	}
+	k->dev[r] = (struct kvm_dev_route){true, addr, data};
+	ret = kvm_set_routes(k);
+	if (!ret && *route < 0)
+		ret = kvm_irqfd(k, efd, base + r, 0, -1);
+	if (ret) {
+		error_set(err, ret, "KVM: routing MSI 0x%llx/0x%x: %s", (unsigned long long)addr,
+			  data, strerror(-ret));
+		if (*route < 0) {
+			k->dev[r].used = false;
+			kvm_set_routes(k);
+		}
+		goto out;
+	}
+	*route = r;
+out:
+	pthread_mutex_unlock(&k->msi_lock);
+	return ret;
+}
+
+int kvm_intx_irqfd(struct kvm *k, unsigned int gsi, int efd, int resample_efd, bool assign,
+		   struct error *err)
+{
+	int ret = kvm_irqfd(k, efd, gsi,
+			   assign ? KVM_IRQFD_FLAG_RESAMPLE : KVM_IRQFD_FLAG_DEASSIGN,
+			   assign ? resample_efd : -1);
+
+	if (ret)
+		return error_set(err, ret, "KVM_IRQFD (resample) on GSI %u: %s", gsi,
+				 strerror(-ret));
+	return 0;
+}
+
+int kvm_bar_slot_add(struct kvm *k, uint64_t gpa, void *hva, uint64_t size, unsigned int *slot,
+		     struct error *err)
+{
+	unsigned int i;
+	int ret;
+
+	pthread_mutex_lock(&k->slot_lock);
+	for (i = 0; i < KVM_BAR_SLOTS && k->bar_slot[i]; i++)
+		;
+	if (i == KVM_BAR_SLOTS) {
+		pthread_mutex_unlock(&k->slot_lock);
+		return error_set(err, -ENOSPC, "KVM: all %u BAR memslots in use", KVM_BAR_SLOTS);
+	}
+	ret = kvm_slot(k, KVM_FW_SLOT + 1 + i, gpa, hva, size, err);
+	if (!ret) {
+		k->bar_slot[i] = true;
+		*slot = KVM_FW_SLOT + 1 + i;
+	}
+	pthread_mutex_unlock(&k->slot_lock);
+	return ret;
+}
+
+void kvm_bar_slot_del(struct kvm *k, unsigned int slot)
+{
+	unsigned int i = slot - KVM_FW_SLOT - 1;
+
+	if (slot <= KVM_FW_SLOT || i >= KVM_BAR_SLOTS)
+		return;
+	pthread_mutex_lock(&k->slot_lock);
+	if (k->bar_slot[i] && !kvm_slot(k, slot, 0, NULL, 0, NULL))
+		k->bar_slot[i] = false;
+	pthread_mutex_unlock(&k->slot_lock);
+}
+
 int kvm_ioeventfd(struct kvm *k, uint64_t gpa, int efd, bool assign, struct error *err)
 {
 	struct kvm_ioeventfd io = {
@@ -220,9 +333,9 @@ static int kvm_check(struct kvm *k, struct error *err)
 			return error_set(err, -ENOTSUP, "/dev/kvm lacks %s, which slabvm needs",
 					 kvm_required_caps[i].name);
 	v = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-	if (v < MEMMAP_MAX_REGIONS + 1)
+	if (v < KVM_FW_SLOT + 1 + KVM_BAR_SLOTS)
 		return error_set(err, -ENOTSUP, "/dev/kvm offers %d memslots, slabvm needs %d", v,
-				 MEMMAP_MAX_REGIONS + 1);
+				 KVM_FW_SLOT + 1 + KVM_BAR_SLOTS);
 	v = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (v <= 0)
 		v = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
@@ -275,6 +388,7 @@ int kvm_init(struct kvm *k, struct error *err)
 	memset(k, 0, sizeof(*k));
 	k->vm_fd = -1;
 	pthread_mutex_init(&k->msi_lock, NULL);
+	pthread_mutex_init(&k->slot_lock, NULL);
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0)
 		return error_set(err, -errno, "/dev/kvm: %s", strerror(errno));

@@ -21,6 +21,8 @@
 #define KVM_FW_SLOT MEMMAP_MAX_REGIONS
 
 #define KVM_MSI_ROUTES 64 /* MSI messages with their own GSI and irqfd, most recent kept */
+#define KVM_DEV_ROUTES 512 /* GSIs bound to assigned devices' interrupt eventfds */
+#define KVM_BAR_SLOTS 64   /* memslots for assigned devices' BARs, after KVM_FW_SLOT */
 
 /* One MSI message (address, data) routed to a GSI that an irqfd injects. */
 struct kvm_msi_route {
@@ -38,10 +40,17 @@ struct kvm {
 	unsigned int max_vcpus;
 	struct kvm_cpuid2 *cpuid; /* what KVM supports, filtered per vCPU in vcpu.c */
 	struct memmap_listener memslots;
-	pthread_mutex_t msi_lock;
+	pthread_mutex_t msi_lock; /* the routing table: msi[] and dev[] */
 	struct kvm_msi_route msi[KVM_MSI_ROUTES];
 	unsigned int nmsi;
 	uint64_t msi_clock;
+	struct kvm_dev_route {
+		bool used;
+		uint64_t addr;
+		uint32_t data;
+	} dev[KVM_DEV_ROUTES]; /* GSI KVM_IRQCHIP_GSIS + KVM_MSI_ROUTES + index */
+	pthread_mutex_t slot_lock;
+	bool bar_slot[KVM_BAR_SLOTS];
 };
 
 /* Opens /dev/kvm, checks the API version and every capability slabvm relies on (the
@@ -62,6 +71,30 @@ extern const struct irq_ops kvm_irq_ops; /* ctx = struct kvm * */
  * Returns a negative errno on failure (the message is then lost, as on a bad address).
  */
 int kvm_msi_send(struct kvm *k, uint64_t addr, uint32_t data);
+
+/*
+ * An assigned device's MSI or MSI-X vector: while routed, a signal on efd (which vfio
+ * signals) is injected by KVM as message (addr, data), with no exit to userspace.
+ * *route is the caller's handle, -1 while unrouted: kvm_msi_irqfd with routed true
+ * routes (or re-aims a routed vector at a new message), with routed false unroutes. A
+ * count left in efd while unrouted is injected when it is routed again.
+ */
+int kvm_msi_irqfd(struct kvm *k, int *route, int efd, bool routed, uint64_t addr, uint32_t data,
+		  struct error *err);
+/*
+ * A level-triggered line: efd asserts GSI gsi, and KVM signals resample_efd when the guest
+ * acknowledges it (EOI), which is how vfio learns to unmask the device's INTx.
+ */
+int kvm_intx_irqfd(struct kvm *k, unsigned int gsi, int efd, int resample_efd, bool assign,
+		   struct error *err);
+
+/*
+ * A memslot for an assigned device's mmapped BAR piece (page aligned), from a pool of
+ * KVM_BAR_SLOTS after KVM_FW_SLOT; *slot says which, for kvm_bar_slot_del. Thread safe.
+ */
+int kvm_bar_slot_add(struct kvm *k, uint64_t gpa, void *hva, uint64_t size, unsigned int *slot,
+		     struct error *err);
+void kvm_bar_slot_del(struct kvm *k, unsigned int slot);
 
 /* Binds eventfd efd to writes of any length at gpa (MMIO): KVM signals it without an exit.
  * assign false removes the binding. */

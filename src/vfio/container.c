@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,7 +61,22 @@ static ssize_t host_pwrite(void *ctx, int fd, const void *buf, size_t len, uint6
 	return n < 0 ? -errno : n;
 }
 
-const struct vfio_ops vfio_host_ops = {host_open, host_close, host_ioctl, host_pread, host_pwrite};
+static void *host_mmap(void *ctx, int fd, size_t len, uint64_t offset)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+
+	(void)ctx;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void host_munmap(void *ctx, void *addr, size_t len)
+{
+	(void)ctx;
+	munmap(addr, len);
+}
+
+const struct vfio_ops vfio_host_ops = {host_open,  host_close, host_ioctl, host_pread,
+				       host_pwrite, host_mmap, host_munmap};
 
 /* Exactly n hexadecimal digits at *p, no sign, no spaces. */
 static bool take_hex(const char **p, unsigned int n, unsigned int *out)

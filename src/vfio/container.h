@@ -47,6 +47,10 @@ struct vfio_ops {
 	int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
 	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, uint64_t offset);
 	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, uint64_t offset);
+	/* A shared read-write mapping of len bytes of fd at offset, NULL on failure. Optional:
+	 * without it every BAR is trapped. */
+	void *(*mmap)(void *ctx, int fd, size_t len, uint64_t offset);
+	void (*munmap)(void *ctx, void *addr, size_t len);
 };
 
 extern const struct vfio_ops vfio_host_ops;
