@@ -204,7 +204,7 @@ static int irq_on(struct vfio_assigned *a, enum vfio_irq_mode mode, struct error
 {
 	struct vfio_pci_device *d = a->dev;
 	const uint32_t trigger = VFIO_IRQ_SET_ACTION_TRIGGER;
-	unsigned int gsi;
+	unsigned int gsi, n;
 	int ret;
 
 	switch (mode) {
@@ -222,8 +222,11 @@ static int irq_on(struct vfio_assigned *a, enum vfio_irq_mode mode, struct error
 		a->intx_routed = !ret;
 		break;
 	case VFIO_IRQ_MSI:
-		ret = vfio_pci_device_set_irqs(d, VFIO_PCI_MSI_IRQ_INDEX, trigger, 0,
-					       a->cfg.msi.nvec, a->msi_efd, err);
+		/* Never more vectors than the kernel offers, which is also how many eventfds
+		 * there are; the guest may enable as many as the capability advertises. */
+		n = a->cfg.msi.nvec < a->nmsi ? a->cfg.msi.nvec : a->nmsi;
+		ret = vfio_pci_device_set_irqs(d, VFIO_PCI_MSI_IRQ_INDEX, trigger, 0, n, a->msi_efd,
+					       err);
 		break;
 	case VFIO_IRQ_MSIX:
 		ret = vfio_pci_device_set_irqs(d, VFIO_PCI_MSIX_IRQ_INDEX, trigger, 0, a->nmsix,
