@@ -212,15 +212,18 @@ static int irq_on(struct vfio_assigned *a, enum vfio_irq_mode mode, struct error
 		gsi = pci_intx_gsi(a->pci.slot, a->intx_pin);
 		ret = vfio_pci_device_set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX, trigger, 0, 1,
 					       &a->intx_efd, err);
-		if (!ret)
-			ret = vfio_pci_device_set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX,
-						       VFIO_IRQ_SET_ACTION_UNMASK, 0, 1,
-						       &a->intx_resample, err);
+		if (ret)
+			return ret;
+		/* On from here: whatever fails next, irq_off turns it off again. */
+		a->mode = mode;
+		ret = vfio_pci_device_set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX,
+					       VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, &a->intx_resample,
+					       err);
 		if (!ret)
 			ret = a->hooks.intx_route(a->hooks.ctx, gsi, a->intx_efd, a->intx_resample,
 						  true, err);
 		a->intx_routed = !ret;
-		break;
+		return ret;
 	case VFIO_IRQ_MSI:
 		/* Never more vectors than the kernel offers, which is also how many eventfds
 		 * there are; the guest may enable as many as the capability advertises. */
@@ -235,7 +238,9 @@ static int irq_on(struct vfio_assigned *a, enum vfio_irq_mode mode, struct error
 	default:
 		return 0;
 	}
-	a->mode = mode;
+	/* vfio-pci leaves an index it refused to switch on off: nothing for irq_off to undo. */
+	if (!ret)
+		a->mode = mode;
 	return ret;
 }
 
