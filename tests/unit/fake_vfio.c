@@ -42,12 +42,14 @@ static void bar_region(struct fake_vfio *f, unsigned int i, uint64_t size, bool 
 	r->data = malloc(size);
 	if (!r->data)
 		abort();
-	/* A pattern, so that a read shows where it went. */
-	for (k = 0; k < size; k++)
+	/* A pattern, so that a read shows where it went; it repeats every 256 bytes. */
+	for (k = 0; k < size && k < 256; k++)
 		r->data[k] = (uint8_t)(k * 7 + i);
+	for (; k < size; k *= 2)
+		memcpy(r->data + k, r->data, k < size - k ? k : size - k);
 }
 
-void fake_vfio_init(struct fake_vfio *f, bool express)
+void fake_vfio_init(struct fake_vfio *f, bool express, uint64_t bar0_size)
 {
 	uint8_t *p = f->config;
 
@@ -79,7 +81,7 @@ void fake_vfio_init(struct fake_vfio *f, bool express)
 		put(p, 0x80, 4, 2 << 16 | PCI_CAP_ID_EXP);
 		put(p, 0x100, 4, 0x00010001);
 	}
-	bar_region(f, VFIO_PCI_BAR0_REGION_INDEX, 1 << 20, true);
+	bar_region(f, VFIO_PCI_BAR0_REGION_INDEX, bar0_size, true);
 	bar_region(f, VFIO_PCI_BAR2_REGION_INDEX, 16 << 10, true);
 	bar_region(f, VFIO_PCI_BAR4_REGION_INDEX, 32, false);
 	f->region[VFIO_PCI_CONFIG_REGION_INDEX] = (struct fake_vfio_region){

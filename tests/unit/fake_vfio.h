@@ -4,9 +4,9 @@
  * vfio_assign_hooks, for the unit tests and the fuzz harness of src/vfio/assigned.c.
  * Free of cmocka, so the fuzz harness shares it.
  *
- * The function (fake_vfio_init): a 64-bit 1 MiB mmappable BAR 0, a 16 KiB 32-bit
- * mmappable BAR 2 holding an 8-vector MSI-X table at 0 and its PBA at 0x2000, a 32-byte
- * I/O BAR 4, INTA, maskable 64-bit MSI with 4 vectors, power management, and with
+ * The function (fake_vfio_init): a 64-bit 1 MiB (or other) mmappable BAR 0, a 16 KiB
+ * 32-bit mmappable BAR 2 holding an 8-vector MSI-X table at 0 and its PBA at 0x2000, a
+ * 32-byte I/O BAR 4, INTA, maskable 64-bit MSI with 4 vectors, power management, and with
  * `express` a PCI Express capability and a 4 KiB config region. Every region is backed by
  * memory: pread and pwrite move bytes and are logged; mmap hands out fresh page-aligned
  * memory that munmap must give back.
@@ -100,8 +100,9 @@ struct fake_vfio {
 	bool fail_trigger; /* switching an index on fails (the host is out of vectors) */
 };
 
-/* The function described above; express: 4 KiB config space with a PCIe capability. */
-void fake_vfio_init(struct fake_vfio *f, bool express);
+/* The function described above; express: 4 KiB config space with a PCIe capability;
+ * bar0_size (a power of two, at least 16) replaces BAR 0's 1 MiB. */
+void fake_vfio_init(struct fake_vfio *f, bool express, uint64_t bar0_size);
 void fake_vfio_destroy(struct fake_vfio *f);
 /* Builds a container on the fake (nothing opened) and the device d with its fd. */
 void fake_vfio_open(struct fake_vfio *f, struct vfio_container *c, struct vfio_device *d);

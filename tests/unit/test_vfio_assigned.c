@@ -74,7 +74,7 @@ static struct fx *fx_new(bool express)
 
 	assert_non_null(f);
 	f->fds = open_fds();
-	fake_vfio_init(&f->k, express);
+	fake_vfio_init(&f->k, express, 1 << 20);
 	fake_kvm_init(&f->kvm);
 	fake_vfio_open(&f->k, &f->c, &f->d);
 	assert_int_equal(vfio_pci_device_probe(&f->p, &f->c, &f->d, &err), 0);
