@@ -661,6 +661,30 @@ static void test_irq_refused(void **state)
 	assert_int_equal(fake_kvm_nroutes(&f->kvm), 1);
 }
 
+/* A function without an INTx pin: nothing to fall back to when MSI-X goes off. */
+static void test_no_pin(void **state)
+{
+	struct fx *f = fx_new(false);
+	unsigned int nset;
+
+	*state = f;
+	f->k.config[PCI_INTERRUPT_PIN] = 0;
+	fx_init(f);
+	fx_place(f);
+	assert_int_equal(f->a.intx_pin, 0);
+	assert_int_equal(f->a.mode, VFIO_IRQ_NONE);
+	assert_int_equal(f->kvm.nintx_calls, 0);
+	assert_int_equal(f->k.nset, 0);
+	cfg_write(f, MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(f->a.mode, VFIO_IRQ_MSIX);
+	nset = f->k.nset;
+	cfg_write(f, MSIX_FLAGS, 2, 0);
+	assert_int_equal(f->k.nset, nset + 1);
+	expect_set(set_at(f, nset), VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
+	assert_int_equal(f->a.mode, VFIO_IRQ_NONE);
+	assert_int_equal(f->kvm.nintx_calls, 0);
+}
+
 /* ---- reset ---- */
 
 static void test_reset(void **state)
@@ -836,6 +860,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msi, setup_placed, teardown),
 		cmocka_unit_test_teardown(test_msi_fewer_vectors, teardown),
 		cmocka_unit_test_setup_teardown(test_irq_refused, setup_placed, teardown),
+		cmocka_unit_test_teardown(test_no_pin, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup_placed, teardown),
 		cmocka_unit_test(test_init_failure),
 		cmocka_unit_test_setup_teardown(test_hostile_traps, setup_placed, teardown),
