@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The hostile-guest suite: one firmware guest per kind of abuse (firmware/hostile_*.c) runs
+against slabvm with the balloon and virtio-rng, and prints a line per check and a verdict
+(firmware/hostile.h). At each "hostile: sync NAME" the guest waits while this script reads
+query-balloon and compares it with what the guest's actions must have left (SYNCS below),
+then lets it go on. After the verdict the guest halts with interrupts off, blocked in
+KVM_RUN; SIGTERM must end slabvm with 128 + 15 and its stop reason, and nothing else on
+stderr: no sanitizer report (the sanitizer build runs this suite in CI), no device error.
+
+usage: test_hostile.py SLABVM NAME IMAGE [SLABVM-RUN-ARGS...]
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+import guestrun
+
+PAGE = 4096
+MEM = "64M"
+
+# What query-balloon must say at each sync point: a subset of its reply.
+SYNCS = {
+    # hostile_loops.c: chains that loop carry 4 valid PFNs; none may be applied.
+    "loops-inflate-self": {"inflated": 0, "invalid-pfns": 0},
+    "loops-inflate-indirect": {"inflated": 0, "invalid-pfns": 0},
+    "loops-inflated": {"inflated": 4 * PAGE, "released": 4 * PAGE, "invalid-pfns": 0},
+    "loops-deflate-pair": {"inflated": 4 * PAGE, "invalid-pfns": 0},
+    "loops-deflate-nested": {"inflated": 4 * PAGE, "invalid-pfns": 0},
+    "loops-deflated": {"inflated": 0, "released": 0, "invalid-pfns": 0},
+}
+
+# Lines slabvm may print on stderr in these runs: its stop reason for SIGTERM.
+EXPECTED_STDERR = re.compile(r"slabvm: stopped by Terminated \(signal 15.*\)")
+
+
+def query_balloon(sock):
+    r = subprocess.run([SLABVM, "ctl", sock, "query-balloon"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20)
+    guestrun.check_sanitizers(r.stderr, guestrun.describe(r))
+    if r.returncode != 0:
+        raise AssertionError("query-balloon failed: " + guestrun.describe(r))
+    return json.loads(r.stdout)["return"]
+
+
+def run_guest():
+    with tempfile.TemporaryDirectory(prefix="slabvm-hostile-") as d:
+        sock = os.path.join(d, "vm.sock")
+        args = ["--firmware", IMAGE, "--balloon", "--qmp", sock, "--mem", MEM] + EXTRA
+        with guestrun.Guest(SLABVM, args) as g:
+            pos = 0
+            line = re.compile(r"hostile: (sync (\S+)|verdict [^\n]*)\n")
+            while True:
+                pos = g.wait_for("hostile: ", timeout=120, start=pos)
+                end = g.wait_for("\n", timeout=60, start=pos)
+                m = line.match(g.stdout(), pos - len("hostile: "))
+                pos = end
+                if not m:
+                    continue
+                if m.group(2):
+                    name = m.group(2)
+                    want = SYNCS.get(name)
+                    assert want is not None, "unknown sync point %r: %s" % (name, g.report())
+                    got = query_balloon(sock)
+                    sub = {k: got.get(k) for k in want}
+                    assert sub == want, "at %s query-balloon says %s, want %s: %s" % (
+                        name, sub, want, g.report())
+                    g.send(b"g")
+                    continue
+                verdict = m.group(1)
+                break
+            fails = [l for l in g.stdout().splitlines() if "hostile: FAIL" in l]
+            assert verdict.startswith("verdict pass") and not fails, \
+                "the guest's verdict: %s\n%s\n%s" % (verdict, "\n".join(fails), g.report())
+            # slabvm must still answer, then end on SIGTERM while the vCPU sits in hlt.
+            query_balloon(sock)
+            g.proc.send_signal(signal.SIGTERM)
+            status = g.wait(timeout=20)
+            assert status == 128 + signal.SIGTERM, \
+                "want exit status %d after SIGTERM: %s" % (128 + signal.SIGTERM, g.report())
+            other = [l for l in g.stderr().splitlines() if not EXPECTED_STDERR.fullmatch(l)]
+            assert not other, "unexpected stderr: %s" % g.report()
+            print(verdict)
+
+
+if __name__ == "__main__":
+    SLABVM, NAME, IMAGE = sys.argv[1:4]
+    EXTRA = sys.argv[4:]
+    guestrun.main([(NAME, run_guest)])
