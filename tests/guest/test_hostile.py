@@ -31,6 +31,22 @@ SYNCS = {
     "loops-deflate-pair": {"inflated": 4 * PAGE, "invalid-pfns": 0},
     "loops-deflate-nested": {"inflated": 4 * PAGE, "invalid-pfns": 0},
     "loops-deflated": {"inflated": 0, "released": 0, "invalid-pfns": 0},
+    # hostile_pfns.c: every refused PFN is counted, every valid one applied once.
+    "pfns-wild-inflate": {"inflated": 0, "released": 0, "invalid-pfns": 13},
+    "pfns-dup-inflate": {"inflated": 3 * PAGE, "released": 3 * PAGE, "invalid-pfns": 16},
+    "pfns-reinflate": {"inflated": 4 * PAGE, "invalid-pfns": 19},
+    "pfns-deflate-never": {"inflated": 4 * PAGE, "invalid-pfns": 24},
+    "pfns-deflate-dup": {"inflated": 2 * PAGE, "invalid-pfns": 26},
+    "pfns-deflate-twice": {"inflated": 1 * PAGE, "invalid-pfns": 28},
+    # 11 bytes: two PFNs and a 3-byte tail, refused as one.
+    "pfns-odd-length": {"inflated": 3 * PAGE, "invalid-pfns": 29},
+    # 16384 PFNs read (one new page, 16383 repeats) and 8 bytes past the cap (2 PFNs).
+    "pfns-oversized": {"inflated": 4 * PAGE, "invalid-pfns": 29 + 16383 + 2},
+    "pfns-writable": {"inflated": 4 * PAGE, "invalid-pfns": 29 + 16383 + 2},
+    "pfns-empty": {"inflated": 0, "released": 0, "invalid-pfns": 29 + 16383 + 2},
+    # design.md: QMP's actual (RAM less what the driver says it holds) is clamped at 0.
+    "pfns-actual-wild": {"actual": 0},
+    "pfns-actual-zero": {"actual": guestrun.parse_size(MEM)},
 }
 
 # Lines slabvm may print on stderr in these runs: its stop reason for SIGTERM.
