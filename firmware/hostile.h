@@ -113,6 +113,7 @@ struct hv_dev {
 	const char *name;
 	unsigned int slot;
 	uint64_t bar4; /* where BAR 4 decodes */
+	uint64_t home; /* where slabvm had put it */
 };
 
 /* A split virtqueue laid out from base: descriptors, avail at +0x1000, used at +0x2000. */

@@ -96,6 +96,8 @@ int hv_open(struct hv_dev *d, const char *name, uint32_t id, uint64_t bar4)
 		return -1;
 	}
 	d->slot = (unsigned int)slot;
+	d->home = (hv_cfg_read32(d->slot, HV_PCI_BAR4) & ~0xfULL) |
+		  (uint64_t)hv_cfg_read32(d->slot, HV_PCI_BAR4 + 4) << 32;
 	hv_move_bar4(d, bar4);
 	return 0;
 }
