@@ -7,9 +7,9 @@
  * may happen (src/devices/pci.h: a BAR decodes only where its registers and COMMAND say,
  * one placed over another range stays off; src/kvm/virtio_kvm.c: the ioeventfds follow),
  * and at the new one, where the waiting request must be served: the queue lives in the
- * transport, not at an address. Also moved half by half with decoding on. Then 1200 moves in a row with a request each (a leaked
- * ioeventfd per move would run KVM out of them and slabvm would say so on stderr), and
- * the balloon's BAR moved while an inflate buffer waits.
+ * transport, not at an address. Also moved half by half with decoding on. Then 1200 moves
+ * in a row with a request each (a leaked ioeventfd per move would run KVM out of them and
+ * slabvm would say so on stderr), and the balloon's BAR moved while an inflate buffer waits.
  */
 #include "hostile.h"
 
