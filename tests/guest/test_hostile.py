@@ -46,6 +46,8 @@ SYNCS = {
     "pfns-empty": {"inflated": 0, "released": 0, "invalid-pfns": 29 + 16383 + 2},
     # hostile_bars.c: the inflate buffer that waited through a BAR move.
     "bars-balloon": {"inflated": 2 * PAGE, "invalid-pfns": 0},
+    # hostile_garbage.c: one page in and out after the storm.
+    "garbage-after": {"inflated": 0, "released": 0},
     # design.md: QMP's actual (RAM less what the driver says it holds) is clamped at 0.
     "pfns-actual-wild": {"actual": 0},
     "pfns-actual-zero": {"actual": guestrun.parse_size(MEM)},
