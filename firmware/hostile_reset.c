@@ -38,6 +38,13 @@
 static struct hv_dev rng, bln;
 static struct hv_vq rq, iq, dq;
 
+/* A delay that varies with round, so the main loop wins some races and loses others. */
+static void spin(unsigned int round)
+{
+	for (unsigned int i = 0; i < (round % 8) * 4000; i++)
+		hv_relax();
+}
+
 static int rng_up(uint64_t ring)
 {
 	return !(hv_negotiate(&rng, HV_F_VERSION_1) && !hv_queue(&rng, &rq, 0, QSIZE, ring) &&
@@ -95,6 +102,7 @@ static void rng_race(void)
 		post();
 		post();
 		hv_kick(&rng, &rq);
+		spin(i);
 		clean += hv_reset(&rng) == 0;
 		if (rng_up(i & 1 ? RING_A : RING_B))
 			break;
@@ -160,6 +168,7 @@ static void balloon_race(void)
 		hv_desc(iq.desc, 0, PFNS, 16, 0, 0);
 		hv_avail(&iq, 0);
 		hv_kick(&bln, &iq);
+		spin(b);
 		hv_reset(&bln);
 	}
 	hv_check(up == BUFFERS, "balloon: %u inflates, each reset under", BUFFERS);
