@@ -42,6 +42,15 @@ def race_deflated(got, state):
     return None
 
 
+def stats_arrived(got, state):
+    """hostile_pfns.c's second stats buffer: unknown tags and a ragged tail ignored."""
+    stats = got.get("guest-stats", {}).get("stats", {})
+    want = {"stat-free-memory": 0xdeadbeef000, "stat-total-memory": 0x4000000}
+    if {k: stats.get(k) for k in want} != want:
+        return "want guest stats %s" % want
+    return None
+
+
 # What query-balloon must say at each sync point: a subset of its reply, or a function of
 # the reply and a dict kept for the run that returns what is wrong (None if nothing).
 SYNCS = {
@@ -53,27 +62,32 @@ SYNCS = {
     "loops-deflate-nested": {"inflated": 4 * PAGE, "invalid-pfns": 0},
     "loops-deflated": {"inflated": 0, "released": 0, "invalid-pfns": 0},
     # hostile_pfns.c: every refused PFN is counted, every valid one applied once.
-    "pfns-wild-inflate": {"inflated": 0, "released": 0, "invalid-pfns": 13},
-    "pfns-dup-inflate": {"inflated": 3 * PAGE, "released": 3 * PAGE, "invalid-pfns": 16},
-    "pfns-reinflate": {"inflated": 4 * PAGE, "invalid-pfns": 19},
-    "pfns-deflate-never": {"inflated": 4 * PAGE, "invalid-pfns": 24},
-    "pfns-deflate-dup": {"inflated": 2 * PAGE, "invalid-pfns": 26},
-    "pfns-deflate-twice": {"inflated": 1 * PAGE, "invalid-pfns": 28},
+    "pfns-wild-inflate": {"inflated": 0, "released": 0, "invalid-pfns": 15},
+    "pfns-dup-inflate": {"inflated": 3 * PAGE, "released": 3 * PAGE, "invalid-pfns": 18},
+    "pfns-reinflate": {"inflated": 4 * PAGE, "invalid-pfns": 21},
+    "pfns-deflate-never": {"inflated": 4 * PAGE, "invalid-pfns": 26},
+    "pfns-deflate-dup": {"inflated": 2 * PAGE, "invalid-pfns": 28},
+    "pfns-deflate-twice": {"inflated": 1 * PAGE, "invalid-pfns": 30},
     # 11 bytes: two PFNs and a 3-byte tail, refused as one.
-    "pfns-odd-length": {"inflated": 3 * PAGE, "invalid-pfns": 29},
+    "pfns-odd-length": {"inflated": 3 * PAGE, "invalid-pfns": 31},
     # 16384 PFNs read (one new page, 16383 repeats) and 8 bytes past the cap (2 PFNs).
-    "pfns-oversized": {"inflated": 4 * PAGE, "invalid-pfns": 29 + 16383 + 2},
-    "pfns-writable": {"inflated": 4 * PAGE, "invalid-pfns": 29 + 16383 + 2},
-    "pfns-empty": {"inflated": 0, "released": 0, "invalid-pfns": 29 + 16383 + 2},
+    "pfns-oversized": {"inflated": 4 * PAGE, "invalid-pfns": 31 + 16383 + 2},
+    "pfns-writable": {"inflated": 4 * PAGE, "invalid-pfns": 31 + 16383 + 2},
+    "pfns-empty": {"inflated": 0, "released": 0, "invalid-pfns": 31 + 16383 + 2},
+    # design.md: QMP's actual (RAM less what the driver says it holds) is clamped at 0.
+    "pfns-actual-wild": {"actual": 0},
+    "pfns-actual-zero": {"actual": guestrun.parse_size(MEM)},
+    "pfns-stats": stats_arrived,
+    # The reported range that holds an inflated page: that page refused, nothing else.
+    "pfns-report": {"inflated": PAGE, "released": PAGE, "invalid-pfns": 31 + 16383 + 3},
+    "pfns-report-broken": {"inflated": PAGE, "invalid-pfns": 31 + 16383 + 3},
+    "pfns-final": {"inflated": 0, "released": 0, "invalid-pfns": 31 + 16383 + 3},
     # hostile_bars.c: the inflate buffer that waited through a BAR move.
     "bars-balloon": {"inflated": 2 * PAGE, "invalid-pfns": 0},
     # hostile_garbage.c: one page in and out after the storm.
     "garbage-after": {"inflated": 0, "released": 0},
     "reset-balloon-race": race_applied,
     "reset-balloon-empty": race_deflated,
-    # design.md: QMP's actual (RAM less what the driver says it holds) is clamped at 0.
-    "pfns-actual-wild": {"actual": 0},
-    "pfns-actual-zero": {"actual": guestrun.parse_size(MEM)},
 }
 
 # Lines slabvm may print on stderr in these runs: its stop reason for SIGTERM.
