@@ -14,6 +14,9 @@
  * vector's interrupt waits in the PBA and leaves it when unmasked; queue and config vector
  * numbers past the table read back as NO_VECTOR.
  *
+ * The virtio configuration-space window into BAR 4: a notify and a reset through it with a
+ * request waiting, reads with decoding off, and windows the spec forbids, which do nothing.
+ *
  * Configuration space (src/devices/pci.h): through 0xCF8/0xCFC, every byte offset of every
  * function of every slot of buses 0 and 1 gets a random value at a random width, host
  * bridge and absent functions included; through ECAM, every dword of the 4 KiB of the
@@ -211,6 +214,77 @@ static void msix_messages(void)
 		 "a reset forgets what was pending");
 }
 
+/* The VIRTIO_PCI_CAP_PCI_CFG capability of slot, or 0. */
+static unsigned int find_cfg_window(unsigned int slot)
+{
+	unsigned int c = hv_conf1_read(0, slot, 0, HV_PCI_CAP_PTR, 1) & 0xfc;
+
+	for (unsigned int n = 0; c && n < 48; n++, c = hv_conf1_read(0, slot, 0, c + 1, 1) & 0xfc)
+		if (hv_conf1_read(0, slot, 0, c, 1) == 0x09 &&
+		    hv_conf1_read(0, slot, 0, c + 3, 1) == 5)
+			return c;
+	return 0;
+}
+
+static void window_at(unsigned int c, uint8_t bar, uint32_t off, uint32_t len)
+{
+	hv_conf1_write(0, rng.slot, 0, c + 4, 1, bar);
+	hv_conf1_write(0, rng.slot, 0, c + 8, 4, off);
+	hv_conf1_write(0, rng.slot, 0, c + 12, 4, len);
+}
+
+/*
+ * The configuration-space window into BAR 4 (virtio 1.2, 4.1.4.9): a notify and a reset
+ * through it, with a request waiting; reads with decoding off; windows the spec does not
+ * allow (bad lengths, misaligned, another BAR, past the end) do nothing.
+ */
+static void cfg_window(void)
+{
+	unsigned int c = find_cfg_window(rng.slot), i, bad_ok = 1;
+	static const uint32_t bad[][3] = {
+		{4, 0x14, 3}, {4, 0x15, 2}, {5, 0x14, 1}, {4, 0xffffffff, 1}, {4, 0x3ffe, 4},
+		{4, 0x14, 0}, {0, 0x14, 1},
+	};
+	uint16_t head;
+	uint32_t len = 0;
+
+	if (!hv_check(c != 0, "rng has a PCI configuration access capability"))
+		return;
+	hv_check(rng_up() == 0, "rng: set up for the window");
+	window_at(c, 4, HV_CC_STATUS, 1);
+	hv_check(hv_conf1_read(0, rng.slot, 0, c + 16, 1) == hv_status(&rng),
+		 "the window reads the device status");
+	head = rq.next_avail % QSIZE;
+	hv_desc(rq.desc, head, BUF, RNG_LEN, HV_D_WRITE, 0);
+	hv_avail(&rq, head);
+	window_at(c, 4, HV_NOTIFY, 2);
+	hv_conf1_write(0, rng.slot, 0, c + 16, 2, 0);
+	hv_check(hv_wait_used(&rq, 1, HV_POLL) && hv_take_used(&rq, &len) == head &&
+			 len == RNG_LEN,
+		 "a notify through the window serves the request");
+	hv_set_decode(&rng, 0);
+	window_at(c, 4, HV_CC_STATUS, 1);
+	hv_check(hv_conf1_read(0, rng.slot, 0, c + 16, 1) == 0xf,
+		 "decoding off: the window still reads the status");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		window_at(c, (uint8_t)bad[i][0], bad[i][1], bad[i][2]);
+		hv_conf1_write(0, rng.slot, 0, c + 16, 4, 0);
+		(void)hv_conf1_read(0, rng.slot, 0, c + 16, 4);
+		window_at(c, 4, HV_CC_STATUS, 1);
+		bad_ok &= hv_conf1_read(0, rng.slot, 0, c + 16, 1) == 0xf;
+	}
+	hv_check(bad_ok, "writes through windows the spec does not allow do nothing");
+	head = rq.next_avail % QSIZE;
+	hv_desc(rq.desc, head, BUF, RNG_LEN, HV_D_WRITE, 0);
+	hv_avail(&rq, head);
+	hv_conf1_write(0, rng.slot, 0, c + 16, 1, 0);
+	hv_set_decode(&rng, 1);
+	hv_check(hv_status(&rng) == 0, "a reset through the window, a request posted");
+	hv_kick(&rng, &rq);
+	hv_check(!hv_wait_used(&rq, 1, HV_QUIET), "the request posted before it is not served");
+	hv_check(rng_up() == 0 && rng_request(), "and the device works after it");
+}
+
 /* Read-only header registers: IDs, class and revision, header type, subsystem, pin. */
 static const unsigned int ro_regs[][2] = {{0, 4}, {8, 4}, {0x0e, 1}, {0x2c, 4}, {0x3d, 1}};
 #define NRO (sizeof(ro_regs) / sizeof(ro_regs[0]))
@@ -324,6 +398,7 @@ int main(struct bootinfo *bi)
 		 "MSI-X: every vector starts masked");
 	msix_garbage();
 	msix_messages();
+	cfg_window();
 	cfg_garbage();
 	devices_work();
 	hv_finish();
