@@ -6,8 +6,9 @@
  * indirect table it names. src/devices/virtqueue.h bounds every walk and calls such a chain
  * a broken queue: the device sets DEVICE_NEEDS_RESET, returns nothing, serves nothing more
  * until the driver resets it, and works again after the reset. Each case checks all of that;
- * for the balloon the test also checks from outside (query-balloon at each sync) that no PFN
- * of a looping chain was inflated or deflated.
+ * the balloon's statistics and reporting queues get a loop each too. For the balloon the
+ * test also checks from outside (query-balloon at each sync) that no PFN of a looping chain
+ * was inflated or deflated.
  */
 #include "hostile.h"
 
@@ -16,6 +17,10 @@
 #define RNG_RING 0x100000ULL
 #define INFL_RING 0x110000ULL
 #define DEFL_RING 0x120000ULL
+#define STATS_RING 0x160000ULL
+#define REPORT_RING 0x170000ULL
+#define F_STATS (1ULL << 1)
+#define F_REPORTING (1ULL << 5)
 #define TABLE 0x130000ULL
 #define PFNS 0x140000ULL  /* the PFN array every balloon chain here points at */
 #define BUF 0x200000ULL	  /* rng buffers */
@@ -25,7 +30,7 @@
 #define RNG_LEN 64
 
 static struct hv_dev rng, bln;
-static struct hv_vq rq, iq, dq;
+static struct hv_vq rq, iq, dq, sq, pq;
 
 static int rng_up(void)
 {
@@ -171,6 +176,29 @@ static void bln_cases(void)
 	hv_sync("loops-deflated");
 }
 
+/* The statistics and free page reporting queues loop too. */
+static void bln_other_queues(void)
+{
+	uint64_t want = HV_F_VERSION_1 | HV_F_INDIRECT | F_STATS | F_REPORTING;
+	volatile uint64_t *t = hv_table(TABLE);
+	int up;
+
+	up = hv_negotiate(&bln, want) == want && !hv_queue(&bln, &iq, 0, QSIZE, INFL_RING) &&
+	     !hv_queue(&bln, &dq, 1, QSIZE, DEFL_RING) &&
+	     !hv_queue(&bln, &sq, 2, QSIZE, STATS_RING) &&
+	     !hv_queue(&bln, &pq, 3, QSIZE, REPORT_RING) && !hv_driver_ok(&bln);
+	hv_check(up, "balloon: set up with statistics and reporting");
+	hv_desc(sq.desc, 0, PFNS, 10, HV_D_NEXT, 0);
+	bln_broken("stats: next points at itself", &sq, 0, "loops-stats");
+	hv_check(hv_negotiate(&bln, want) == want && !hv_queue(&bln, &pq, 3, QSIZE, REPORT_RING) &&
+			 !hv_driver_ok(&bln),
+		 "balloon: reporting set up again");
+	hv_desc(t, 0, PAGES, HV_PAGE, HV_D_WRITE | HV_D_NEXT, 1);
+	hv_desc(t, 1, PAGES + HV_PAGE, HV_PAGE, HV_D_WRITE | HV_D_NEXT, 0);
+	hv_desc(pq.desc, 0, TABLE, 32, HV_D_INDIRECT, 0);
+	bln_broken("report: an indirect table that loops", &pq, 0, "loops-report");
+}
+
 int main(struct bootinfo *bi)
 {
 	if (fw_check_bootinfo(bi))
@@ -180,5 +208,6 @@ int main(struct bootinfo *bi)
 		return 1;
 	rng_cases();
 	bln_cases();
+	bln_other_queues();
 	hv_finish();
 }

@@ -61,6 +61,8 @@ SYNCS = {
     "loops-deflate-pair": {"inflated": 4 * PAGE, "invalid-pfns": 0},
     "loops-deflate-nested": {"inflated": 4 * PAGE, "invalid-pfns": 0},
     "loops-deflated": {"inflated": 0, "released": 0, "invalid-pfns": 0},
+    "loops-stats": {"inflated": 0, "invalid-pfns": 0},
+    "loops-report": {"inflated": 0, "released": 0, "invalid-pfns": 0},
     # hostile_pfns.c: every refused PFN is counted, every valid one applied once.
     "pfns-wild-inflate": {"inflated": 0, "released": 0, "invalid-pfns": 15},
     "pfns-dup-inflate": {"inflated": 3 * PAGE, "released": 3 * PAGE, "invalid-pfns": 18},
