@@ -9,7 +9,9 @@
  * racing the main loop, on alternating rings; and a queue enabled again over its old ring
  * memory, which the device takes over from index 0 (src/devices/virtqueue.h): three stale
  * chains are served again, and a stale avail index more than a ring ahead is a broken
- * queue (NEEDS_RESET) until the next reset.
+ * queue (NEEDS_RESET) until the next reset. And 20 requests whose buffer is their own ring,
+ * which the device fills with random bytes before it reads it again: whatever follows, a
+ * reset mends it.
  *
  * The balloon: 50 inflate buffers of 4 new pages each, every one notified and at once
  * reset under. A buffer goes to the memory map as one batch, so each is applied whole or
@@ -153,6 +155,28 @@ static void rng_stale_ring(void)
 	hv_check(rng_up(RING_A) == 0 && request(), "and a reset mends it");
 }
 
+/*
+ * A request whose buffer is its own ring: the device fills descriptors, avail and used ring
+ * with random bytes, then pushes into them. What it does next depends on the dice (more
+ * chains, or a broken queue); it must survive, and a reset must mend it.
+ */
+static void rng_eats_its_ring(void)
+{
+	unsigned int round, mended = 0;
+
+	for (round = 0; round < 20; round++) {
+		if (rng_up(RING_A))
+			break;
+		hv_desc(rq.desc, 0, RING_A, 0x3000, HV_D_WRITE, 0);
+		hv_avail(&rq, 0);
+		hv_kick(&rng, &rq);
+		hv_wait_status(&rng, HV_S_NEEDS_RESET, HV_QUIET);
+		mended += rng_up(RING_B) == 0 && request();
+	}
+	hv_check(mended == 20, "20 requests that overwrite their own ring: %u mended by a reset",
+		 mended);
+}
+
 static void balloon_race(void)
 {
 	volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)PFNS;
@@ -193,6 +217,7 @@ int main(struct bootinfo *bi)
 	rng_posted_then_reset();
 	rng_race();
 	rng_stale_ring();
+	rng_eats_its_ring();
 	balloon_race();
 	hv_finish();
 }
