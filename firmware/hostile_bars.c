@@ -141,11 +141,15 @@ static void rng_cases(void)
 	hv_move_bar4(&rng, RNG_A);
 	served_only_here("after a move over RAM", 0, head);
 
-	/* Far above RAM, where the guest cannot even reach it. */
+	/* Far above RAM, where the guest cannot even reach it; then the last place that fits. */
 	head = post();
 	hv_move_bar4(&rng, FAR_AWAY);
 	hv_move_bar4(&rng, RNG_A);
 	served_only_here("after a move far above RAM", 0, head);
+	head = post();
+	hv_move_bar4(&rng, 0ULL - 2 * HV_BAR4_SIZE);
+	hv_move_bar4(&rng, RNG_A);
+	served_only_here("after a move to the top of the address space", 0, head);
 
 	/* Decoding off with a request waiting, notify, decoding on. */
 	head = post();
