@@ -6,6 +6,7 @@ query-balloon and compares it with what the guest's actions must have left (SYNC
 then lets it go on. After the verdict the guest halts with interrupts off, blocked in
 KVM_RUN; SIGTERM must end slabvm with 128 + 15 and its stop reason, and nothing else on
 stderr: no sanitizer report (the sanitizer build runs this suite in CI), no device error.
+A second run of the guest is ended the same way in the middle of its abuse.
 
 usage: test_hostile.py SLABVM NAME IMAGE [SLABVM-RUN-ARGS...]
 """
@@ -151,7 +152,29 @@ def run_guest():
             print(verdict)
 
 
+def sigterm_midway():
+    """SIGTERM in the middle of the abuse (after the guest's sixth check), not after it."""
+    with tempfile.TemporaryDirectory(prefix="slabvm-hostile-") as d:
+        sock = os.path.join(d, "vm.sock")
+        args = ["--firmware", IMAGE, "--balloon", "--qmp", sock, "--mem", MEM] + EXTRA
+        with guestrun.Guest(SLABVM, args) as g:
+            pos, checks = 0, 0
+            while checks < 6:
+                pos = g.wait_for("hostile: ", timeout=120, start=pos)
+                g.wait_for("\n", timeout=60, start=pos)
+                if g.stdout().startswith("sync ", pos):
+                    g.send(b"g")
+                elif g.stdout().startswith("ok ", pos):
+                    checks += 1
+            g.proc.send_signal(signal.SIGTERM)
+            status = g.wait(timeout=20)
+            assert status == 128 + signal.SIGTERM, \
+                "want exit status %d after SIGTERM: %s" % (128 + signal.SIGTERM, g.report())
+            other = [l for l in g.stderr().splitlines() if not EXPECTED_STDERR.fullmatch(l)]
+            assert not other, "unexpected stderr: %s" % g.report()
+
+
 if __name__ == "__main__":
     SLABVM, NAME, IMAGE = sys.argv[1:4]
     EXTRA = sys.argv[4:]
-    guestrun.main([(NAME, run_guest)])
+    guestrun.main([(NAME, run_guest), (NAME + ": SIGTERM midway", sigterm_midway)])
