@@ -26,7 +26,6 @@
 /* Configuration space (PCI 3.0). */
 #define HV_PCI_COMMAND 0x04
 #define HV_PCI_COMMAND_MEMORY 0x2
-#define HV_PCI_BAR0 0x10
 #define HV_PCI_BAR1 0x14
 #define HV_PCI_BAR4 0x20
 #define HV_PCI_CAP_PTR 0x34
@@ -36,7 +35,6 @@
 /* slabvm's virtio-pci BAR 4 (src/devices/virtio_pci.h). */
 #define HV_BAR4_SIZE 0x4000ULL
 #define HV_COMMON 0x0000
-#define HV_ISR 0x1000
 #define HV_DEVCFG 0x2000
 #define HV_NOTIFY 0x3000 /* queue q at + 4 * q */
 
