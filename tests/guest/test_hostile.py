@@ -24,7 +24,6 @@ PAGE = 4096
 MEM = "64M"
 
 
-
 def race_applied(got, state):
     """hostile_reset.c: 50 buffers of 4 pages, each reset under: whole buffers or none."""
     pages = got["inflated"] // PAGE
@@ -106,6 +105,16 @@ def query_balloon(sock):
     return json.loads(r.stdout)["return"]
 
 
+def end_with_sigterm(g):
+    """SIGTERM ends slabvm with 128 + 15, and stderr holds nothing but the stop reason."""
+    g.proc.send_signal(signal.SIGTERM)
+    status = g.wait(timeout=20)
+    assert status == 128 + signal.SIGTERM, \
+        "want exit status %d after SIGTERM: %s" % (128 + signal.SIGTERM, g.report())
+    other = [l for l in g.stderr().splitlines() if not EXPECTED_STDERR.fullmatch(l)]
+    assert not other, "unexpected stderr: %s" % g.report()
+
+
 def run_guest():
     with tempfile.TemporaryDirectory(prefix="slabvm-hostile-") as d:
         sock = os.path.join(d, "vm.sock")
@@ -143,12 +152,7 @@ def run_guest():
                 "the guest's verdict: %s\n%s\n%s" % (verdict, "\n".join(fails), g.report())
             # slabvm must still answer, then end on SIGTERM while the vCPU sits in hlt.
             query_balloon(sock)
-            g.proc.send_signal(signal.SIGTERM)
-            status = g.wait(timeout=20)
-            assert status == 128 + signal.SIGTERM, \
-                "want exit status %d after SIGTERM: %s" % (128 + signal.SIGTERM, g.report())
-            other = [l for l in g.stderr().splitlines() if not EXPECTED_STDERR.fullmatch(l)]
-            assert not other, "unexpected stderr: %s" % g.report()
+            end_with_sigterm(g)
             print(verdict)
 
 
@@ -166,12 +170,7 @@ def sigterm_midway():
                     g.send(b"g")
                 elif g.stdout().startswith("ok ", pos):
                     checks += 1
-            g.proc.send_signal(signal.SIGTERM)
-            status = g.wait(timeout=20)
-            assert status == 128 + signal.SIGTERM, \
-                "want exit status %d after SIGTERM: %s" % (128 + signal.SIGTERM, g.report())
-            other = [l for l in g.stderr().splitlines() if not EXPECTED_STDERR.fullmatch(l)]
-            assert not other, "unexpected stderr: %s" % g.report()
+            end_with_sigterm(g)
 
 
 if __name__ == "__main__":
