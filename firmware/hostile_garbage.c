@@ -2,9 +2,9 @@
 /*
  * Garbage in MSI-X tables and configuration space.
  *
- * MSI-X (virtio-rng's table, src/devices/pci.h): every byte of the table's BAR written with
- * random values and all ones, at every width (1, 2, 4, 8 bytes) and alignment, across
- * entries and past the end; afterwards only the bits PCI lets software write have changed
+ * MSI-X (virtio-rng's table, src/devices/pci.h): every byte offset of the table, the PBA and
+ * what follows up to 0x60 written with random values and with all ones, at every width (1,
+ * 2, 4, 8 bytes) and alignment, across entries, and at and across the end of the BAR; then only the bits PCI lets software write have changed
  * (the address's two low bits and all of vector control but the mask bit read zero), the
  * PBA and the space after it read zero. Then with MSI-X on and vectors unmasked, 80
  * requests each interrupt through a different wild message (address 0, all ones, in the
