@@ -2,17 +2,18 @@
 /*
  * Garbage in MSI-X tables and configuration space.
  *
- * MSI-X (virtio-rng's table, src/devices/pci.h): every byte offset of the table, the PBA and
- * what follows up to 0x60 written with random values and with all ones, at every width (1,
- * 2, 4, 8 bytes) and alignment, across entries, and at and across the end of the BAR; then only the bits PCI lets software write have changed
- * (the address's two low bits and all of vector control but the mask bit read zero), the
- * PBA and the space after it read zero. Then with MSI-X on and vectors unmasked, 80
- * requests each interrupt through a different wild message (address 0, all ones, in the
- * firmware area, in the PCI hole, with garbage destination bits), so slabvm makes and
- * recycles KVM routes for all of them; delivery modes stay fixed, lowest priority or
- * ExtINT, because an NMI or INIT the guest sent itself would stop it, not slabvm. A masked
- * vector's interrupt waits in the PBA and leaves it when unmasked; queue and config vector
- * numbers past the table read back as NO_VECTOR.
+ * MSI-X (virtio-rng's table, src/devices/pci.h): every byte offset of the table, the PBA
+ * and what follows up to 0x60 written with random values and with all ones, at every width
+ * (1, 2, 4, 8 bytes) and alignment, across entries, and at and across the end of the BAR;
+ * then only the bits PCI lets software write have changed (the address's two low bits and
+ * all of vector control but the mask bit read zero), the PBA and the space after it read
+ * zero. Then with MSI-X on and vectors unmasked, 80 requests each interrupt through a
+ * different wild message (address 0, all ones, in the firmware area, in the PCI hole, with
+ * garbage destination bits), so slabvm makes and recycles KVM routes for all of them;
+ * delivery modes stay fixed, lowest priority or ExtINT, because an NMI or INIT the guest
+ * sent itself would stop it, not slabvm. A masked vector's interrupt waits in the PBA and
+ * leaves it when unmasked; queue and config vector numbers past the table read back as
+ * NO_VECTOR.
  *
  * The virtio configuration-space window into BAR 4: a notify and a reset through it with a
  * request waiting, reads with decoding off, and windows the spec forbids, which do nothing.
