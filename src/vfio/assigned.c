@@ -68,7 +68,7 @@ static uint64_t trap_read(void *opaque, uint64_t offset, unsigned int size)
 	const struct vfio_container *c = a->dev->c;
 	uint64_t o = t->offset + offset, val = 0;
 
-	if (size > sizeof(val) || msix_read(a, t->bar, o, size, &val))
+	if (!size || size > sizeof(val) || msix_read(a, t->bar, o, size, &val))
 		return val;
 	/* x86 is little-endian, as the device's registers are. */
 	if (c->ops->pread(c->ctx, a->dev->d->fd, &val, size, r->offset + o) != (ssize_t)size)
