@@ -55,6 +55,12 @@ def main():
         return 1
     print("testbed images ready in %.1f s" % (time.monotonic() - start), flush=True)
 
+    # @SCRATCH@ in QEMU's arguments: a fresh 128 MiB sparse file (an NVMe namespace).
+    if any("@SCRATCH@" in a for a in extra):
+        scratch = os.path.join(args.cache, args.scenario + ".scratch")
+        with open(scratch, "wb") as f:
+            f.truncate(128 << 20)
+        extra = [a.replace("@SCRATCH@", scratch) for a in extra]
     run = [args.guests + "/run-testbed", "--dir", args.cache, args.scenario] + extra
     status = subprocess.run(run).returncode
     if status == HUNG:
