@@ -88,13 +88,11 @@ int caps_user_resolve(const char *spec, struct caps_user *out, struct error *err
 			out->change = false;
 			return 0;
 		}
+		/* A system without a user database (a minimal initramfs, the testbed) still
+		 * gets an unprivileged user: the kernel's own overflow id. */
 		pw = getpwnam(CAPS_DEFAULT_USER);
-		if (!pw)
-			return error_usage(err, -EINVAL,
-					   "started as root without --user, and this system has no "
-					   "user " CAPS_DEFAULT_USER ": give --user USER[:GROUP]");
-		out->uid = pw->pw_uid;
-		out->gid = pw->pw_gid;
+		out->uid = pw ? pw->pw_uid : CAPS_FALLBACK_ID;
+		out->gid = pw ? pw->pw_gid : CAPS_FALLBACK_ID;
 		spec = CAPS_DEFAULT_USER;
 	} else {
 		colon = strchr(spec, ':');

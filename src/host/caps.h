@@ -7,9 +7,9 @@
  * raised to cover all pluggable RAM first.
  *
  * The user: --user USER[:GROUP] (names or numbers). Without it, a process started as root
- * becomes CAPS_DEFAULT_USER with its primary group (nogroup on Debian), and refuses to
- * start when the system has no such user; a process started as another user
- * stays that user. uid 0 and gid 0 are refused: the point is to leave root.
+ * becomes CAPS_DEFAULT_USER with its primary group (nogroup on Debian), or, on a system
+ * whose user database has no such user, uid and gid CAPS_FALLBACK_ID; a process started as
+ * another user stays that user. uid 0 and gid 0 are refused: the point is to leave root.
  */
 #ifndef SLABVM_CAPS_H
 #define SLABVM_CAPS_H
@@ -24,6 +24,7 @@
 #define CAPS_MEMLOCK_SLACK (64ULL << 20)
 
 #define CAPS_DEFAULT_USER "nobody"
+#define CAPS_FALLBACK_ID 65534 /* the kernel's overflowuid and overflowgid: nobody's */
 
 /* Whom the process becomes: change false keeps the current ids. */
 struct caps_user {
