@@ -175,7 +175,8 @@ int caps_drop_all(const struct caps_user *user, struct error *err)
 	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP)) {
 		capng_clear(CAPNG_SELECT_BOUNDS);
 		if (capng_apply(CAPNG_SELECT_BOUNDS) < 0)
-			return error_set(err, -EPERM, "emptying the capability bounding set failed");
+			return error_set(err, -EPERM,
+					 "emptying the capability bounding set failed");
 	}
 	if (user->change) {
 		ret = caps_become(user, err);

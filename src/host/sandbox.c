@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/seccomp.h>
-#include <pthread.h>
 #include <linux/falloc.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <linux/vfio.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -32,19 +32,32 @@ struct sandbox_rule {
  * compare only that half, or a caller could pass an allowed value with junk above it and
  * be refused, or a refused one and be allowed. */
 #define LOW32 0xffffffffULL
-#define ANY(name) {SCMP_SYS(name), 0, {{0}}}
-#define ARG32(name, n, v)                                                                     \
-	{                                                                                     \
-		SCMP_SYS(name), 1, {                                                          \
-			{.arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = LOW32, .datum_b = (v)} \
-		}                                                                             \
+/* Argument n masked with mask equals v. */
+#define CMP(n, mask, v)                                                                            \
+	{                                                                                          \
+		.arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (v)            \
+	}
+#define ANY(name)                                                                                  \
+	{                                                                                          \
+		SCMP_SYS(name), 0,                                                                 \
+		{                                                                                  \
+			CMP(0, 0, 0)                                                               \
+		}                                                                                  \
+	}
+#define ARG32(name, n, v)                                                                          \
+	{                                                                                          \
+		SCMP_SYS(name), 1,                                                                 \
+		{                                                                                  \
+			CMP(n, LOW32, v)                                                           \
+		}                                                                                  \
 	}
 /* Allowed when none of the bits in mask is set in argument n. */
-#define NONE_OF(name, n, mask)                                                                \
-	{                                                                                     \
-		SCMP_SYS(name), 1, {                                                          \
-			{.arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = 0}  \
-		}                                                                             \
+#define NONE_OF(name, n, mask)                                                                     \
+	{                                                                                          \
+		SCMP_SYS(name), 1,                                                                 \
+		{                                                                                  \
+			CMP(n, mask, 0)                                                            \
+		}                                                                                  \
 	}
 
 /*
@@ -84,6 +97,12 @@ static const struct sandbox_rule sandbox_common[] = {
 	ARG32(madvise, 2, MADV_DONTNEED),
 };
 
+/* A thread of this process, in no new namespace. */
+#define CLONE_THREAD_FLAGS (CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)
+#define CLONE_NAMESPACES                                                                           \
+	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
+	 CLONE_NEWPID | CLONE_NEWNET)
+
 /*
  * The main loop: ioeventfd notifications (virtqueues, the balloon's release with
  * fallocate's punch-hole and its repopulation), QMP clients (accept4, recv, send; no new
@@ -112,13 +131,7 @@ static const struct sandbox_rule sandbox_main[] = {
 	ANY(pwrite64),
 	ANY(getrandom),
 	ANY(unlink),
-	{SCMP_SYS(clone),
-	 1,
-	 {{.arg = 0,
-	   .op = SCMP_CMP_MASKED_EQ,
-	   .datum_a = CLONE_THREAD | CLONE_VM | CLONE_SIGHAND | CLONE_NEWNS | CLONE_NEWCGROUP |
-		      CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET,
-	   .datum_b = CLONE_THREAD | CLONE_VM | CLONE_SIGHAND}}},
+	{SCMP_SYS(clone), 1, {CMP(0, CLONE_THREAD_FLAGS | CLONE_NAMESPACES, CLONE_THREAD_FLAGS)}},
 	ANY(set_robust_list),
 	ANY(rseq),
 	/* A thread it creates installs a filter of its own, which can only narrow this one. */
@@ -130,11 +143,7 @@ static const struct sandbox_rule sandbox_main[] = {
  * interrupts (an MSI route: eventfd2, close on failure), read vfio config space and move
  * BARs (ioeventfds, memslots, IOMMU mappings, vfio interrupts). */
 static const struct sandbox_rule sandbox_vcpu[] = {
-	ANY(close),
-	ANY(eventfd2),
-	ANY(pread64),
-	ANY(pwrite64),
-	ANY(getrandom),
+	ANY(close), ANY(eventfd2), ANY(pread64), ANY(pwrite64), ANY(getrandom),
 };
 
 /* The console reader needs nothing beyond the common part and the UART's interrupt line. */
@@ -153,17 +162,17 @@ static const unsigned long sandbox_ioctl_common[] = {TCSETS};
 /* Run-time KVM and vfio calls that follow guest-visible changes: memslots (DIMMs, BARs),
  * interrupts (lines, MSI routes and irqfds), ioeventfds, IOMMU mappings, vfio interrupts
  * and resets. */
-#define SANDBOX_RUNTIME_IOCTLS                                                                \
-	KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING,            \
-		KVM_SIGNAL_MSI, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, VFIO_IOMMU_MAP_DMA,        \
-		VFIO_IOMMU_UNMAP_DMA, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET
+#define SANDBOX_RUNTIME_IOCTLS                                                                     \
+	KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, \
+		KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,       \
+		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET
 
 static const unsigned long sandbox_ioctl_main[] = {SANDBOX_RUNTIME_IOCTLS};
 
 /* Plus KVM_RUN and the state the control socket asks a vCPU for (vcpu_read_state). */
 static const unsigned long sandbox_ioctl_vcpu[] = {
-	SANDBOX_RUNTIME_IOCTLS, KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_MP_STATE,
-	KVM_GET_LAPIC,
+	SANDBOX_RUNTIME_IOCTLS, KVM_RUN,	  KVM_GET_REGS,
+	KVM_GET_SREGS,		KVM_GET_MP_STATE, KVM_GET_LAPIC,
 };
 
 /* Input raises the UART's interrupt line. */
@@ -220,7 +229,10 @@ struct sandbox_policy {
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define POLICY(r, i) {r, N(r), i, N(i)}
+#define POLICY(r, i)                                                                               \
+	{                                                                                          \
+		r, N(r), i, N(i)                                                                   \
+	}
 
 static const struct sandbox_policy sandbox_policy[SANDBOX_NR] = {
 	[SANDBOX_MAIN] = POLICY(sandbox_main, sandbox_ioctl_main),
@@ -301,8 +313,8 @@ int sandbox_enable(void (*restore)(void), struct error *err)
 
 	for (nr = 0; nr < SANDBOX_MAX_NR; nr++)
 		if (!sandbox_names[nr])
-			sandbox_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-									    (int)nr);
+			sandbox_names[nr] =
+				seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return error_set(err, -errno, "sandbox: SIGSYS handler: %s", strerror(errno));

@@ -82,8 +82,8 @@ static void expect_refused(enum sandbox_kind kind, const char *thread, call_fn *
 
 	if (status != REFUSED)
 		fail_msg("%s in thread %s: status %d, stderr \"%s\"", what, thread, status, out);
-	snprintf(want, sizeof(want), "slabvm: seccomp: forbidden system call %s in thread %s",
-		 what, thread);
+	snprintf(want, sizeof(want), "slabvm: seccomp: forbidden system call %s in thread %s", what,
+		 thread);
 	if (!strstr(out, want))
 		fail_msg("wanted \"%s\" on stderr, got \"%s\"", want, out);
 }
@@ -230,9 +230,9 @@ static void test_blocked_thread_names_it(void **state)
 	char out[512];
 
 	(void)state;
-	assert_int_equal(sandboxed(SANDBOX_WATCHDOG, "watchdog", true, call_socket_inet, out,
-				   sizeof(out)),
-			 REFUSED);
+	assert_int_equal(
+		sandboxed(SANDBOX_WATCHDOG, "watchdog", true, call_socket_inet, out, sizeof(out)),
+		REFUSED);
 	assert_non_null(strstr(out, "forbidden system call socket (41) in thread watchdog"));
 }
 
