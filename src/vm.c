@@ -593,7 +593,8 @@ static int vm_host(struct vm *vm, const struct vm_config *cfg, struct error *err
 typedef int vm_phase_fn(struct vm *vm, const struct vm_config *cfg, struct error *err);
 
 static vm_phase_fn *const vm_phases[] = {
-	vm_init_state, vm_user, vm_memory, vm_kvm, vm_devices, vm_vcpus, vm_boot, vm_control, vm_host,
+	vm_init_state, vm_user, vm_memory,  vm_kvm,  vm_devices,
+	vm_vcpus,      vm_boot, vm_control, vm_host,
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
