@@ -51,6 +51,8 @@ struct cli_config {
 	/* --vfio BDFs in order, as given: the vfio layer parses them when it opens them */
 	unsigned int nvfio;
 	const char *vfio[CLI_MAX_VFIO];
+	const char *user; /* --user USER[:GROUP]; NULL: the default (host/caps.h) */
+	bool sandbox;	  /* seccomp filters after setup (host/sandbox.h) */
 };
 
 enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct error *err);

@@ -38,6 +38,8 @@ static void main_vm_config(const struct cli_config *c, struct vm_config *v)
 		.qmp = c->qmp,
 		.nvfio = c->nvfio,
 		.vfio = c->vfio,
+		.user = c->user,
+		.sandbox = c->sandbox,
 	};
 }
 

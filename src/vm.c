@@ -13,6 +13,7 @@
 #include "bootinfo.h"
 #include "host/caps.h"
 #include "host/evloop.h"
+#include "host/sandbox.h"
 #include "kvm/boot.h"
 #include "kvm/vcpu.h"
 #include "mem/guestmem.h"
@@ -414,6 +415,14 @@ static int vm_init_state(struct vm *vm, const struct vm_config *cfg, struct erro
 	return evloop_init(&vm->loop, err);
 }
 
+/* Whom the process becomes after setup, looked up first so that an unknown user is a usage
+ * error before /dev/kvm is touched. */
+static int vm_user(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	vm->sandbox = cfg->sandbox;
+	return caps_user_resolve(cfg->user, &vm->user, err);
+}
+
 /* The memory map is laid out before /dev/kvm is touched, so that a configuration it
  * refuses is reported as a usage error even on a machine without KVM. */
 static int vm_memory(struct vm *vm, const struct vm_config *cfg, struct error *err)
@@ -445,9 +454,17 @@ static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	return ret;
 }
 
+/* A vCPU thread's first act: its filter. */
+static int vm_vcpu_thread_start(void *ctx, struct vcpu *v, struct error *err)
+{
+	(void)ctx;
+	return sandbox_enter(SANDBOX_VCPU, v->name, err);
+}
+
 static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	const struct vcpu_host host = {
+		.thread_start = vm_vcpu_thread_start,
 		.kvm = &vm->kvm,
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,
@@ -553,23 +570,34 @@ static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *
 	return control_init(&vm->control, &vm_control_ops, vm, &vm->loop, cfg->qmp, err);
 }
 
-/* Last: the process gives up its capabilities, and a terminal goes raw. */
+/*
+ * Last: the console (a terminal goes raw, a --console file is opened as the user who
+ * started slabvm), then the process becomes its unprivileged user and gives up its
+ * capabilities. What needs files later has them open already: guest RAM and DIMMs are
+ * memfds, the control socket listens, vfio and KVM fds are open. The control socket stays
+ * owned by the starting user, so only that user (and root) can connect; its unlink at
+ * exit may then be refused, which leaves a dead socket that the next slabvm on that path
+ * replaces (control.c).
+ */
 static int vm_host(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
 	int ret = caps_raise_memlock(memmap_pluggable_bytes(&vm->mm),
 				     memmap_has_pinning_listener(&vm->mm), err);
 
 	if (!ret)
-		ret = caps_drop_all(err);
-	if (!ret)
 		ret = console_init(&vm->console, cfg->console, cfg->console_path, err);
+	if (!ret)
+		ret = caps_drop_all(&vm->user, err);
+	if (!ret && vm->sandbox)
+		ret = sandbox_enable(console_restore_for_exit, err);
 	return ret;
 }
 
 typedef int vm_phase_fn(struct vm *vm, const struct vm_config *cfg, struct error *err);
 
 static vm_phase_fn *const vm_phases[] = {
-	vm_init_state, vm_memory, vm_kvm, vm_devices, vm_vcpus, vm_boot, vm_control, vm_host,
+	vm_init_state, vm_user, vm_memory,  vm_kvm,  vm_devices,
+	vm_vcpus,      vm_boot, vm_control, vm_host,
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
@@ -739,6 +767,9 @@ int vm_run(struct vm *vm)
 		}
 	}
 	if (console_start(&vm->console, &vm->com1, vm_console_quit, vm, &err))
+		vm_stop_error(vm, &err);
+	/* After the threads it creates, which must not inherit the main loop's filter. */
+	if (sandbox_enter(SANDBOX_MAIN, "main", &err))
 		vm_stop_error(vm, &err);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);

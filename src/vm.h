@@ -10,6 +10,11 @@
  * a watchdog says every VM_TEARDOWN_REPORT_S seconds what the teardown waits for, and
  * reads the signals: one of them during the teardown restores the terminal and ends the
  * process at once with 128 + the signal, so a teardown that hangs never needs SIGKILL.
+ *
+ * Privileges: everything that needs a file or a privilege is opened or done while building
+ * (the last phase raises the memlock limit, opens the console, then becomes the
+ * unprivileged user and drops every capability); vm_run starts the threads, each of which
+ * filters itself with seccomp first (host/sandbox.h), the main loop last.
  */
 #ifndef SLABVM_VM_H
 #define SLABVM_VM_H
@@ -27,6 +32,7 @@
 #include "devices/memhp.h"
 #include "devices/pci.h"
 #include "devices/uart.h"
+#include "host/caps.h"
 #include "host/console.h"
 #include "host/evloop.h"
 #include "host/watchdog.h"
@@ -52,6 +58,8 @@ struct vm_config {
 	const char *qmp; /* control socket path, NULL for none */
 	unsigned int nvfio; /* host PCI functions to assign (--vfio), as the user wrote them */
 	const char *const *vfio;
+	const char *user; /* --user USER[:GROUP], NULL for the default (host/caps.h) */
+	bool sandbox;	  /* seccomp filters once set up (host/sandbox.h) */
 };
 
 /*
@@ -122,6 +130,8 @@ struct vm {
 	int stop_fd;	  /* eventfd: wakes the main loop when a vCPU stops the VM */
 	int signal_fd;	  /* signalfd: the main loop's, then the teardown watchdog's */
 	struct watchdog teardown;
+	struct caps_user user; /* whom the process becomes after setup */
+	bool sandbox;	       /* each thread filters itself when it starts (vm_run) */
 };
 
 /* Builds the whole VM from the configuration. On failure tears down what it built and

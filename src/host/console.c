@@ -6,12 +6,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "devices/uart.h"
+#include "host/sandbox.h"
 
 #define CTRL_A 0x01
 
@@ -65,6 +67,7 @@ int console_init(struct console *c, enum console_kind kind, const char *path, st
 	memset(c, 0, sizeof(*c));
 	c->out_fd = -1;
 	c->in_fd = -1;
+	c->stop_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->room, NULL);
 	c->drop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -217,19 +220,28 @@ static void console_feed(struct console *c, const uint8_t *buf, size_t len)
 static void *console_reader(void *arg)
 {
 	struct console *c = arg;
+	struct error err = {0};
 	uint8_t buf[256];
 
-	/* Cancelled only while blocked in read(): anywhere else it could leave the lock held. */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	if (sandbox_enter(SANDBOX_CONSOLE, "console", &err)) {
+		fprintf(stderr, "slabvm: %s: the guest gets no console input\n", err.msg);
+		return NULL;
+	}
 	while (!c->stopping) {
+		struct pollfd p[2] = {{c->in_fd, POLLIN, 0}, {c->stop_fd, POLLIN, 0}};
 		bool quit = false;
 		ssize_t n;
 		size_t len;
 
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		/* poll, unlike epoll, takes any stdin: a regular file is always readable. */
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
 		n = read(c->in_fd, buf, sizeof(buf));
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -255,26 +267,40 @@ int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), vo
 	c->uart = u;
 	c->quit = quit;
 	c->quit_ctx = ctx;
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->stop_fd < 0)
+		return error_set(err, -errno, "console: eventfd: %s", strerror(errno));
 	/* The reader takes no signals: they belong to the main loop's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&c->reader, NULL, console_reader, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret)
+	if (ret) {
+		close(c->stop_fd);
+		c->stop_fd = -1;
 		return error_set(err, -ret, "console thread: %s", strerror(ret));
+	}
 	c->started = true;
 	return 0;
 }
 
+/* Woken, not cancelled: cancelling a thread makes the C library load its unwinder then,
+ * which the sandbox forbids (it maps code). */
 void console_stop(struct console *c)
 {
+	uint64_t one = 1;
+
 	if (!c->started)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	pthread_cond_broadcast(&c->room);
 	pthread_mutex_unlock(&c->lock);
-	pthread_cancel(c->reader);
+	if (write(c->stop_fd, &one, sizeof(one)) < 0) {
+		/* Already signalled: the reader is on its way out. */
+	}
 	pthread_join(c->reader, NULL);
+	close(c->stop_fd);
+	c->stop_fd = -1;
 	c->started = false;
 }

@@ -37,14 +37,16 @@ struct console {
 	pthread_cond_t room; /* the UART took bytes out of its RX FIFO */
 	unsigned long room_gen;
 	int drop_fd; /* eventfd, readable once output that would block is dropped */
+	int stop_fd; /* eventfd, readable once the reader must end (console_stop) */
 };
 
 int console_init(struct console *c, enum console_kind kind, const char *path, struct error *err);
-/* Starts feeding input to u from a thread of its own: a blocking read works on any kind
- * of stdin (terminal, pipe, regular file), which polling does not. */
+/* Starts feeding input to u from a thread of its own, which waits in poll() (any kind of
+ * stdin: terminal, pipe, regular file) for input or for console_stop. The thread filters
+ * itself first (host/sandbox.h). */
 int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), void *ctx,
 		  struct error *err);
-/* Ends the input thread (cancelled in read(), or woken from waiting for UART room). */
+/* Ends the input thread (woken from poll(), or from waiting for UART room). */
 void console_stop(struct console *c);
 void console_destroy(struct console *c);
 /* Guest output (called from vCPU threads). Waits while the reader is slow, until

@@ -5,7 +5,8 @@
  * being what the work last said it waits for. It never interrupts the work: it only says
  * where the work hangs. It can also watch one file descriptor for the work's owner (the
  * signalfd, so that a signal still ends a teardown that hangs): the owner's callback runs
- * on the watchdog's thread whenever the descriptor is readable.
+ * on the watchdog's thread whenever the descriptor is readable. The thread filters itself
+ * first (host/sandbox.h): ready may only make the watchdog kind's system calls.
  */
 #ifndef SLABVM_WATCHDOG_H
 #define SLABVM_WATCHDOG_H

@@ -120,6 +120,7 @@ static int vcpu_init(struct vcpu *v, struct vcpus *all, unsigned int id, struct 
 
 	v->all = all;
 	v->id = id;
+	snprintf(v->name, sizeof(v->name), "vcpu%u", id);
 	v->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, id);
 	if (v->fd < 0)
 		return error_set(err, -errno, "vCPU %u: KVM_CREATE_VCPU: %s", id, strerror(errno));
@@ -352,11 +353,17 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vcpus *all = v->all;
+	struct error err = {0};
 	sigset_t set;
 
 	pthread_mutex_lock(&all->info_lock);
 	v->tid = gettid();
 	pthread_mutex_unlock(&all->info_lock);
+	/* Before the guest runs a single instruction on this thread. */
+	if (all->host.thread_start && all->host.thread_start(all->host.stop_ctx, v, &err)) {
+		vcpu_stop(v, STOP_MONITOR_ERROR, "%s", err.msg);
+		goto out;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -385,6 +392,7 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+out:
 	pthread_mutex_lock(&all->info_lock);
 	v->running = false;
 	pthread_cond_broadcast(&all->info_cond);

@@ -29,6 +29,7 @@ struct vcpus;
 struct vcpu {
 	struct vcpus *all;
 	unsigned int id;
+	char name[16]; /* "vcpu0": the thread's name in messages */
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
@@ -52,6 +53,9 @@ struct vcpu_host {
 	/* Ends the VM (any thread; the first stop wins). */
 	void (*stop)(void *ctx, const struct stop *s);
 	void *stop_ctx;
+	/* Runs first on each vCPU thread (stop_ctx, the vCPU); NULL for nothing. A failure
+	 * stops the VM with a monitor error before the guest runs on that thread. */
+	int (*thread_start)(void *ctx, struct vcpu *v, struct error *err);
 	/* Set, with release semantics, once the VM stops: every vCPU thread then returns. */
 	const bool *stopping;
 };

@@ -141,6 +141,30 @@ static void test_bad(void **state)
 	EXPECT_USAGE("--qmp", "empty", "run", "--qmp", "");
 	EXPECT_USAGE("--vfio", "empty", "run", "--vfio", "");
 	EXPECT_USAGE("--vfio", "missing value", "run", "--vfio");
+	EXPECT_USAGE("--user", "USER:GROUP", "run", "--user", "");
+	EXPECT_USAGE("--user :x", "USER:GROUP", "run", "--user", ":x");
+	EXPECT_USAGE("--user x:", "USER:GROUP", "run", "--user", "x:");
+	EXPECT_USAGE("--user a:b:c", "USER:GROUP", "run", "--user", "a:b:c");
+	EXPECT_USAGE("--sandbox maybe", "on or off", "run", "--sandbox", "maybe");
+}
+
+/* The sandbox is on unless turned off; --user is kept as written (looked up later). */
+static void test_privileges(void **state)
+{
+	struct cli_config cfg;
+	struct error err = {0};
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, &err, "run"), CLI_RUN);
+	assert_true(cfg.sandbox);
+	assert_null(cfg.user);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--sandbox", "off", "--user", "nobody:nogroup"),
+			 CLI_RUN);
+	assert_false(cfg.sandbox);
+	assert_string_equal(cfg.user, "nobody:nogroup");
+	assert_int_equal(PARSE(&cfg, &err, "run", "--sandbox", "on", "--user", "1000"), CLI_RUN);
+	assert_true(cfg.sandbox);
+	assert_string_equal(cfg.user, "1000");
 }
 
 /* getopt keeps global state: a second parse must start afresh. */
@@ -192,7 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),	cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),	cmocka_unit_test(test_balloon),
-		cmocka_unit_test(test_reparse),
+		cmocka_unit_test(test_reparse), cmocka_unit_test(test_privileges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
