@@ -156,8 +156,10 @@ static const struct sandbox_rule sandbox_watchdog[] = {
 	ANY(close),
 };
 
-/* ioctl requests, per kind; TCSETS (tcsetattr: the terminal's restore) for every kind. */
-static const unsigned long sandbox_ioctl_common[] = {TCSETS};
+/* ioctl requests, per kind; TCSETS (tcsetattr: the terminal's restore) for every kind, and
+ * TCGETS, which glibc's tcsetattr issues after TCSETS to check what the driver kept (seen
+ * in the testbed, where stdin is level 1's serial console). */
+static const unsigned long sandbox_ioctl_common[] = {TCSETS, TCGETS};
 
 /* Run-time KVM and vfio calls that follow guest-visible changes: memslots (DIMMs, BARs),
  * interrupts (lines, MSI routes and irqfds), ioeventfds, IOMMU mappings, vfio interrupts
