@@ -1,8 +1,11 @@
 # vfio-nvme: level 1's QEMU NVMe controller (its namespace a scratch file of the testbed's),
 # unbound from level 1's nvme driver and bound to vfio-pci, is assigned by slabvm to a
 # level-2 Linux that drives it with its own nvme driver and MSI-X (guests/scenarios/l2/
-# nvme.sh: 64 MiB written and read back). Here: slabvm's exit status (level 2 powers off
-# after its result) and no DMAR fault from the controller in level 1's log.
+# nvme.sh: 64 MiB of fresh random data written and read back per round, at least 3 rounds
+# and on until it has seen 3 balloon cycles). While level 2 does its I/O, level 1 inflates
+# the balloon by 32 MiB and deflates it again over QMP, as often as the I/O lasts (at least
+# 3 times is required). Here: slabvm's exit status (level 2 powers off after its
+# result), the balloon cycles, and no DMAR fault from the controller in level 1's log.
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
@@ -16,15 +19,43 @@ group=$(vfio_bind "$nvme") || fail "cannot bind $nvme to vfio-pci"
 log "NVMe $nvme is bound to vfio-pci, IOMMU group $group"
 
 phase "level 2"
-cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scenario=nvme"
+MiB=1048576
+L2_QMP=/tmp/nvme.sock
+cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scenario=nvme \
+slabtest.rounds=3 slabtest.cycles=3"
+rm -f "$L2_QMP"
 timeout -s KILL 400 slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus 1 \
-	--mem 384M --vfio "$nvme" --cmdline "$cmdline" >/tmp/nvme.out 2>/tmp/nvme.err
+	--mem 384M --vfio "$nvme" --balloon --qmp "$L2_QMP" --cmdline "$cmdline" \
+	</dev/null >/tmp/nvme.out 2>/tmp/nvme.err &
+pid=$!
+until grep -q "NVME-IO-START" /tmp/nvme.out 2>/dev/null; do
+	slabtest_running $pid || break
+	sleep 0.5
+done
+# Balloon cycles while the I/O runs: 32 MiB out and back, each waited for (bounded).
+cycles=0
+while slabtest_running $pid && ! grep -q "NVME-IO-DONE" /tmp/nvme.out; do
+	for target in $((352 * MiB)) $((384 * MiB)); do
+		slabvm ctl "$L2_QMP" balloon value=$target >/dev/null 2>&1 || break 2
+		n=0
+		while [ $n -lt 120 ] && slabtest_running $pid; do
+			actual=$(json_num "$(slabvm ctl "$L2_QMP" query-balloon 2>/dev/null)" actual)
+			[ "${actual:-0}" -eq $target ] && break
+			n=$((n + 1))
+			sleep 0.5
+		done
+	done
+	[ "${actual:-0}" -eq $((384 * MiB)) ] && cycles=$((cycles + 1))
+done
+wait $pid
 status=$?
+log "balloon: $cycles inflate/deflate cycles of 32 MiB during the I/O"
 grep -E "SLABTEST-L2|\] |nvme" /tmp/nvme.out | tr -d '\r' | sed 's/^/l2| /'
 [ $status -eq 0 ] || slabvm_fail "slabvm with the NVMe controller ended with status $status" \
 	$status /tmp/nvme.out /tmp/nvme.err
 grep -q "SLABTEST-L2: PASS" /tmp/nvme.out || slabvm_fail "level 2 did not pass" $status \
 	/tmp/nvme.out /tmp/nvme.err
+[ $cycles -ge 3 ] || fail "$cycles balloon cycles completed during level 2's I/O, not 3"
 faults=$(dmesg | grep -c "DMAR: .*Request device \[${nvme#0000:}\]")
 [ "$faults" -eq 0 ] || fail "$faults DMAR faults from $nvme: $(dmesg | grep DMAR | tail -3)"
 
