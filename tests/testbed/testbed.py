@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs one testbed scenario for meson: builds the testbed images (cached), then boots them.
 
-    testbed.py --guests DIR --cache DIR --slabvm PATH [--firmware PATH ...] SCENARIO
+    testbed.py --guests DIR --cache DIR --slabvm PATH [--firmware PATH ...] [--tool PATH ...]
+               SCENARIO
                [-- RUN-TESTBED-ARGS...]
 
 DIR is the source tree's guests/ (build-testbed, run-testbed, the scenarios); the images
@@ -33,6 +34,7 @@ def main():
     p.add_argument("--cache", required=True)
     p.add_argument("--slabvm", required=True)
     p.add_argument("--firmware", action="append", default=[])
+    p.add_argument("--tool", action="append", default=[])
     p.add_argument("scenario")
     args = p.parse_args(argv)
 
@@ -46,6 +48,8 @@ def main():
     build = [args.guests + "/build-testbed", args.cache, "--slabvm", args.slabvm]
     for fw in args.firmware:
         build += ["--firmware", fw]
+    for tool in args.tool:
+        build += ["--tool", tool]
     r = subprocess.run(build, stdout=subprocess.DEVNULL)
     if r.returncode == SKIP:
         print("SKIP: the testbed images cannot be built here (see build-testbed's message)")
