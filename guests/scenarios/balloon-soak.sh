@@ -36,6 +36,8 @@ fill=
 low=
 features=stats,free-page-reporting
 seed=$(date +%s)
+vfio=0
+granule=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	slabtest.soakrounds=*) rounds=${arg#*=} ;;
@@ -45,6 +47,8 @@ for arg in $(cat /proc/cmdline); do
 	slabtest.soaklow=*) low=${arg#*=} ;;
 	slabtest.soakfeat=*) features=${arg#*=} ;;
 	slabtest.soakseed=*) seed=${arg#*=} ;;
+	slabtest.soakvfio=*) vfio=${arg#*=} ;;
+	slabtest.soakgranule=*) granule=${arg#*=} ;;
 	esac
 done
 fill=${fill:-$((memmib / 4))}
@@ -53,11 +57,22 @@ MiB=1048576
 mem=$((memmib * MiB))
 L2_QMP=/tmp/soak.sock
 log "balloon-soak: $rounds rounds, $per per run, ${memmib} MiB, touching $fill MiB a round, \
-targets $low-$((memmib - 8)) MiB, --balloon=$features, seed $seed"
+targets $low-$((memmib - 8)) MiB, --balloon=$features, seed $seed, vfio $vfio, \
+granule ${granule:-default}"
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
+extra=
+if [ "$vfio" = 1 ]; then
+	modprobe vfio-pci || fail "modprobe vfio-pci failed"
+	edu=$(pci_find 1234 11e8)
+	[ -n "$edu" ] || fail "no edu device (1234:11e8) on the PCI bus"
+	group=$(vfio_bind "$edu") || fail "cannot bind edu $edu to vfio-pci"
+	log "edu $edu is bound to vfio-pci, IOMMU group $group"
+	extra="--vfio $edu"
+fi
+[ -n "$granule" ] && extra="$extra --granule $granule"
 
 # target ROUND: round ROUND's balloon target in bytes, from the seed: LOW to MEM - 8 MiB, in
 # whole MiB.
@@ -66,8 +81,8 @@ target() {
 		'BEGIN { srand(s * 7919 + r); printf "%d\n", (lo + int(rand() * (hi - lo + 1))) * 1048576 }'
 }
 
-# check_granules WANT_INFLATED WANT_RELEASED: query-granules agrees with query-balloon's
-# inflated and released bytes, and its counts add up.
+# check_granules WANT_INFLATED WANT_RELEASED WANT_PINNED: query-granules agrees with
+# query-balloon's inflated, released and inflated-but-pinned bytes, and its counts add up.
 check_granules() {
 	l2_ctl query-granules
 	g=$CTL
@@ -89,9 +104,13 @@ check_granules() {
 	[ "$(json_num "$g" plugged-bytes)" = "$mem" ] ||
 		l2_fail "round $round: plugged-bytes is not $mem: $g"
 	[ "$(json_num "$g" inflated-bytes)" = "$1" ] && [ "$(json_num "$g" released-bytes)" = "$2" ] &&
-		[ "$(json_num "$g" inflated-pinned-bytes)" = 0 ] ||
+		[ "$(json_num "$g" inflated-pinned-bytes)" = "$3" ] ||
 		l2_fail "round $round: query-granules' bytes disagree with query-balloon's \
-inflated $1 released $2 inflated-pinned 0: $g"
+inflated $1 released $2 inflated-pinned $3: $g"
+	# With a pinning listener exactly the wholly inflated granules are released.
+	[ "$vfio" != 1 ] || [ $((n_discarded * gsize)) = "$2" ] ||
+		l2_fail "round $round: $2 bytes released with a device assigned, not the \
+$n_discarded discarded granules of $gsize bytes: $g"
 	[ $((n_discarded * gsize)) -le "$1" ] &&
 		[ "$1" -le $(((n_discarded + n_partial) * gsize)) ] ||
 		l2_fail "round $round: $1 bytes inflated do not fit $n_discarded discarded and \
@@ -119,8 +138,9 @@ while [ $round -lt "$rounds" ]; do
 	cpus=$((2 - run % 2))
 	eval "runs$cpus=\$((runs$cpus + 1))"
 	phase "run $run: boot ($cpus vCPUs)"
+	# shellcheck disable=SC2086 # $extra is a list of options
 	l2_start soak --kernel /l2/vmlinuz --initrd /l2/initrd.gz --mem "${memmib}M" \
-		--cpus $cpus --balloon="$features" --qmp "$L2_QMP" --cmdline "$cmdline"
+		--cpus $cpus --balloon="$features" --qmp "$L2_QMP" $extra --cmdline "$cmdline"
 	l2_reply 0 180
 	case "$REPLY" in
 	READY*) ;;
@@ -149,22 +169,29 @@ while [ $round -lt "$rounds" ]; do
 		l2_ctl balloon value="$want"
 		l2_wait_actual "$want" 300
 		q=$CTL
-		[ "$(json_num "$q" target)" = "$want" ] && [ "$(json_num "$q" inflated)" = $inflate ] &&
-			[ "$(json_num "$q" released)" = $inflate ] &&
-			[ "$(json_num "$q" inflated-pinned)" = 0 ] ||
+		released=$(json_num "$q" released)
+		pinned=$(json_num "$q" inflated-pinned)
+		if [ "$vfio" = 1 ]; then
+			[ $((released + pinned)) = $inflate ] || l2_fail "round $round: released \
+$released and inflated-pinned $pinned bytes do not add up to the $inflate inflated: $q"
+		else
+			[ "$released" = $inflate ] && [ "$pinned" = 0 ] || l2_fail "round $round: \
+not everything inflated ($inflate) released, or some pinned, without a device: $q"
+		fi
+		[ "$(json_num "$q" target)" = "$want" ] && [ "$(json_num "$q" inflated)" = $inflate ] ||
 			l2_fail "round $round: query-balloon does not add up for target $want \
-(inflated and released $inflate, nothing pinned): $q"
-		check_granules $inflate $inflate
+(inflated $inflate): $q"
+		check_granules $inflate "$released" "$pinned"
 		rss=$(l2_rss)
-		[ "$rss" -le $(((mem - inflate) / 1024 + 16384)) ] ||
+		[ "$rss" -le $(((mem - released) / 1024 + 16384)) ] ||
 			l2_fail "round $round: slabvm's VmRSS $rss kB is more than the \
-$(((mem - inflate) / 1024)) kB not released plus 16 MiB"
+$(((mem - released) / 1024)) kB not released plus 16 MiB"
 		mem_total
 		[ "$MEMTOTAL" = $((total0 - inflate / 1024)) ] ||
 			l2_fail "round $round: level 2's MemTotal is $MEMTOTAL kB, not $total0 - \
 $((inflate / 1024)) kB"
-		log "round $round: inflated $inflate bytes: MemTotal $MEMTOTAL kB, VmRSS $rss kB, \
-granules mapped $n_mapped partial $n_partial discarded $n_discarded"
+		log "round $round: inflated $inflate bytes, released $released: MemTotal $MEMTOTAL kB, \
+VmRSS $rss kB, granules mapped $n_mapped partial $n_partial discarded $n_discarded"
 
 		phase "round $round: deflate"
 		l2_ctl balloon value=$mem
@@ -172,7 +199,7 @@ granules mapped $n_mapped partial $n_partial discarded $n_discarded"
 		q=$CTL
 		[ "$(json_num "$q" inflated)" = 0 ] && [ "$(json_num "$q" released)" = 0 ] ||
 			l2_fail "round $round: bytes still inflated after the deflate: $q"
-		check_granules 0 0
+		check_granules 0 0 0
 		[ "$n_mapped" = $((mem / gsize)) ] ||
 			l2_fail "round $round: not every granule mapped after the deflate: $g"
 		mem_total
@@ -192,6 +219,6 @@ $(slabtest_since "$t_round") s"
 		"$L2_ERR"
 done
 echo "balloon-soak: $round rounds in $run runs (1 vCPU: $runs1, 2 vCPUs: $runs2), seed $seed, \
-$(slabtest_since "$t_soak") s"
+vfio $vfio, $(slabtest_since "$t_soak") s"
 budget_end
 pass
