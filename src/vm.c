@@ -404,6 +404,7 @@ static int vm_init_state(struct vm *vm, const struct vm_config *cfg, struct erro
 {
 	(void)cfg;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->filtered_cond, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	vm->console.out_fd = vm->console.in_fd = -1;
@@ -454,11 +455,18 @@ static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	return ret;
 }
 
-/* A vCPU thread's first act: its filter. */
+/* A vCPU thread's first act: its filter; then it waits for every other thread's, so that
+ * the guest never runs beside an unfiltered thread (vm_run opens the gate). */
 static int vm_vcpu_thread_start(void *ctx, struct vcpu *v, struct error *err)
 {
-	(void)ctx;
-	return sandbox_enter(SANDBOX_VCPU, v->name, err);
+	struct vm *vm = ctx;
+	int ret = sandbox_enter(SANDBOX_VCPU, v->name, err);
+
+	pthread_mutex_lock(&vm->stop_lock);
+	while (!vm->all_filtered)
+		pthread_cond_wait(&vm->filtered_cond, &vm->stop_lock);
+	pthread_mutex_unlock(&vm->stop_lock);
+	return ret;
 }
 
 static int vm_vcpus(struct vm *vm, const struct vm_config *cfg, struct error *err)
@@ -648,6 +656,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_fd);
 	vm->stop_fd = -1;
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_cond_destroy(&vm->filtered_cond);
 	watchdog_stop(&vm->teardown);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
@@ -771,6 +780,11 @@ int vm_run(struct vm *vm)
 	/* After the threads it creates, which must not inherit the main loop's filter. */
 	if (sandbox_enter(SANDBOX_MAIN, "main", &err))
 		vm_stop_error(vm, &err);
+	/* The console thread filtered itself before console_start returned. */
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->all_filtered = true;
+	pthread_cond_broadcast(&vm->filtered_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
 	while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		evloop_run_once(&vm->loop, -1);
 

@@ -132,6 +132,10 @@ struct vm {
 	struct watchdog teardown;
 	struct caps_user user; /* whom the process becomes after setup */
 	bool sandbox;	       /* each thread filters itself when it starts (vm_run) */
+	/* The guest runs only once every thread of the VM has its filter: vCPU threads wait,
+	 * after their own, for the main thread to have installed its own (under stop_lock). */
+	pthread_cond_t filtered_cond;
+	bool all_filtered;
 };
 
 /* Builds the whole VM from the configuration. On failure tears down what it built and

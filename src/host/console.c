@@ -223,7 +223,13 @@ static void *console_reader(void *arg)
 	struct error err = {0};
 	uint8_t buf[256];
 
-	if (sandbox_enter(SANDBOX_CONSOLE, "console", &err)) {
+	int ret = sandbox_enter(SANDBOX_CONSOLE, "console", &err);
+
+	pthread_mutex_lock(&c->lock);
+	c->filtered = true;
+	pthread_cond_broadcast(&c->room);
+	pthread_mutex_unlock(&c->lock);
+	if (ret) {
 		fprintf(stderr, "slabvm: %s: the guest gets no console input\n", err.msg);
 		return NULL;
 	}
@@ -281,6 +287,11 @@ int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), vo
 		return error_set(err, -ret, "console thread: %s", strerror(ret));
 	}
 	c->started = true;
+	/* The room condition doubles as the reader's "filtered" signal: it is broadcast. */
+	pthread_mutex_lock(&c->lock);
+	while (!c->filtered)
+		pthread_cond_wait(&c->room, &c->lock);
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 

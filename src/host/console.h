@@ -32,6 +32,7 @@ struct console {
 	void *quit_ctx;
 	pthread_t reader;
 	bool started;
+	bool filtered; /* the reader has installed its filter (or failed to), under lock */
 	bool stopping;
 	pthread_mutex_t lock;
 	pthread_cond_t room; /* the UART took bytes out of its RX FIFO */
@@ -43,7 +44,8 @@ struct console {
 int console_init(struct console *c, enum console_kind kind, const char *path, struct error *err);
 /* Starts feeding input to u from a thread of its own, which waits in poll() (any kind of
  * stdin: terminal, pipe, regular file) for input or for console_stop. The thread filters
- * itself first (host/sandbox.h). */
+ * itself first (host/sandbox.h); console_start returns once it has, so that no thread of
+ * a started VM runs unfiltered. */
 int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), void *ctx,
 		  struct error *err);
 /* Ends the input thread (woken from poll(), or from waiting for UART room). */
