@@ -18,6 +18,12 @@
  *     the same DMA now lands and the CPU reads what the device wrote.
  *  4. With a granule of more than one page: inflate half of another granule; a DMA into
  *     its other half still lands (the granule stays mapped while partly inflated).
+ *
+ * edu's default DMA mask is 28 bits: with it every buffer lies below 256 MiB. When slabvm
+ * gives the guest RAM above 4 GiB, the scenario assigns an edu made with a 64-bit mask
+ * (`-device edu,dma_mask=...` in level 1) and the guest uses all of RAM: DST's granule
+ * is then the one at max(16 MiB, G), and step 2 also copies into the high RAM. That is how
+ * 1 GiB granules are tested (--mem 4G: three granules below 3 GiB, one at 4 GiB).
  */
 #include "hostile.h"
 
@@ -141,16 +147,28 @@ static int open_edu(void)
 	return bar0 ? 0 : -1;
 }
 
-/* The pages [first, first + n) in one buffer on queue q. */
-static int balloon_send(struct hv_vq *q, uint64_t first, uint32_t n)
+/* The pages [first, first + n) on queue q, in buffers of at most MAX_PFNS. */
+static int balloon_send(struct hv_vq *q, uint64_t first, uint64_t n)
 {
 	volatile uint32_t *pfn = (volatile uint32_t *)(uintptr_t)PFNS;
-	uint32_t i;
+	uint64_t done;
+	uint32_t i, k;
 
-	for (i = 0; i < n; i++)
-		pfn[i] = (uint32_t)(first / HV_PAGE) + i;
-	hv_desc(q->desc, 0, PFNS, 4 * n, 0, 0);
-	return hv_roundtrip(&bln, q, 0);
+	for (done = 0; done < n; done += k) {
+		k = n - done < MAX_PFNS ? (uint32_t)(n - done) : MAX_PFNS;
+		for (i = 0; i < k; i++)
+			pfn[i] = (uint32_t)((first / HV_PAGE) + done + i);
+		hv_desc(q->desc, 0, PFNS, 4 * k, 0, 0);
+		hv_avail(q, 0);
+		hv_kick(&bln, q);
+		/* A buffer of 16384 pages, each released or restored by a nested slabvm under
+		 * TCG, takes seconds: far longer than one HV_POLL. */
+		for (i = 0; i < 200 && !hv_wait_used(q, 1, HV_POLL); i++)
+			;
+		if (i == 200 || hv_take_used(q, NULL) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 static int open_balloon(void)
@@ -172,24 +190,29 @@ static int open_balloon(void)
 
 int main(struct bootinfo *bi)
 {
-	uint64_t g, dst, half, end = 0;
-	uint32_t pages;
+	uint64_t g, dst, half, end = 0, high = 0, high_end = 0, pages;
 	unsigned int i;
 
 	if (fw_check_bootinfo(bi))
 		return 100;
 	g = bi->granule;
-	for (i = 0; i < bi->nregions; i++)
+	for (i = 0; i < bi->nregions; i++) {
 		if (bi->region[i].kind == BOOTINFO_RAM_LOW)
 			end = bi->region[i].base + bi->region[i].size;
-	if (end > EDU_DMA_LIMIT)
+		if (bi->region[i].kind == BOOTINFO_RAM_HIGH && !high) {
+			high = bi->region[i].base;
+			high_end = high + bi->region[i].size;
+		}
+	}
+	if (!high && end > EDU_DMA_LIMIT)
 		end = EDU_DMA_LIMIT;
-	pages = (uint32_t)(g / HV_PAGE);
-	/* DST's granule and the half-inflated one start at 16 MiB and after it. */
+	pages = g / HV_PAGE;
+	/* DST's granule and the half-inflated one start at max(16 MiB, G) and after it. */
 	dst = (0x1000000ULL + g - 1) & ~(g - 1);
-	fw_printf("edu: granule 0x%lx, DMA below 0x%lx, DST 0x%lx\n", (unsigned long)g,
-		  (unsigned long)end, (unsigned long)dst);
-	if (g > 0x1000000ULL || pages > MAX_PFNS || dst + 2 * g > end) {
+	fw_printf("edu: granule 0x%lx, low DMA below 0x%lx, high RAM 0x%lx-0x%lx, DST 0x%lx\n",
+		  (unsigned long)g, (unsigned long)end, (unsigned long)high,
+		  (unsigned long)high_end, (unsigned long)dst);
+	if (dst + 2 * g > end) {
 		fw_puts("edu: FAIL the granule is too large for this test's RAM layout\n");
 		return 101;
 	}
@@ -200,6 +223,13 @@ int main(struct bootinfo *bi)
 	check(copy_through(0x200000ULL, 1), "DMA RAM->edu->RAM", 0x200000ULL);
 	check(copy_through(dst, 2), "DMA RAM->edu->RAM", dst);
 	check(copy_through(end - DMA_LEN, 3), "DMA RAM->edu->RAM, end of RAM", end - DMA_LEN);
+	if (high) {
+		check(copy_through(high, 7), "DMA RAM->edu->RAM, high RAM", high);
+		check(copy_through(high + (high_end - high) / 2, 8), "DMA RAM->edu->RAM, high RAM",
+		      high + (high_end - high) / 2);
+		check(copy_through(high_end - DMA_LEN, 9), "DMA RAM->edu->RAM, end of high RAM",
+		      high_end - DMA_LEN);
+	}
 
 	/* 3. A wholly inflated granule is unmapped from the IOMMU. */
 	fill(dst, 4);

@@ -1,10 +1,12 @@
 # vfio-edu: QEMU's edu device, bound to vfio-pci in level 1, assigned to a firmware guest
-# (firmware/vfio_edu.c) with the balloon, at 4 KiB and 2 MiB granules. The guest checks
+# (firmware/vfio_edu.c) with the balloon, at 4 KiB and 2 MiB granules, then a second edu
+# with a 64-bit DMA mask at a 1 GiB granule with RAM above 4 GiB. The guest checks
 # DMA through the IOMMU byte for byte, that a wholly inflated granule is unmapped (a DMA
 # into it does not land) and mapped again on deflate, and that a half-inflated granule
 # stays mapped. Here: slabvm's exit status (the guest's failure count), its output, and a
 # new DMAR fault in level 1's log for each run (the DMA into the unmapped granule). Then the
-# refusals: a device that does not exist, a granule too small for dma_entry_limit.
+# refusals: a device that does not exist, a granule too small for dma_entry_limit, a device
+# bound to no driver, a group that is not viable.
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
@@ -12,7 +14,10 @@ modprobe vfio-pci || fail "modprobe vfio-pci failed"
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
 
 phase bind
-edu=$(pci_find 1234 11e8)
+# Two edus: run-testbed's own (28-bit DMA mask) and, at 00:10.0, one with a 64-bit mask
+# that tests/testbed/meson.build adds for the 1 GiB granule and RAM above 4 GiB.
+edu64=0000:00:10.0
+edu=$(pci_find 1234 11e8 | grep -v "^$edu64$" | head -1)
 [ -n "$edu" ] || fail "no edu device (1234:11e8) on the PCI bus"
 group=$(vfio_bind "$edu") || fail "cannot bind edu $edu to vfio-pci"
 log "edu $edu is bound to vfio-pci, IOMMU group $group"
@@ -39,6 +44,35 @@ $(dmesg | grep DMAR | tail -3)"
 	log "granule $g: passed, DMAR write faults $before -> $after"
 done
 
+# The 1 GiB granule and RAM above 4 GiB: --mem 4G is three granules of low RAM and one at
+# 4 GiB; all 4 GiB are pinned in level 1 (run with -m 6144).
+if [ -d "/sys/bus/pci/devices/$edu64" ]; then
+	phase "edu DMA, granule 1G, RAM above 4 GiB"
+	group=$(vfio_bind "$edu64") || fail "cannot bind edu $edu64 to vfio-pci"
+	fw=$edu
+	edu=$edu64
+	before=$(faults)
+	slabvm run --firmware /fw/vfio_edu.bin --vfio "$edu64" --balloon --granule 1G --mem 4G \
+		>/tmp/edu.out 2>/tmp/edu.err
+	status=$?
+	cat /tmp/edu.out
+	[ $status -eq 0 ] || slabvm_fail "slabvm with edu at granule 1G ended with status $status" \
+		$status /tmp/edu.out /tmp/edu.err
+	grep -q "^edu: PASS" /tmp/edu.out || slabvm_fail "the edu guest did not pass at 1G" \
+		$status /tmp/edu.out /tmp/edu.err
+	grep -q "^edu: ok DMA RAM->edu->RAM, high RAM" /tmp/edu.out ||
+		fail "the 1G run did not copy into RAM above 4 GiB"
+	after=$(faults)
+	[ "$after" -gt "$before" ] ||
+		fail "no DMAR write fault from $edu64 in level 1's log at granule 1G: \
+$(dmesg | grep DMAR | tail -3)"
+	log "granule 1G with RAM above 4 GiB ($edu64, group $group): passed, DMAR write faults \
+$before -> $after"
+	edu=$fw
+else
+	fail "no 64-bit edu at $edu64 (tests/testbed/meson.build adds it)"
+fi
+
 phase refusals
 slabvm run --firmware /fw/exitcode.bin --vfio 0000:00:1f.6 2>/tmp/edu.err
 status=$?
@@ -49,6 +83,22 @@ slabvm run --firmware /fw/exitcode.bin --vfio "$edu" --mem 512M --granule 4K 2>/
 status=$?
 [ $status -ne 0 ] && grep -q "dma_entry_limit" /tmp/edu.err ||
 	fail "a granule too small for dma_entry_limit: status $status, $(cat /tmp/edu.err)"
+log "refusals: $(tail -1 /tmp/edu.err)"
+# A device not bound to vfio-pci, then its group not viable: tests/testbed/meson.build puts
+# a third edu and an NVMe controller behind one conventional PCI bridge, which makes them
+# one IOMMU group; level 1's built-in nvme driver keeps the controller.
+edub=$(pci_find 1234 11e8 | grep -v "^0000:00:" | head -1)
+[ -n "$edub" ] || fail "no edu behind the PCI bridge"
+slabvm run --firmware /fw/exitcode.bin --vfio "$edub" 2>/tmp/edu.err
+status=$?
+[ $status -eq 2 ] && grep -q "$edub: not bound to any driver" /tmp/edu.err ||
+	fail "a device bound to no driver: status $status, $(cat /tmp/edu.err)"
+log "refusals: $(tail -1 /tmp/edu.err)"
+vfio_bind "$edub" >/dev/null || fail "cannot bind edu $edub to vfio-pci"
+slabvm run --firmware /fw/exitcode.bin --vfio "$edub" 2>/tmp/edu.err
+status=$?
+[ $status -eq 1 ] && grep -q "$edub: IOMMU group [0-9]* is not viable.* is bound to nvme" \
+	/tmp/edu.err || fail "a group that is not viable: status $status, $(cat /tmp/edu.err)"
 log "refusals: $(tail -1 /tmp/edu.err)"
 
 budget_end

@@ -4,8 +4,11 @@
 # nvme.sh: 64 MiB of fresh random data written and read back per round, at least 3 rounds
 # and on until it has seen 3 balloon cycles). While level 2 does its I/O, level 1 inflates
 # the balloon by 32 MiB and deflates it again over QMP, as often as the I/O lasts (at least
-# 3 times is required). Here: slabvm's exit status (level 2 powers off after its
-# result), the balloon cycles, and no DMAR fault from the controller in level 1's log.
+# 3 times is required). edu is assigned beside it (two IOMMU groups in one container):
+# every round level 2 also moves 2 KiB through edu by DMA from userspace, with devmem on
+# its registers and a buffer the kernel command line reserves (memmap=1M$0x4000000).
+# Here: slabvm's exit status (level 2 powers off after its result), the balloon cycles,
+# and no DMAR fault from either device in level 1's log.
 #
 # The soak outside the suite: `run-testbed --append slabtest.nvmecycles=20 ... vfio-nvme`
 # requires 20 cycles (level 2 does up to 4 x 3 rounds to see them); guests/README.md.
@@ -20,6 +23,10 @@ nvme=$(pci_find 1b36 0010)
 [ -n "$nvme" ] || fail "no NVMe controller (1b36:0010) on the PCI bus"
 group=$(vfio_bind "$nvme") || fail "cannot bind $nvme to vfio-pci"
 log "NVMe $nvme is bound to vfio-pci, IOMMU group $group"
+edu=$(pci_find 1234 11e8)
+[ -n "$edu" ] || fail "no edu device (1234:11e8) on the PCI bus"
+edugroup=$(vfio_bind "$edu") || fail "cannot bind edu $edu to vfio-pci"
+log "edu $edu is bound to vfio-pci, IOMMU group $edugroup"
 
 want=3
 for arg in $(cat /proc/cmdline); do
@@ -32,10 +39,10 @@ phase "level 2"
 MiB=1048576
 L2_QMP=/tmp/nvme.sock
 cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scenario=nvme \
-slabtest.rounds=3 slabtest.cycles=$want"
+slabtest.rounds=3 slabtest.cycles=$want memmap=1M\$0x4000000 slabtest.edubuf=0x4000000"
 rm -f "$L2_QMP"
 timeout -s KILL 400 slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus 1 \
-	--mem 384M --vfio "$nvme" --balloon --qmp "$L2_QMP" --cmdline "$cmdline" \
+	--mem 384M --vfio "$nvme" --vfio "$edu" --balloon --qmp "$L2_QMP" --cmdline "$cmdline" \
 	</dev/null >/tmp/nvme.out 2>/tmp/nvme.err &
 pid=$!
 until grep -q "NVME-IO-START" /tmp/nvme.out 2>/dev/null; do
@@ -67,8 +74,10 @@ grep -q "SLABTEST-L2: PASS" /tmp/nvme.out || slabvm_fail "level 2 did not pass" 
 	/tmp/nvme.out /tmp/nvme.err
 [ $cycles -ge "$want" ] ||
 	fail "$cycles balloon cycles completed during level 2's I/O, not $want"
-faults=$(dmesg | grep -c "DMAR: .*Request device \[${nvme#0000:}\]")
-[ "$faults" -eq 0 ] || fail "$faults DMAR faults from $nvme: $(dmesg | grep DMAR | tail -3)"
+for dev in "$nvme" "$edu"; do
+	faults=$(dmesg | grep -c "DMAR: .*Request device \[${dev#0000:}\]")
+	[ "$faults" -eq 0 ] || fail "$faults DMAR faults from $dev: $(dmesg | grep DMAR | tail -3)"
+done
 
 budget_end
 pass

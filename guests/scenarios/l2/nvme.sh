@@ -16,13 +16,66 @@ until [ -b /dev/nvme0n1 ]; do
 done
 log "nvme: $(cat /sys/block/nvme0n1/size) sectors; $(dmesg | grep -i 'nvme nvme0' | head -2 |
 	tr '\n' ';')"
-rounds=1 cycles=0
+rounds=1 cycles=0 edubuf=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	slabtest.rounds=*) rounds=${arg#*=} ;;
 	slabtest.cycles=*) cycles=${arg#*=} ;;
+	slabtest.edubuf=*) edubuf=${arg#*=} ;;
 	esac
 done
+
+# edu, when level 1 assigned it too (slabtest.edubuf=ADDR names 1 MiB of RAM that the
+# kernel command line reserved with memmap=1M$ADDR, below edu's 28-bit DMA limit): driven
+# from here with devmem on its registers (BAR0: 0x80 source, 0x88 destination, 0x90
+# count, 0x98 command: bit 0 start, bit 1 edu -> RAM) and dd on /dev/mem for the buffer,
+# which the kernel lets through because the range is reserved, not RAM. 2 KiB of fresh
+# random data go RAM -> edu -> RAM into a zeroed second buffer, compared byte for byte.
+edu=$(pci_find 1234 11e8)
+if [ -n "$edu" ]; then
+	[ -n "$edubuf" ] || fail "edu is assigned but slabtest.edubuf names no reserved buffer"
+	edudev=/sys/bus/pci/devices/$edu
+	edubar=$(($(cut -d' ' -f1 "$edudev/resource" | head -1)))
+	[ "$edubar" -ne 0 ] || fail "edu's BAR0 has no address: $(head -1 "$edudev/resource")"
+	# No driver has it: turn on memory decoding and bus mastering (COMMAND = 0x0006).
+	printf '\006\000' | dd of="$edudev/config" bs=1 seek=4 count=2 conv=notrunc 2>/dev/null ||
+		fail "cannot write edu's COMMAND register"
+	[ "$(devmem $edubar 32)" = 0x010000ED ] ||
+		fail "edu's identification register reads $(devmem $edubar 32), not 0x010000ED"
+	log "edu: $edu, BAR0 at $(printf 0x%x $edubar), buffer at $edubuf"
+fi
+# edu_wait: until edu's DMA command has finished (bit 0 clear), at most 10 s.
+edu_wait() {
+	n=0
+	while [ $(($(devmem $((edubar + 0x98)) 32) & 1)) -ne 0 ]; do
+		n=$((n + 1))
+		[ $n -lt 100 ] || fail "edu's DMA did not finish within 10 s"
+		sleep 0.1
+	done
+}
+# edu_dma ROUND: one DMA from a buffer to edu and back into another, checked.
+edu_dma() {
+	a=$((edubuf)) b=$((edubuf + 65536))
+	dd if=/dev/urandom of=/tmp/edu.a bs=2048 count=1 2>/dev/null
+	dd if=/dev/zero of=/dev/mem bs=2048 count=1 seek=$((b / 2048)) conv=notrunc 2>/dev/null &&
+		dd if=/tmp/edu.a of=/dev/mem bs=2048 count=1 seek=$((a / 2048)) conv=notrunc \
+			2>/dev/null || fail "round $1: cannot write edu's buffers through /dev/mem"
+	devmem $((edubar + 0x80)) 32 $a
+	devmem $((edubar + 0x88)) 32 0x40000
+	devmem $((edubar + 0x90)) 32 2048
+	devmem $((edubar + 0x98)) 32 1
+	edu_wait
+	devmem $((edubar + 0x80)) 32 0x40000
+	devmem $((edubar + 0x88)) 32 $b
+	devmem $((edubar + 0x90)) 32 2048
+	devmem $((edubar + 0x98)) 32 3
+	edu_wait
+	dd if=/dev/mem of=/tmp/edu.b bs=2048 count=1 skip=$((b / 2048)) 2>/dev/null ||
+		fail "round $1: cannot read edu's buffer through /dev/mem"
+	cmp /tmp/edu.a /tmp/edu.b >/dev/null ||
+		fail "round $1: edu's DMA did not bring the 2 KiB back: $(cmp /tmp/edu.a /tmp/edu.b 2>&1)"
+	log "edu: round $1: 2 KiB RAM -> edu -> RAM by DMA, equal"
+}
 # The balloon's cycles as this kernel sees them: MemTotal falls while virtio_balloon holds
 # pages (no deflate-on-OOM) and comes back when it gives them up. A cycle is a fall of at
 # least 16 MiB followed by the return to the full size; read with the shell's own read,
@@ -61,6 +114,7 @@ while [ $r -le "$rounds" ] || { [ "$(cat /tmp/cycles)" -lt "$cycles" ] &&
 	[ "$sum" = "$back" ] || fail "round $r: 64 MiB read back differ: $sum written, $back read"
 	log "nvme: round $r: 64 MiB written at ${at} MiB and read back, md5 ${sum%% *}," \
 		"balloon cycles so far $(cat /tmp/cycles)"
+	[ -z "$edu" ] || edu_dma $r
 	r=$((r + 1))
 done
 echo "NVME-IO-DONE"
