@@ -119,7 +119,7 @@ struct balloon_stats {
 	uint64_t deflated_pages;
 	uint64_t reported_pages; /* released through free page reporting */
 	uint64_t invalid_pfns;	 /* refused: ignored, nothing changed */
-	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed */
+	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed (a deflate waits) */
 	uint64_t held_pages;	 /* of inflated_pages: their granule could not be discarded */
 	/* Deflate buffers held because a page could not be restored (see above). */
 	uint64_t deflate_stalls;	   /* buffers held */
