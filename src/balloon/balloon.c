@@ -466,7 +466,8 @@ static void balloon_queue_notify(void *dev, unsigned int q)
 			balloon_break(b, ret);
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (ret >= 0 && held && b->stall_hook)
+	/* Even if the queue broke after it: a retry then finds nothing, which is harmless. */
+	if (held && b->stall_hook)
 		b->stall_hook(b->stall_opaque);
 	if (ret > 0)
 		t->ops->notify_queue(t, q);
