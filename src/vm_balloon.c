@@ -17,6 +17,7 @@ struct vm_balloon {
 	const char *id;
 	int stats_timer; /* timerfd on the main loop: asks for statistics */
 	unsigned int stats_interval_s;
+	int retry_timer; /* one-shot timerfd on the main loop: retries a held deflate */
 };
 
 static void vm_balloon_bar_changed(void *opaque, unsigned int bar, bool mapped, uint64_t addr,
@@ -35,6 +36,10 @@ static void vm_balloon_destroy(void *opaque)
 	if (vb->stats_timer >= 0) {
 		evloop_remove(&vb->vm->loop, vb->stats_timer);
 		close(vb->stats_timer);
+	}
+	if (vb->retry_timer >= 0) {
+		evloop_remove(&vb->vm->loop, vb->retry_timer);
+		close(vb->retry_timer);
 	}
 	vm_virtio_destroy(&vb->vv);
 	if (vb->balloon_ready)
@@ -66,6 +71,37 @@ static void vm_balloon_arm(struct vm_balloon *vb, unsigned int seconds)
 	timerfd_settime(vb->stats_timer, 0, &its, NULL);
 }
 
+static void vm_balloon_retry_in(struct vm_balloon *vb, unsigned int seconds)
+{
+	struct itimerspec its = {{0, 0}, {seconds, 0}};
+
+	timerfd_settime(vb->retry_timer, 0, &its, NULL);
+}
+
+/* A deflate buffer became held (any thread): the first retry comes a second later. */
+static void vm_balloon_stalled(void *opaque)
+{
+	vm_balloon_retry_in(opaque, VM_BALLOON_RETRY_MIN_S);
+}
+
+/* 1, 2, 4, 8, 8, ... seconds between retries of one held buffer. */
+static void vm_balloon_retry_tick(void *ctx)
+{
+	struct vm_balloon *vb = ctx;
+	struct balloon_info info;
+	uint64_t expirations;
+	unsigned int delay = VM_BALLOON_RETRY_MIN_S;
+
+	if (read(vb->retry_timer, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	if (!balloon_retry_deflate(&vb->b))
+		return;
+	balloon_get_info(&vb->b, &info);
+	while (delay < VM_BALLOON_RETRY_MAX_S && info.deflate_retries-- > 0)
+		delay *= 2;
+	vm_balloon_retry_in(vb, delay < VM_BALLOON_RETRY_MAX_S ? delay : VM_BALLOON_RETRY_MAX_S);
+}
+
 int vm_balloon_add(struct vm *vm, const struct balloon_config *cfg, unsigned int slot,
 		   struct error *err)
 {
@@ -83,7 +119,7 @@ int vm_balloon_add(struct vm *vm, const struct balloon_config *cfg, unsigned int
 		return error_set(err, -ENOMEM, "out of memory");
 	vb->vm = vm;
 	vb->id = d.id;
-	vb->stats_timer = -1;
+	vb->stats_timer = vb->retry_timer = -1;
 	ret = balloon_init(&vb->b, &vm->mm, &vb->vv.pci.transport, cfg);
 	if (ret) {
 		free(vb);
@@ -101,10 +137,20 @@ int vm_balloon_add(struct vm *vm, const struct balloon_config *cfg, unsigned int
 			ret = evloop_add(&vm->loop, vb->stats_timer, vm_balloon_stats_tick, vb,
 					 err);
 	}
+	if (!ret) {
+		vb->retry_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vb->retry_timer < 0)
+			ret = error_set(err, -errno, "virtio-balloon: timerfd: %s",
+					strerror(errno));
+		else
+			ret = evloop_add(&vm->loop, vb->retry_timer, vm_balloon_retry_tick, vb,
+					 err);
+	}
 	if (ret) {
 		vm_balloon_destroy(vb);
 		return ret;
 	}
+	balloon_set_stall_hook(&vb->b, vm_balloon_stalled, vb);
 	if (cfg->stats)
 		vm_balloon_arm(vb, VM_BALLOON_STATS_INTERVAL_S);
 	return vm_device_add(vm, &d, err);

@@ -7,6 +7,10 @@
  * statistics every VM_BALLOON_STATS_INTERVAL_S seconds (the control socket's
  * guest-stats-polling-interval changes that; 0 stops it): a timer returns the buffer the
  * device holds (balloon_request_stats), the driver fills it and sends it again.
+ *
+ * A deflate buffer the device holds because a page could not be restored (balloon.h) is
+ * retried by another main-loop timer: VM_BALLOON_RETRY_MIN_S after it stalled, then at
+ * doubling intervals up to VM_BALLOON_RETRY_MAX_S, until it goes back to the guest.
  */
 #ifndef SLABVM_VM_BALLOON_H
 #define SLABVM_VM_BALLOON_H
@@ -19,6 +23,8 @@
 
 #define VM_BALLOON_TYPE "virtio-balloon-pci"
 #define VM_BALLOON_STATS_INTERVAL_S 5
+#define VM_BALLOON_RETRY_MIN_S 1
+#define VM_BALLOON_RETRY_MAX_S 8
 
 struct vm;
 

@@ -70,10 +70,12 @@ int balloon_init(struct balloon *b, struct memmap *mm, struct virtio_transport *
 	memset(b, 0, sizeof(*b));
 	b->gpas = malloc(BALLOON_MAX_REPORT_PAGES * sizeof(*b->gpas));
 	b->outcome = malloc(BALLOON_MAX_REPORT_PAGES * sizeof(*b->outcome));
-	ret = b->gpas && b->outcome ? -pthread_mutex_init(&b->lock, NULL) : -ENOMEM;
+	b->held_gpas = malloc(BALLOON_MAX_CHAIN_BYTES / 4 * sizeof(*b->held_gpas));
+	ret = b->gpas && b->outcome && b->held_gpas ? -pthread_mutex_init(&b->lock, NULL) : -ENOMEM;
 	if (ret) {
 		free(b->gpas);
 		free(b->outcome);
+		free(b->held_gpas);
 		return ret;
 	}
 	b->mm = mm;
@@ -88,6 +90,7 @@ void balloon_destroy(struct balloon *b)
 	pthread_mutex_destroy(&b->lock);
 	free(b->gpas);
 	free(b->outcome);
+	free(b->held_gpas);
 }
 
 /*
@@ -187,23 +190,61 @@ static void balloon_queue_ready(void *dev, unsigned int q, const struct virtio_q
 		b->transport->ops->needs_reset(b->transport);
 }
 
-/* Adds a batch's outcomes to the stats; returns the pages inflated or deflated. */
-static uint64_t balloon_count(struct balloon *b, const struct memmap_batch_result *res)
+/*
+ * Adds a batch's outcomes to the stats; returns the pages inflated or deflated. A failed
+ * page of a guest's deflate buffer is not final (it waits in the held buffer): the caller
+ * counts it.
+ */
+static uint64_t balloon_count(struct balloon *b, const struct memmap_batch_result *res,
+			      bool count_failed)
 {
 	b->stats.invalid_pfns +=
 		res->count[MEMMAP_PAGE_NOT_RAM] + res->count[MEMMAP_PAGE_UNALIGNED] +
 		res->count[MEMMAP_PAGE_BAD_STATE] + res->count[MEMMAP_PAGE_DUPLICATE];
-	b->stats.failed_pfns += res->count[MEMMAP_PAGE_FAILED];
+	if (count_failed)
+		b->stats.failed_pfns += res->count[MEMMAP_PAGE_FAILED];
 	b->stats.held_pages += res->count[MEMMAP_PAGE_HELD];
 	/* A held page is inflated all the same: the guest gave it up, the map pins it. */
 	return res->count[MEMMAP_PAGE_DONE] + res->count[MEMMAP_PAGE_HELD];
 }
 
 /*
- * One inflate or deflate buffer, as one batch. A PFN is le32, so its address (below
- * 2^44) never overflows. 0, or a negative enum virtqueue_error.
+ * Deflates the n pages at b->held_gpas and keeps there the ones that failed; returns how
+ * many did. A refused page (unplugged since, say) is final: only a failure waits.
  */
-static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate)
+static size_t balloon_deflate_held(struct balloon *b, size_t n)
+{
+	struct memmap_batch_result res = {.outcome = b->outcome};
+	size_t i, m = 0;
+
+	memmap_deflate_pages(b->mm, b->held_gpas, n, &res);
+	b->stats.deflated_pages += balloon_count(b, &res, false);
+	for (i = 0; i < n; i++)
+		if (b->outcome[i] == MEMMAP_PAGE_FAILED)
+			b->held_gpas[m++] = b->held_gpas[i];
+	if (m) {
+		b->stats.deflate_restore_failures++;
+		b->stats.deflate_last_error = res.error ? res.error : -EIO;
+	}
+	return m;
+}
+
+/* Called with b->lock held when a held buffer goes away unreturned. */
+static void balloon_drop_held(struct balloon *b)
+{
+	if (!b->held)
+		return;
+	b->held = false;
+	b->held_n = 0;
+	b->stats.deflate_dropped++;
+}
+
+/*
+ * One inflate or deflate buffer, as one batch. A PFN is le32, so its address (below
+ * 2^44) never overflows. 0, or a negative enum virtqueue_error. A deflate buffer with a
+ * page that could not be restored becomes the held one (*held).
+ */
+static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate, bool *held)
 {
 	struct memmap_batch_result res = {0};
 	uint64_t len = b->chain.read_len;
@@ -218,14 +259,21 @@ static int balloon_pfns(struct balloon *b, unsigned int q, bool inflate)
 	/* An odd tail and everything past the cap are refused, a PFN per started 4 bytes. */
 	b->stats.invalid_pfns += (len - got + 3) / 4;
 	n = got / 4;
-	for (i = 0; i < n; i++)
-		b->gpas[i] = le(b->buf + 4 * i, 4) * BALLOON_PAGE_SIZE;
 	if (inflate) {
+		for (i = 0; i < n; i++)
+			b->gpas[i] = le(b->buf + 4 * i, 4) * BALLOON_PAGE_SIZE;
 		memmap_inflate_pages(b->mm, b->gpas, n, &res);
-		b->stats.inflated_pages += balloon_count(b, &res);
-	} else {
-		memmap_deflate_pages(b->mm, b->gpas, n, &res);
-		b->stats.deflated_pages += balloon_count(b, &res);
+		b->stats.inflated_pages += balloon_count(b, &res, true);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		b->held_gpas[i] = le(b->buf + 4 * i, 4) * BALLOON_PAGE_SIZE;
+	b->held_n = balloon_deflate_held(b, n);
+	if (b->held_n) {
+		b->held = *held = true;
+		b->held_head = b->chain.head;
+		b->held_retries = 0;
+		b->stats.deflate_stalls++;
 	}
 	return 0;
 }
@@ -282,13 +330,13 @@ static void balloon_report_range(struct balloon *b, uint64_t gpa, size_t n)
 	for (i = 0; i < n; i++)
 		b->gpas[i] = gpa + i * BALLOON_PAGE_SIZE;
 	memmap_inflate_pages(b->mm, b->gpas, n, &res);
-	balloon_count(b, &res);
+	balloon_count(b, &res, true);
 	for (i = 0; i < n; i++)
 		if (b->outcome[i] == MEMMAP_PAGE_DONE || b->outcome[i] == MEMMAP_PAGE_HELD)
 			b->gpas[m++] = b->gpas[i];
 	memset(&res, 0, sizeof(res));
 	memmap_deflate_pages(b->mm, b->gpas, m, &res);
-	b->stats.reported_pages += balloon_count(b, &res);
+	b->stats.reported_pages += balloon_count(b, &res, true);
 }
 
 /*
@@ -340,15 +388,19 @@ static uint64_t balloon_chain_pages(const struct balloon *b, enum balloon_role r
 
 /*
  * Returns 1 if the driver must be interrupted, 0 if not, or a negative virtqueue error;
- * *more says the budget ran out first.
+ * *more says the budget ran out first, *held that a deflate buffer became held.
  */
-static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role role, bool *more)
+static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role role, bool *more,
+			   bool *held)
 {
 	unsigned int chains = 0;
 	uint64_t pages = 0;
 	bool pushed = false;
 	int ret;
 
+	/* While a deflate buffer waits, later ones wait on the ring behind it. */
+	if (role == BALLOON_ROLE_DEFLATE && b->held)
+		return 0;
 	for (;;) {
 		if (chains == BALLOON_BUDGET_CHAINS || pages >= BALLOON_BUDGET_PAGES) {
 			*more = true;
@@ -363,7 +415,7 @@ static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role 
 		switch (role) {
 		case BALLOON_ROLE_INFLATE:
 		case BALLOON_ROLE_DEFLATE:
-			ret = balloon_pfns(b, q, role == BALLOON_ROLE_INFLATE);
+			ret = balloon_pfns(b, q, role == BALLOON_ROLE_INFLATE, held);
 			break;
 		case BALLOON_ROLE_REPORT:
 			balloon_report(b);
@@ -373,6 +425,9 @@ static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role 
 			ret = balloon_stats_buf(b, q, &pushed);
 			break;
 		}
+		/* Nothing more of this queue until the held buffer goes back. */
+		if (ret >= 0 && *held)
+			break;
 		/* Deflated pages are mapped by now: pushing tells the guest it may use them. */
 		if (ret >= 0 && role != BALLOON_ROLE_STATS) {
 			ret = virtqueue_push(&b->vq[q], b->chain.head, 0);
@@ -392,6 +447,7 @@ static void balloon_break(struct balloon *b, int err)
 	b->error = err;
 	memset(b->live, 0, sizeof(b->live));
 	b->stats_held = false;
+	balloon_drop_held(b);
 }
 
 static void balloon_queue_notify(void *dev, unsigned int q)
@@ -399,17 +455,20 @@ static void balloon_queue_notify(void *dev, unsigned int q)
 	struct balloon *b = dev;
 	struct virtio_transport *t = b->transport;
 	enum balloon_role role;
-	bool more = false;
+	bool more = false, held = false;
 	int ret = 0;
 
 	pthread_mutex_lock(&b->lock);
 	role = q < BALLOON_MAX_QUEUES ? balloon_role(b, q) : BALLOON_ROLE_NONE;
 	if (role != BALLOON_ROLE_NONE && b->live[q] && !b->error) {
-		ret = balloon_process(b, q, role, &more);
+		ret = balloon_process(b, q, role, &more, &held);
 		if (ret < 0)
 			balloon_break(b, ret);
 	}
 	pthread_mutex_unlock(&b->lock);
+	/* Even if the queue broke after it: a retry then finds nothing, which is harmless. */
+	if (held && b->stall_hook)
+		b->stall_hook(b->stall_opaque);
 	if (ret > 0)
 		t->ops->notify_queue(t, q);
 	if (ret >= 0 && more)
@@ -430,6 +489,7 @@ static void balloon_reset(void *dev)
 	b->features = 0;
 	b->error = 0;
 	b->stats_held = false;
+	balloon_drop_held(b);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -490,12 +550,63 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->actual_bytes = b->actual * BALLOON_PAGE_SIZE;
 	info->features = b->features;
 	info->broken = b->error != 0;
+	info->deflate_held = b->held;
+	info->deflate_waiting_pages = b->held_n;
+	info->deflate_retries = b->held_retries;
 	info->stats = b->stats;
 	info->guest = b->guest;
 	pthread_mutex_unlock(&b->lock);
+	info->iommu_mapped_granules = st.pinned_granules;
 	info->inflated_bytes = st.inflated_bytes;
 	info->released_bytes = st.released_bytes;
 	info->inflated_pinned_bytes = st.inflated_pinned_bytes;
+}
+
+void balloon_set_stall_hook(struct balloon *b, void (*fn)(void *opaque), void *opaque)
+{
+	pthread_mutex_lock(&b->lock);
+	b->stall_hook = fn;
+	b->stall_opaque = opaque;
+	pthread_mutex_unlock(&b->lock);
+}
+
+size_t balloon_retry_deflate(struct balloon *b)
+{
+	struct virtio_transport *t = b->transport;
+	struct virtqueue *vq = &b->vq[BALLOON_Q_DEFLATE];
+	size_t left;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	if (!b->held) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	b->held_retries++;
+	b->held_n = balloon_deflate_held(b, b->held_n);
+	left = b->held_n;
+	if (left) {
+		pthread_mutex_unlock(&b->lock);
+		return left;
+	}
+	/* Every page is backed and mapped now: the guest may have them. */
+	ret = virtqueue_push(vq, b->held_head, 0);
+	if (ret >= 0) {
+		b->held = false;
+		b->stats.deflate_returned++;
+		ret = virtqueue_notify_needed(vq);
+	}
+	if (ret < 0)
+		balloon_break(b, ret);
+	pthread_mutex_unlock(&b->lock);
+	if (ret > 0)
+		t->ops->notify_queue(t, BALLOON_Q_DEFLATE);
+	/* The driver's notifications for buffers behind the held one went unanswered. */
+	if (ret >= 0)
+		t->ops->reschedule(t, BALLOON_Q_DEFLATE);
+	else
+		t->ops->needs_reset(t);
+	return 0;
 }
 
 const struct virtio_device_ops balloon_ops = {

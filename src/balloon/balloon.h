@@ -19,6 +19,16 @@
  * before it returns, and the deflate buffer is pushed only after that call returned,
  * so the guest never uses a page the IOMMU does not map.
  *
+ * A deflate page the map could not restore (MEMMAP_PAGE_FAILED: the populate or a pinning
+ * listener's MAP_DMA failed, ENOMEM under RLIMIT_MEMLOCK say) stays inflated, so its
+ * buffer cannot go back: the device holds it, with the pages still waiting, and stops
+ * taking deflate buffers (one held buffer at most); the other queues go on. The stall
+ * hook (balloon_set_stall_hook) tells the owner, which calls balloon_retry_deflate later,
+ * from its own timer: the guest cannot make the device retry. The buffer is pushed once
+ * every page of it is restored (or refused, e.g. unplugged meanwhile), and the deflate
+ * queue is rescheduled. A device reset or a queue error drops the held buffer; its pages
+ * stay inflated, like every page the balloon holds.
+ *
  * Statistics follow the spec's protocol: the device keeps the driver's buffer after reading
  * it and returns it only when balloon_request_stats asks for fresh numbers.
  *
@@ -109,8 +119,14 @@ struct balloon_stats {
 	uint64_t deflated_pages;
 	uint64_t reported_pages; /* released through free page reporting */
 	uint64_t invalid_pfns;	 /* refused: ignored, nothing changed */
-	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed */
+	uint64_t failed_pfns;	 /* valid, but a listener or the backing failed (a deflate waits) */
 	uint64_t held_pages;	 /* of inflated_pages: their granule could not be discarded */
+	/* Deflate buffers held because a page could not be restored (see above). */
+	uint64_t deflate_stalls;	   /* buffers held */
+	uint64_t deflate_returned;	   /* of those, returned once every page was restored */
+	uint64_t deflate_dropped;	   /* of those, dropped by a reset or a queue error */
+	uint64_t deflate_restore_failures; /* attempts, first and retries, that left pages */
+	int deflate_last_error;		   /* negative errno of the last such attempt, 0 none */
 };
 
 struct balloon_guest_stats {
@@ -127,7 +143,11 @@ struct balloon_info {
 	uint64_t released_bytes;	/* of those, returned to the host (memmap_get_stats) */
 	uint64_t inflated_pinned_bytes; /* inflated but kept by a pinning listener */
 	uint64_t features;		/* negotiated */
+	uint64_t iommu_mapped_granules; /* memmap_stats.pinned_granules */
 	bool broken;			/* waiting for a reset after a queue error */
+	bool deflate_held;		/* a deflate buffer waits for its pages */
+	uint64_t deflate_waiting_pages; /* its pages not restored yet */
+	uint64_t deflate_retries;	/* balloon_retry_deflate calls for it so far */
 	struct balloon_stats stats;
 	struct balloon_guest_stats guest;
 };
@@ -155,7 +175,15 @@ struct balloon {
 	 * entries each, allocated apart so that only what batches use becomes resident.
 	 */
 	uint64_t *gpas;
-	uint8_t *outcome; /* enum memmap_page_outcome, for reports */
+	uint8_t *outcome; /* enum memmap_page_outcome, for reports and deflates */
+	/* The held deflate buffer: its head and the addresses of its pages still waiting. */
+	bool held;
+	uint16_t held_head;
+	size_t held_n;
+	uint64_t held_retries;
+	uint64_t *held_gpas; /* BALLOON_MAX_CHAIN_BYTES / 4 entries */
+	void (*stall_hook)(void *opaque);
+	void *stall_opaque;
 };
 
 /* The device starts reset with num_pages 0. Returns 0 or a negative errno (-ENOMEM). */
@@ -178,6 +206,18 @@ int balloon_set_target(struct balloon *b, uint64_t bytes, struct error *err);
 int balloon_request_stats(struct balloon *b);
 
 void balloon_get_info(struct balloon *b, struct balloon_info *info);
+
+/*
+ * fn(opaque) is called, without b->lock, on the thread that notified the deflate queue,
+ * each time a deflate buffer becomes held. Set it before the device goes live.
+ */
+void balloon_set_stall_hook(struct balloon *b, void (*fn)(void *opaque), void *opaque);
+/*
+ * Tries again to restore the pages of the held deflate buffer (at most one buffer's
+ * work). Returns the pages still waiting: 0 when the buffer went back to the guest or
+ * nothing is held.
+ */
+size_t balloon_retry_deflate(struct balloon *b);
 
 /* dev = struct balloon *. */
 extern const struct virtio_device_ops balloon_ops;

@@ -139,6 +139,26 @@ static struct json_object *control_guest_stats(const struct balloon_guest_stats 
 	return o;
 }
 
+/* The held deflate buffer, if any, and the history of stalls (balloon.h). */
+static struct json_object *control_deflate(const struct balloon_info *i)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "held", json_object_new_boolean(i->deflate_held));
+	json_object_object_add(o, "waiting-pfns", json_object_new_uint64(i->deflate_waiting_pages));
+	json_object_object_add(o, "retries", json_object_new_uint64(i->deflate_retries));
+	json_object_object_add(o, "stalls", json_object_new_uint64(i->stats.deflate_stalls));
+	json_object_object_add(o, "returned", json_object_new_uint64(i->stats.deflate_returned));
+	json_object_object_add(o, "dropped", json_object_new_uint64(i->stats.deflate_dropped));
+	json_object_object_add(o, "restore-failures",
+			       json_object_new_uint64(i->stats.deflate_restore_failures));
+	if (i->stats.deflate_last_error)
+		json_object_object_add(
+			o, "last-error",
+			json_object_new_string(strerror(-i->stats.deflate_last_error)));
+	return o;
+}
+
 static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_object **ret,
 			     struct error *err)
 {
@@ -164,6 +184,10 @@ static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_ob
 	json_object_object_add(o, "invalid-pfns",
 			       json_object_new_uint64(b.info.stats.invalid_pfns));
 	json_object_object_add(o, "held-pfns", json_object_new_uint64(b.info.stats.held_pages));
+	json_object_object_add(o, "failed-pfns", json_object_new_uint64(b.info.stats.failed_pfns));
+	json_object_object_add(o, "iommu-mapped-granules",
+			       json_object_new_uint64(b.info.iommu_mapped_granules));
+	json_object_object_add(o, "deflate", control_deflate(&b.info));
 	if (b.info.features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
 		json_object_object_add(o, "guest-stats", control_guest_stats(&b.info.guest));
 	*ret = o;
@@ -263,6 +287,8 @@ static int cmd_query_granules(void *ctx, struct json_object *args, struct json_o
 			       json_object_new_uint64(m->stats.released_bytes));
 	json_object_object_add(o, "inflated-pinned-bytes",
 			       json_object_new_uint64(m->stats.inflated_pinned_bytes));
+	json_object_object_add(o, "iommu-mapped-granules",
+			       json_object_new_uint64(m->stats.pinned_granules));
 	regions = json_object_new_array();
 	for (i = 0; i < m->nregions && i < MEMMAP_MAX_REGIONS; i++) {
 		const struct control_region *r = &m->region[i];
@@ -645,9 +671,47 @@ void control_event(struct control *c, const char *name, struct json_object *data
 	json_object_put(data);
 }
 
-/* BALLOON_CHANGE when the driver reports a new size. The balloon has no callback of its
- * own: reading its state from the main loop keeps events on the thread that owns the
- * sessions. */
+/*
+ * The deflate stalls and their ends since the last look, in the order they happened: a
+ * device holds one buffer at a time, so they alternate. The data is what the balloon
+ * says now, so a stall that ended meanwhile reports the pages it waits for as 0.
+ */
+static void control_poll_deflate(struct control *c, const struct balloon_info *i)
+{
+	const struct balloon_stats *s = &i->stats;
+	int error = s->deflate_last_error ? -s->deflate_last_error : EIO;
+	struct json_object *data;
+	uint64_t waiting;
+	bool returned;
+
+	while (c->last_stalls < s->deflate_stalls ||
+	       c->last_returned + c->last_dropped < s->deflate_returned + s->deflate_dropped) {
+		data = json_object_new_object();
+		if (c->last_stalls == c->last_returned + c->last_dropped) {
+			c->last_stalls++;
+			waiting = c->last_stalls == s->deflate_stalls && i->deflate_held
+					  ? i->deflate_waiting_pages
+					  : 0;
+			json_object_object_add(data, "waiting-pfns",
+					       json_object_new_uint64(waiting));
+			json_object_object_add(data, "error",
+					       json_object_new_string(strerror(error)));
+			control_event(c, CONTROL_EVENT_DEFLATE_STALLED, data);
+			continue;
+		}
+		returned = c->last_returned < s->deflate_returned;
+		if (returned)
+			c->last_returned++;
+		else
+			c->last_dropped++;
+		json_object_object_add(data, "returned", json_object_new_boolean(returned));
+		control_event(c, CONTROL_EVENT_DEFLATE_DONE, data);
+	}
+}
+
+/* BALLOON_CHANGE when the driver reports a new size, and the deflate stall events. The
+ * balloon has no callback of its own: reading its state from the main loop keeps events
+ * on the thread that owns the sessions. */
 void control_poll(struct control *c)
 {
 	struct control_balloon b;
@@ -657,12 +721,13 @@ void control_poll(struct control *c)
 	if (!c->ops->balloon_info(c->ctx, &b))
 		return;
 	actual = control_balloon_actual(b.ram, b.info.actual_bytes);
-	if (actual == c->last_actual)
-		return;
-	c->last_actual = actual;
-	data = json_object_new_object();
-	json_object_object_add(data, "actual", json_object_new_uint64(actual));
-	control_event(c, "BALLOON_CHANGE", data);
+	if (actual != c->last_actual) {
+		c->last_actual = actual;
+		data = json_object_new_object();
+		json_object_object_add(data, "actual", json_object_new_uint64(actual));
+		control_event(c, "BALLOON_CHANGE", data);
+	}
+	control_poll_deflate(c, &b.info);
 }
 
 static void control_tick(void *ctx)
@@ -735,8 +800,12 @@ int control_init(struct control *c, const struct control_ops *ops, void *ctx, st
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!c->path || c->timer_fd < 0 || timerfd_settime(c->timer_fd, 0, &its, NULL) < 0)
 		return error_set(err, -ENOMEM, "--qmp %s: cannot set up", path);
-	if (ops->balloon_info(ctx, &b))
+	if (ops->balloon_info(ctx, &b)) {
 		c->last_actual = control_balloon_actual(b.ram, b.info.actual_bytes);
+		c->last_stalls = b.info.stats.deflate_stalls;
+		c->last_returned = b.info.stats.deflate_returned;
+		c->last_dropped = b.info.stats.deflate_dropped;
+	}
 	ret = evloop_add(loop, c->listen_fd, control_accept, c, err);
 	if (!ret)
 		ret = evloop_add(loop, c->timer_fd, control_tick, c, err);

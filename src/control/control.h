@@ -5,7 +5,7 @@
  * query-balloon, query-granules, query-status, query-version, system_powerdown, quit,
  * qom-get and qom-set of the balloon's guest-stats and guest-stats-polling-interval, and
  * for debugging human-monitor-command with info registers, info lapic and info cpus) and
- * events (BALLOON_CHANGE, SHUTDOWN).
+ * events (BALLOON_CHANGE, SHUTDOWN, and slabvm's own: a deflate that stalls and ends).
  *
  * Clients are non-blocking: output a client does not read yet waits in a queue of its own
  * and goes out when the socket has room. A client that leaves more than CONTROL_MAX_QUEUED
@@ -33,6 +33,9 @@
 #define CONTROL_MAX_QUEUED (1024 * 1024) /* output a client may leave unread */
 #define CONTROL_QOM_PERIPHERAL "/machine/peripheral/"
 #define CONTROL_MAX_PATH 256 /* a QOM path built from an id */
+/* Not QEMU's: a deflate buffer held because a page could not be restored, and its end. */
+#define CONTROL_EVENT_DEFLATE_STALLED "SLABVM_BALLOON_DEFLATE_STALLED"
+#define CONTROL_EVENT_DEFLATE_DONE "SLABVM_BALLOON_DEFLATE_DONE"
 
 /* The balloon as QMP shows it. */
 struct control_balloon {
@@ -125,6 +128,7 @@ struct control {
 	int listen_fd;
 	int timer_fd; /* polls the balloon's actual size for BALLOON_CHANGE */
 	uint64_t last_actual;
+	uint64_t last_stalls, last_returned, last_dropped; /* deflate stalls reported */
 	struct control_client client[CONTROL_MAX_CLIENTS];
 };
 
@@ -135,7 +139,8 @@ int control_init(struct control *c, const struct control_ops *ops, void *ctx, st
 /* Sends an event to every client past capabilities negotiation; data is consumed. */
 void control_event(struct control *c, const char *name, struct json_object *data);
 /* Looks at the balloon's size now and sends BALLOON_CHANGE if it changed since the last
- * look (the socket's own timer calls it every 100 ms). */
+ * look, and an event for each deflate stall and each end of one since then (the socket's
+ * own timer calls it every 100 ms). */
 void control_poll(struct control *c);
 /* SHUTDOWN, with QMP's reason for the stop and whether the guest asked for it. */
 void control_shutdown_event(struct control *c, enum stop_reason reason);

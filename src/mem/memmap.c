@@ -1801,5 +1801,9 @@ void memmap_get_stats(struct memmap *mm, struct memmap_stats *st)
 	st->inflated_pinned_bytes = (mm->nr_inflated - mm->nr_released) * MEMMAP_PAGE_SIZE;
 	for (i = 0; i < 4; i++)
 		st->granules[i] = mm->nr_granules[i];
+	/* Once started, a pinning listener holds every MAPPED and PARTIAL granule. */
+	if (mm->started && memmap_has_pinning_listener(mm))
+		st->pinned_granules =
+			mm->nr_granules[GRANULE_MAPPED] + mm->nr_granules[GRANULE_PARTIAL];
 	pthread_rwlock_unlock(&mm->lock);
 }

@@ -142,6 +142,7 @@ struct memmap_stats {
 	uint64_t released_bytes;	/* of those, backing returned to the host */
 	uint64_t inflated_pinned_bytes; /* inflated but backed: pinned, or see remove_listener */
 	uint64_t granules[4];		/* count per enum granule_state */
+	uint64_t pinned_granules; /* mapped by the pinning listeners (IOMMU-mapped); 0 without */
 };
 
 struct memmap {

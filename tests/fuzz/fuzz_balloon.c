@@ -16,7 +16,9 @@
  *                  descriptor le24 address, le24 length, flags byte; published in order
  *     2 notify     queue byte
  *     3 target     le32 pages (times 4 KiB; more than RAM is refused)
- *     4 stats      balloon_request_stats
+ *     4 host       by bits 4:3 of the opcode: 0 balloon_request_stats, 1
+ *                  balloon_retry_deflate (the timer's call), 2 every IOMMU map fails
+ *                  with ENOMEM from now on / no longer (toggle), 3 the next populate fails
  *     5 reset      device reset, then features and queues set up again
  *     6 config     offset byte, size byte (1, 2 or 4), le32 value
  *     7 pfns       le24 address, count byte, then count le16 PFNs (13 bits kept, so about
@@ -24,10 +26,14 @@
  *   Missing bytes read as zero.
  *
  * Checked whatever the input: the map's invariants (fake_check, after every operation
- * that can change the map: notify, stats request, reset); nothing but listener or
- * backing failures (never injected here) makes a valid PFN fail; the pages the map holds
- * inflated are exactly those inflated minus those deflated; the transport is never called
- * under the device lock and needs_reset comes once per break.
+ * that can change the map: notify, host operations, reset); failures are injected only
+ * where a deflate restores a granule, so no PFN ever counts as failed; the pages the map
+ * holds inflated are exactly those inflated minus those deflated; the transport and the
+ * stall hook are never called under the device lock and needs_reset comes once per
+ * break. A held deflate buffer: only with a pinning listener, its waiting pages still
+ * inflated, the deflate queue's used index frozen while it waits, the stall hook called
+ * once per stall, every stall returned, dropped or still waiting, and a retry with no
+ * failure armed returns it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,6 +110,9 @@ struct harness {
 	uint16_t avail_idx[BALLOON_MAX_QUEUES];
 	unsigned int resets;
 	bool broken_seen;
+	uint64_t stall_calls;
+	bool held;	    /* at the last check */
+	uint16_t held_used; /* the deflate queue's used index then */
 };
 
 static struct harness h;
@@ -140,6 +149,13 @@ static void t_reschedule(struct virtio_transport *t, unsigned int q)
 	(void)t;
 	FUZZ_CHECK(q < BALLOON_MAX_QUEUES);
 	check_unlocked();
+}
+
+static void stall_hook(void *opaque)
+{
+	(void)opaque;
+	check_unlocked();
+	h.stall_calls++;
 }
 
 static const struct virtio_transport_ops t_ops = {
@@ -226,14 +242,49 @@ static void op_pfns(struct fuzz_input *in)
 	put(addr, b, 4 * n);
 }
 
+static bool page_inflated(uint64_t gpa)
+{
+	struct memmap_region *r = memmap_find(&h.e.mm, gpa);
+	uint64_t p;
+
+	if (!r || !r->plugged)
+		return false;
+	p = (gpa - r->gpa) / BALLOON_PAGE_SIZE;
+	return r->inflated[p / (8 * sizeof(long))] >> (p % (8 * sizeof(long))) & 1;
+}
+
+static void check_held(const struct balloon_info *info, bool was_reset)
+{
+	const struct balloon_stats *s = &info->stats;
+	uint16_t used = h.b.vq[1].used_idx; /* the device's own count: the guest cannot touch it */
+	size_t i;
+
+	FUZZ_CHECK(h.stall_calls == s->deflate_stalls);
+	FUZZ_CHECK(s->deflate_stalls ==
+		   s->deflate_returned + s->deflate_dropped + (info->deflate_held ? 1 : 0));
+	FUZZ_CHECK(info->deflate_held == (info->deflate_waiting_pages > 0));
+	if (info->deflate_held) {
+		FUZZ_CHECK(memmap_has_pinning_listener(&h.e.mm));
+		FUZZ_CHECK(s->deflate_last_error < 0);
+		for (i = 0; i < h.b.held_n; i++)
+			FUZZ_CHECK(page_inflated(h.b.held_gpas[i]));
+		/* No deflate buffer is used while one waits for its pages. */
+		if (h.held && !was_reset)
+			FUZZ_CHECK(used == h.held_used);
+	}
+	h.held = info->deflate_held;
+	h.held_used = used;
+}
+
 /* map: the operation may have changed the map (the fakes' recount is the slow part). */
-static void check_all(bool map)
+static void check_all(bool map, bool was_reset)
 {
 	struct balloon_info info;
 
 	if (map)
 		fake_env_check(&h.e);
 	balloon_get_info(&h.b, &info);
+	check_held(&info, was_reset);
 	FUZZ_CHECK(info.stats.failed_pfns == 0);
 	FUZZ_CHECK(info.inflated_bytes ==
 		   (info.stats.inflated_pages - info.stats.deflated_pages) * BALLOON_PAGE_SIZE);
@@ -268,6 +319,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(memmap_start(&h.e.mm, &err) == 0);
 	h.t.ops = &t_ops;
 	FUZZ_CHECK(balloon_init(&h.b, &h.e.mm, &h.t, &bc) == 0);
+	balloon_set_stall_hook(&h.b, stall_hook, NULL);
+	h.e.iommu.fail_errno = ENOMEM;
 	h.features = balloon_ops.features(&h.b);
 	FUZZ_CHECK(h.features & (1ULL << VIRTIO_BALLOON_F_MUST_TELL_HOST));
 	/* Reporting is never offered next to a pinning listener. */
@@ -278,7 +331,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(setup & 128))
 		h.features &= ~(1ULL << VIRTIO_F_EVENT_IDX);
 	bring_up();
-	check_all(true);
+	check_all(true, true);
 
 	for (ops = 0; fuzz_left(&in) && ops < MAX_OPS; ops++) {
 		uint8_t op = fuzz_take(&in, 1);
@@ -313,7 +366,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4:
-			(void)balloon_request_stats(&h.b);
+			switch (op >> 3 & 3) {
+			case 0:
+				(void)balloon_request_stats(&h.b);
+				break;
+			case 1: {
+				bool armed = h.e.iommu.fail_all_maps || h.e.backing.fail_populate;
+				size_t left = balloon_retry_deflate(&h.b);
+
+				FUZZ_CHECK(armed || left == 0);
+				break;
+			}
+			case 2:
+				h.e.iommu.fail_all_maps = !h.e.iommu.fail_all_maps;
+				break;
+			default:
+				h.e.backing.fail_populate = 1;
+				break;
+			}
 			break;
 		case 5:
 			balloon_ops.reset(&h.b);
@@ -339,7 +409,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		/* Patches, chains and PFN lists only write guest memory; config never maps. */
-		check_all((op & 7) == 2 || (op & 7) == 4 || (op & 7) == 5);
+		check_all((op & 7) == 2 || (op & 7) == 4 || (op & 7) == 5, (op & 7) == 5);
 	}
 
 	balloon_destroy(&h.b);

@@ -342,7 +342,7 @@ static int fake_map(struct memmap_listener *l, const struct memmap_region *r, ui
 		expect(!fake_backing_released(f->backing, gpa + p),
 		       "%s map of 0x%" PRIx64 " covers released page 0x%" PRIx64, l->name, gpa,
 		       gpa + p);
-	if (inject(&f->fail_map)) {
+	if (f->fail_all_maps || inject(&f->fail_map)) {
 		log_add(f->log, FAKE_MAP, l->name, r->index, gpa, size, fail_code(f->fail_errno));
 		return fail_code(f->fail_errno);
 	}
@@ -587,6 +587,10 @@ void fake_check(struct memmap *mm, struct fake_backing *b, struct fake_listener 
 		expect(live[k] == ls[k]->nlive,
 		       "%s holds %" PRIu64 " mappings, the map explains %" PRIu64, ls[k]->l.name,
 		       ls[k]->nlive, live[k]);
+	/* What the stats call IOMMU-mapped is what every pinning fake really maps. */
+	for (k = 0; k < nls; k++)
+		if (ls[k]->l.pins && ls[k]->l.granule_map)
+			want.pinned_granules = ls[k]->nlive;
 	want.inflated_pinned_bytes = want.inflated_bytes - want.released_bytes;
 	memmap_get_stats(mm, &st);
 	expect(st.plugged_bytes == want.plugged_bytes,
@@ -602,6 +606,9 @@ void fake_check(struct memmap *mm, struct fake_backing *b, struct fake_listener 
 	       "stats: pinned %" PRIu64 ", recount %" PRIu64, st.inflated_pinned_bytes,
 	       want.inflated_pinned_bytes);
 	expect(pinning || st.inflated_pinned_bytes == 0, "pinned bytes without a pinning listener");
+	expect(st.pinned_granules == want.pinned_granules,
+	       "stats: %" PRIu64 " pinned granules, the pinning listener maps %" PRIu64,
+	       st.pinned_granules, want.pinned_granules);
 	for (i = 0; i < 4; i++)
 		expect(st.granules[i] == want.granules[i],
 		       "stats: %" PRIu64 " %s, recount %" PRIu64, st.granules[i],

@@ -49,7 +49,7 @@ struct fake_backing;
 
 /*
  * Failure injection: set fail_X to N and the Nth X call from now fails with -fail_errno
- * (-EIO if 0); then it is disarmed.
+ * (-EIO if 0); then it is disarmed. fail_all_maps: every map fails until it is cleared.
  */
 struct fake_listener {
 	struct memmap_listener l; /* first: callbacks find the fake from it */
@@ -61,6 +61,7 @@ struct fake_listener {
 	uint64_t nmapped[MEMMAP_MAX_REGIONS]; /* granules mapped[] has room for */
 	uint64_t nlive;
 	unsigned int fail_map, fail_unmap, fail_region_add;
+	bool fail_all_maps;
 	int fail_errno;
 };
 

@@ -1008,8 +1008,8 @@ static void test_batch_release_failure(void **state)
 
 /*
  * With an IOMMU: a filled granule whose unmap fails stays inflated, mapped and backed
- * (held); a failed populate on deflate leaves the page in the balloon, and the buffer is
- * returned all the same.
+ * (held); a failed populate on deflate leaves the page in the balloon and the buffer with
+ * the device until a retry restores the page.
  */
 static void test_batch_held_and_failed_iommu(void **state)
 {
@@ -1039,12 +1039,221 @@ static void test_batch_held_and_failed_iommu(void **state)
 	send(f, 1, BUF + 0x2000, 4, 0);
 	notify(f, 1);
 	i = info(f);
-	assert_int_equal(i.stats.failed_pfns, 1);
+	assert_int_equal(i.stats.failed_pfns, 0);
+	assert_true(i.deflate_held);
+	assert_int_equal(i.deflate_waiting_pages, 1);
+	assert_int_equal(i.stats.deflate_last_error, -EIO);
 	assert_int_equal(i.stats.deflated_pages, 0);
 	assert_int_equal(i.inflated_bytes, 2 * M + 2 * M);
 	assert_int_equal(memmap_granule_state(&f->e.mm, 8 * M), GRANULE_DISCARDED);
+	assert_int_equal(used_idx(f, 1), 0);
+	f->must_be_mapped[f->nmust++] = 8 * M + PAGE;
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	fake_env_check(&f->e);
+	i = info(f);
+	assert_false(i.deflate_held);
+	assert_int_equal(i.stats.deflated_pages, 1);
+	assert_int_equal(i.stats.deflate_returned, 1);
 	assert_int_equal(used_idx(f, 1), 1);
 	assert_int_equal(f->resets, 0);
+	fixture_free(f);
+}
+
+static unsigned int stall_calls;
+static bool stall_under_lock;
+
+static void stall_hook(void *opaque)
+{
+	struct fixture *f = opaque;
+
+	if (!lock_is_free(&f->b))
+		stall_under_lock = true;
+	stall_calls++;
+}
+
+/* Successful IOMMU maps of the granule at gpa so far. */
+static size_t maps_of(struct fixture *f, uint64_t gpa)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->e.log.n; i++) {
+		const struct fake_event *ev = &f->e.log.ev[i];
+
+		n += ev->op == FAKE_MAP && !ev->ret && !strcmp(ev->who, "iommu") && ev->gpa == gpa;
+	}
+	return n;
+}
+
+/*
+ * A 16 MiB guest with 2 MiB granules and an IOMMU whose MAP_DMA now fails with ENOMEM:
+ * the granule at 10 MiB wholly inflated, one page at 4 MiB inflated, and a deflate buffer
+ * of a page of each sent and notified. The 4 MiB page comes back, the other cannot: the
+ * buffer is held.
+ */
+static struct fixture *held_fixture(uint16_t *head)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, true, NULL);
+	struct balloon_info i;
+
+	balloon_set_stall_hook(&f->b, stall_hook, f);
+	stall_calls = 0;
+	stall_under_lock = false;
+	bring_up(f, BASE, 2);
+	send_range_reversed(f, 0, BUF, 10 * M, 512);
+	put_pfns(f, BUF + 0x1000, (uint64_t[]){4 * M}, 1);
+	send(f, 0, BUF + 0x1000, 4, 0);
+	notify(f, 0);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 10 * M), GRANULE_DISCARDED);
+	assert_int_equal(maps_of(f, 10 * M), 1);
+
+	f->e.iommu.fail_all_maps = true;
+	f->e.iommu.fail_errno = ENOMEM;
+	put_pfns(f, BUF + 0x2000, (uint64_t[]){10 * M + PAGE, 4 * M}, 2);
+	*head = send(f, 1, BUF + 0x2000, 8, 0);
+	notify(f, 1);
+	i = info(f);
+	assert_true(i.deflate_held);
+	assert_int_equal(i.deflate_waiting_pages, 1);
+	assert_int_equal(i.deflate_retries, 0);
+	assert_int_equal(i.stats.deflate_stalls, 1);
+	assert_int_equal(i.stats.deflate_restore_failures, 1);
+	assert_int_equal(i.stats.deflate_last_error, -ENOMEM);
+	assert_int_equal(i.stats.deflated_pages, 1);
+	assert_int_equal(i.stats.failed_pfns, 0);
+	assert_int_equal(i.stats.invalid_pfns, 0);
+	assert_int_equal(i.inflated_bytes, 2 * M);
+	assert_int_equal(i.iommu_mapped_granules, 7);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 10 * M), GRANULE_DISCARDED);
+	assert_false(fake_listener_mapped(&f->e.iommu, 10 * M));
+	assert_int_equal(used_idx(f, 1), 0);
+	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(stall_calls, 1);
+	assert_false(stall_under_lock);
+	/* From here on the driver may hear of no deflate unless the page is mapped. */
+	f->must_be_mapped[f->nmust++] = 10 * M + PAGE;
+	return f;
+}
+
+/*
+ * A deflate whose MAP_DMA fails never tells the guest: the buffer is held, later deflate
+ * buffers wait, inflate goes on; retries fail while the IOMMU refuses, and once it
+ * accepts, the granule is mapped once, the buffer returned and the queue rescheduled.
+ */
+static void test_deflate_held_until_mapped(void **state)
+{
+	struct fixture *f;
+	struct balloon_info i;
+	uint16_t head, next;
+
+	(void)state;
+	f = held_fixture(&head);
+	/* The deflate queue waits behind the held buffer; the inflate queue does not. */
+	put_pfns(f, BUF + 0x3000, (uint64_t[]){10 * M + 2 * PAGE}, 1);
+	next = send(f, 1, BUF + 0x3000, 4, 0);
+	notify(f, 1);
+	assert_int_equal(used_idx(f, 1), 0);
+	assert_int_equal(info(f).stats.deflated_pages, 1);
+	put_pfns(f, BUF + 0x4000, (uint64_t[]){6 * M}, 1);
+	send(f, 0, BUF + 0x4000, 4, 0);
+	notify(f, 0);
+	assert_int_equal(used_idx(f, 0), 3);
+	assert_int_equal(stall_calls, 1);
+
+	/* Still refused: nothing returned, one more failure counted. */
+	assert_int_equal(balloon_retry_deflate(&f->b), 1);
+	fake_env_check(&f->e);
+	i = info(f);
+	assert_true(i.deflate_held);
+	assert_int_equal(i.deflate_retries, 1);
+	assert_int_equal(i.stats.deflate_restore_failures, 2);
+	assert_int_equal(used_idx(f, 1), 0);
+	assert_int_equal(f->reschedules[1], 0);
+
+	/* The IOMMU takes mappings again. */
+	f->e.iommu.fail_all_maps = false;
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	fake_env_check(&f->e);
+	assert_false(f->callback_under_lock);
+	i = info(f);
+	assert_false(i.deflate_held);
+	assert_int_equal(i.deflate_waiting_pages, 0);
+	assert_int_equal(i.stats.deflate_returned, 1);
+	assert_int_equal(i.stats.deflate_dropped, 0);
+	assert_int_equal(i.stats.deflate_restore_failures, 2);
+	assert_int_equal(i.stats.deflated_pages, 2);
+	assert_int_equal(i.iommu_mapped_granules, 8);
+	assert_int_equal(maps_of(f, 10 * M), 2);
+	assert_true(fake_listener_mapped(&f->e.iommu, 10 * M));
+	assert_int_equal(used_idx(f, 1), 1);
+	expect_used(f, 1, 0, head, 0);
+	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->reschedules[1], 1);
+	/* Nothing is held: a retry does nothing. */
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	assert_int_equal(used_idx(f, 1), 1);
+
+	/* The rescheduled notify takes the buffer that waited; no map again. */
+	notify(f, 1);
+	assert_int_equal(used_idx(f, 1), 2);
+	expect_used(f, 1, 1, next, 0);
+	assert_int_equal(info(f).stats.deflated_pages, 3);
+	assert_int_equal(maps_of(f, 10 * M), 2);
+	fixture_free(f);
+}
+
+/* A reset drops the held buffer: its page stays inflated and unmapped, nothing is pushed. */
+static void test_deflate_held_reset(void **state)
+{
+	struct fixture *f;
+	struct balloon_info i;
+	uint16_t head;
+
+	(void)state;
+	f = held_fixture(&head);
+	balloon_ops.reset(&f->b);
+	i = info(f);
+	assert_false(i.deflate_held);
+	assert_int_equal(i.deflate_waiting_pages, 0);
+	assert_int_equal(i.stats.deflate_dropped, 1);
+	assert_int_equal(i.stats.deflate_returned, 0);
+	assert_int_equal(i.inflated_bytes, 2 * M);
+	f->e.iommu.fail_all_maps = false;
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	assert_int_equal(used_idx(f, 1), 0);
+	assert_int_equal(maps_of(f, 10 * M), 1);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 10 * M), GRANULE_DISCARDED);
+	fake_env_check(&f->e);
+
+	/* The new driver deflates the page itself. */
+	bring_up(f, BASE, 2);
+	put_pfns(f, BUF + 0x3000, (uint64_t[]){10 * M + PAGE}, 1);
+	send(f, 1, BUF + 0x3000, 4, 0);
+	notify(f, 1);
+	assert_int_equal(used_idx(f, 1), 1);
+	assert_int_equal(maps_of(f, 10 * M), 2);
+	assert_int_equal(info(f).stats.deflate_stalls, 1);
+	fixture_free(f);
+}
+
+/* A queue error drops it too; so does a device destroyed while it waits (ASan: no leak). */
+static void test_deflate_held_break_and_destroy(void **state)
+{
+	struct fixture *f;
+	uint16_t head;
+
+	(void)state;
+	f = held_fixture(&head);
+	avail_add(f, 0, QSIZE + 1);
+	notify(f, 0);
+	assert_int_equal(f->resets, 1);
+	assert_false(info(f).deflate_held);
+	assert_int_equal(info(f).stats.deflate_dropped, 1);
+	f->e.iommu.fail_all_maps = false;
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	assert_int_equal(used_idx(f, 1), 0);
+	fixture_free(f);
+
+	f = held_fixture(&head);
 	fixture_free(f);
 }
 
@@ -1073,6 +1282,9 @@ int main(void)
 		cmocka_unit_test(test_batch_mixed),
 		cmocka_unit_test(test_batch_release_failure),
 		cmocka_unit_test(test_batch_held_and_failed_iommu),
+		cmocka_unit_test(test_deflate_held_until_mapped),
+		cmocka_unit_test(test_deflate_held_reset),
+		cmocka_unit_test(test_deflate_held_break_and_destroy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 /*
  * The control socket without a VM: a real socket in a temporary directory, served from an
  * event loop the test runs, against a fake ops table that records what it was asked. Every
- * command's reply and every error reply, and the events (BALLOON_CHANGE, SHUTDOWN).
+ * command's reply and every error reply, and the events (BALLOON_CHANGE, the deflate
+ * stall events, SHUTDOWN).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -215,6 +216,9 @@ static void fake_init(struct fake *f)
 	f->balloon.info.inflated_pinned_bytes = 4 * MiB;
 	f->balloon.info.stats.invalid_pfns = 3;
 	f->balloon.info.stats.held_pages = 2;
+	f->balloon.info.stats.failed_pfns = 5;
+	f->balloon.info.iommu_mapped_granules = 122;
+	f->memory.stats.pinned_granules = 122;
 	f->memory.granule = 2 * MiB;
 	f->memory.stats.plugged_bytes = RAM;
 	f->memory.stats.inflated_bytes = 16 * MiB;
@@ -489,7 +493,7 @@ static void test_balloon(void **state)
 static void test_query_balloon(void **state)
 {
 	struct env *e = *state;
-	struct json_object *r = execute(e, "query-balloon", NULL), *v = ret_of(r);
+	struct json_object *r = execute(e, "query-balloon", NULL), *v = ret_of(r), *d;
 
 	assert_int_equal(u64(v, "actual"), RAM - 16 * MiB);
 	assert_int_equal(u64(v, "target"), RAM - 32 * MiB);
@@ -498,8 +502,35 @@ static void test_query_balloon(void **state)
 	assert_int_equal(u64(v, "inflated-pinned"), 4 * MiB);
 	assert_int_equal(u64(v, "invalid-pfns"), 3);
 	assert_int_equal(u64(v, "held-pfns"), 2);
+	assert_int_equal(u64(v, "failed-pfns"), 5);
+	assert_int_equal(u64(v, "iommu-mapped-granules"), 122);
+	d = get(v, "deflate");
+	assert_false(json_object_get_boolean(get(d, "held")));
+	assert_int_equal(u64(d, "waiting-pfns"), 0);
+	assert_int_equal(u64(d, "stalls"), 0);
+	assert_false(has(d, "last-error"));
 	/* No statistics before the driver negotiated them. */
 	assert_false(has(v, "guest-stats"));
+	json_object_put(r);
+
+	/* A deflate buffer waits for a page whose MAP_DMA failed twice. */
+	e->f.balloon.info.deflate_held = true;
+	e->f.balloon.info.deflate_waiting_pages = 3;
+	e->f.balloon.info.deflate_retries = 1;
+	e->f.balloon.info.stats.deflate_stalls = 2;
+	e->f.balloon.info.stats.deflate_returned = 1;
+	e->f.balloon.info.stats.deflate_restore_failures = 4;
+	e->f.balloon.info.stats.deflate_last_error = -ENOMEM;
+	r = execute(e, "query-balloon", NULL);
+	d = get(ret_of(r), "deflate");
+	assert_true(json_object_get_boolean(get(d, "held")));
+	assert_int_equal(u64(d, "waiting-pfns"), 3);
+	assert_int_equal(u64(d, "retries"), 1);
+	assert_int_equal(u64(d, "stalls"), 2);
+	assert_int_equal(u64(d, "returned"), 1);
+	assert_int_equal(u64(d, "dropped"), 0);
+	assert_int_equal(u64(d, "restore-failures"), 4);
+	assert_string_equal(json_object_get_string(get(d, "last-error")), strerror(ENOMEM));
 	json_object_put(r);
 	expect_error(execute(e, "query-balloon", "{\"x\": 1}"), "GenericError", "unexpected");
 	e->f.has_balloon = false;
@@ -684,6 +715,7 @@ static void test_query_granules(void **state)
 	assert_int_equal(u64(v, "inflated-bytes"), 16 * MiB);
 	assert_int_equal(u64(v, "released-bytes"), 12 * MiB);
 	assert_int_equal(u64(v, "inflated-pinned-bytes"), 4 * MiB);
+	assert_int_equal(u64(v, "iommu-mapped-granules"), 122);
 	regions = get(v, "regions");
 	assert_int_equal(json_object_array_length(regions), 1);
 	r0 = json_object_array_get_idx(regions, 0);
@@ -782,6 +814,82 @@ static void test_balloon_change(void **state)
 	assert_string_equal(json_object_get_string(get(ev, "event")), "BALLOON_CHANGE");
 	assert_int_equal(u64(get(ev, "data"), "actual"), 0);
 	json_object_put(ev);
+}
+
+static void expect_deflate_event(struct env *e, const char *name, const char *key,
+				 struct json_object *want)
+{
+	struct json_object *ev = recv_msg(e), *v;
+
+	assert_string_equal(json_object_get_string(get(ev, "event")), name);
+	assert_true(has(ev, "timestamp"));
+	v = get(get(ev, "data"), key);
+	if (!json_object_equal(v, want))
+		fail_msg("%s: %s is %s", name, key, json_object_to_json_string(v));
+	json_object_put(ev);
+	json_object_put(want);
+}
+
+/* Nothing queued for the client: the next message is the reply to this. */
+static void expect_no_event(struct env *e)
+{
+	struct json_object *r;
+
+	send_text(e, "{\"execute\": \"query-status\"}\n");
+	r = recv_msg(e);
+	assert_true(has(r, "return"));
+	json_object_put(r);
+}
+
+/*
+ * A deflate that stalls is reported once, and once when it ends, returned or dropped; a
+ * stall that began and ended between two looks is reported as both, in order.
+ */
+static void test_deflate_events(void **state)
+{
+	struct env *e = *state;
+	struct balloon_info *i = &e->f.balloon.info;
+
+	control_poll(&e->c);
+	expect_no_event(e);
+
+	i->deflate_held = true;
+	i->deflate_waiting_pages = 1;
+	i->stats.deflate_stalls = 1;
+	i->stats.deflate_restore_failures = 1;
+	i->stats.deflate_last_error = -ENOMEM;
+	control_poll(&e->c);
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_STALLED", "waiting-pfns",
+			     json_object_new_uint64(1));
+	/* Retries that fail say nothing new. */
+	i->stats.deflate_restore_failures = 3;
+	i->deflate_retries = 2;
+	control_poll(&e->c);
+	expect_no_event(e);
+
+	i->deflate_held = false;
+	i->deflate_waiting_pages = 0;
+	i->stats.deflate_returned = 1;
+	control_poll(&e->c);
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_DONE", "returned",
+			     json_object_new_boolean(true));
+	control_poll(&e->c);
+	expect_no_event(e);
+
+	/* Stalled, returned, stalled again and dropped by a reset, all within one look. */
+	i->stats.deflate_stalls = 3;
+	i->stats.deflate_returned = 2;
+	i->stats.deflate_dropped = 1;
+	control_poll(&e->c);
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_STALLED", "error",
+			     json_object_new_string(strerror(ENOMEM)));
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_DONE", "returned",
+			     json_object_new_boolean(true));
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_STALLED", "waiting-pfns",
+			     json_object_new_uint64(0));
+	expect_deflate_event(e, "SLABVM_BALLOON_DEFLATE_DONE", "returned",
+			     json_object_new_boolean(false));
+	expect_no_event(e);
 }
 
 /* object-add and object-del pass a memory backend to the VM; errors change nothing. */
@@ -1133,6 +1241,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_human_monitor_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balloon_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deflate_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_object_add_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_add_del, setup, teardown),

@@ -26,6 +26,9 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "vring_test.h"
+
+#include "balloon/balloon.h"
 #include "fake_iommu.h"
 #include "mem/memmap.h"
 #include "vfio/container.h"
@@ -69,6 +72,7 @@ struct fake_vfio {
 	struct fake_mapping *map;
 	size_t nmap, cap;
 	unsigned int fail_map; /* the Nth MAP_DMA from now fails with ENOMEM */
+	bool enomem;	       /* every MAP_DMA fails with ENOMEM, as past RLIMIT_MEMLOCK */
 	bool short_unmap;      /* UNMAP_DMA unmaps nothing and says so */
 	bool set_container, set_iommu;
 	/* The device behind FD_DEVICE: an edu-like function. */
@@ -118,7 +122,7 @@ static int fake_map(struct fake_vfio *f, const struct vfio_iommu_type1_dma_map *
 
 	assert_int_equal(m->argsz, sizeof(*m));
 	assert_int_equal(m->flags, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-	if (f->fail_map && --f->fail_map == 0)
+	if (f->enomem || (f->fail_map && --f->fail_map == 0))
 		return -ENOMEM;
 	for (i = 0; i < f->nmap; i++)
 		if (m->iova < f->map[i].iova + f->map[i].size && f->map[i].iova < m->iova + m->size)
@@ -1030,6 +1034,107 @@ static void test_listener_failures(void **state)
 	fake_env_free(&e);
 }
 
+static void noop_queue(struct virtio_transport *t, unsigned int q)
+{
+	(void)t;
+	(void)q;
+}
+
+static void noop_config(struct virtio_transport *t)
+{
+	(void)t;
+}
+
+static const struct virtio_transport_ops noop_transport = {noop_queue, noop_config, noop_config,
+							   noop_queue};
+
+/* The kernel's mappings of the granule at gpa (the fake refuses overlaps: 0 or 1). */
+static unsigned int kernel_maps(const struct fake_vfio *k, uint64_t gpa)
+{
+	unsigned int n = 0;
+	size_t j;
+
+	for (j = 0; j < k->nmap; j++)
+		n += k->map[j].iova == gpa;
+	return n;
+}
+
+/*
+ * The balloon over the container: a deflate whose MAP_DMA fails with ENOMEM is not
+ * returned to the guest, and is once MAP_DMA works again, with exactly one mapping.
+ */
+static void test_balloon_deflate_enomem(void **state)
+{
+	struct fake_sys *s = *state;
+	struct memmap_config cfg = {.mem = 16 * M, .granule = 2 * M};
+	const uint64_t ring[2] = {1 * M, 1 * M + 0x30000}, buf = 4 * M, gpa = 10 * M;
+	struct virtio_transport t = {&noop_transport, NULL};
+	uint16_t avail[2] = {0, 0};
+	struct vfio_container c;
+	struct balloon_info i;
+	struct fake_env e;
+	struct balloon b;
+	struct error err = {0};
+	unsigned int q;
+	uint64_t p;
+
+	s->k.nmap = 0;
+	container_init(&c, s);
+	assert_int_equal(vfio_container_add_device(&c, "00:03.0", NULL, &err), 0);
+	assert_int_equal(fake_env_init(&e, &cfg, true, &err), 0);
+	assert_int_equal(memmap_add_listener(&e.mm, &c.listener, &err), 0);
+	assert_int_equal(memmap_start(&e.mm, &err), 0);
+	assert_int_equal(balloon_init(&b, &e.mm, &t, NULL), 0);
+	assert_true(balloon_ops.set_features(
+		&b, FEAT_VERSION_1 | (1ULL << VIRTIO_BALLOON_F_MUST_TELL_HOST)));
+	for (q = 0; q < 2; q++) {
+		struct virtio_queue_config qc =
+			vring_qcfg(16, ring[q], ring[q] + 0x10000, ring[q] + 0x20000);
+
+		vring_zero(&e.mm, qc.desc, qc.avail, qc.used);
+		balloon_ops.queue_ready(&b, q, &qc);
+	}
+	/* The driver inflates the granule at 10 MiB: unmapped, released. */
+	for (p = 0; p < 2 * M / PAGE; p++)
+		vring_write16(&e.mm, buf + 4 * p, (gpa + p * PAGE) / PAGE);
+	vring_put_desc(&e.mm, ring[0], 0, buf, 2 * M / PAGE * 4, 0, 0);
+	vring_avail_add(&e.mm, ring[0] + 0x10000, 16, &avail[0], 0);
+	balloon_ops.queue_notify(&b, 0);
+	assert_int_equal(memmap_granule_state(&e.mm, gpa), GRANULE_DISCARDED);
+	assert_int_equal(kernel_maps(&s->k, gpa), 0);
+
+	/* Then deflates one page of it while pinning more would pass RLIMIT_MEMLOCK. */
+	s->k.enomem = true;
+	vring_write16(&e.mm, buf + 0x1000, (gpa + PAGE) / PAGE);
+	vring_put_desc(&e.mm, ring[1], 0, buf + 0x1000, 4, 0, 0);
+	vring_avail_add(&e.mm, ring[1] + 0x10000, 16, &avail[1], 0);
+	balloon_ops.queue_notify(&b, 1);
+	balloon_get_info(&b, &i);
+	assert_true(i.deflate_held);
+	assert_int_equal(i.stats.deflate_last_error, -ENOMEM);
+	assert_int_equal(vring_read16(&e.mm, ring[1] + 0x20000 + 2), 0);
+	assert_int_equal(kernel_maps(&s->k, gpa), 0);
+	assert_int_equal(memmap_granule_state(&e.mm, gpa), GRANULE_DISCARDED);
+	assert_int_equal(balloon_retry_deflate(&b), 1);
+	fake_env_check(&e);
+	check_mappings(&s->k, &c, &e);
+
+	s->k.enomem = false;
+	assert_int_equal(balloon_retry_deflate(&b), 0);
+	assert_int_equal(vring_read16(&e.mm, ring[1] + 0x20000 + 2), 1);
+	assert_int_equal(kernel_maps(&s->k, gpa), 1);
+	assert_int_equal(c.nmapped, 8);
+	balloon_get_info(&b, &i);
+	assert_false(i.deflate_held);
+	assert_int_equal(i.iommu_mapped_granules, 8);
+	fake_env_check(&e);
+	check_mappings(&s->k, &c, &e);
+
+	balloon_destroy(&b);
+	vfio_container_destroy(&c);
+	fake_env_free(&e);
+}
+
 /* The device: region info, config space through pread/pwrite, reset. */
 static void test_device(void **state)
 {
@@ -1142,6 +1247,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_listener, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_listener_failures, sys_setup, sys_teardown),
+		cmocka_unit_test_setup_teardown(test_balloon_deflate_enomem, sys_setup,
+						sys_teardown),
 		cmocka_unit_test_setup_teardown(test_device, sys_setup, sys_teardown),
 		cmocka_unit_test_setup_teardown(test_device_irqs, sys_setup, sys_teardown),
 	};
