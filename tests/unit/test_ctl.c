@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* slabvm ctl: how NAME=VALUE arguments become a QMP request. */
+/* slabvm ctl: how NAME=VALUE arguments become a QMP request; --wait, --match, --timeout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,11 +85,146 @@ static void test_refusals(void **state)
 	assert_null(req);
 }
 
+static struct json_object *parse(const char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void test_options(void **state)
+{
+	struct ctl_options o;
+	struct error err = {0};
+	char *none[] = {"/tmp/s", "query-status"};
+	char *all[] = {"--wait",  "ACPI_DEVICE_OST",  "--match",   "info.device=d1",
+		       "--match", "info.status!=132", "--timeout", "2.5",
+		       "/tmp/s",  "device_del",	      "id=d1"};
+	char *dashdash[] = {"--", "x"};
+
+	(void)state;
+	assert_int_equal(ctl_parse_options(2, none, &o, &err), 0);
+	assert_null(o.wait);
+	assert_int_equal(o.timeout_ms, 30000);
+	assert_int_equal(ctl_parse_options(11, all, &o, &err), 8);
+	assert_string_equal(o.wait, "ACPI_DEVICE_OST");
+	assert_int_equal(o.nmatch, 2);
+	assert_string_equal(o.match[0].path, "info.device");
+	assert_false(o.match[0].differ);
+	assert_string_equal(json_object_get_string(o.match[0].value), "d1");
+	assert_string_equal(o.match[1].path, "info.status");
+	assert_true(o.match[1].differ);
+	assert_int_equal(json_object_get_int(o.match[1].value), 132);
+	assert_int_equal(o.timeout_ms, 2500);
+	ctl_options_release(&o);
+	/* "--" alone is not an option: it is the socket's name. */
+	assert_int_equal(ctl_parse_options(2, dashdash, &o, &err), 0);
+}
+
+static void test_option_refusals(void **state)
+{
+	static const struct {
+		int argc;
+		char *argv[4];
+		const char *msg;
+	} bad[] = {
+		{2, {"--wiat", "X"}, "--wiat: unknown option"},
+		{1, {"--wait"}, "--wait needs a value"},
+		{2, {"--wait", ""}, "needs an event name"},
+		{4, {"--wait", "A", "--wait", "B"}, "one event only"},
+		{2, {"--match", "a=1"}, "--match without --wait"},
+		{2, {"--timeout", "5"}, "--timeout without --wait"},
+		{4, {"--wait", "A", "--timeout", "0"}, "--timeout 0: want seconds"},
+		{4, {"--wait", "A", "--timeout", "-1"}, "--timeout -1"},
+		{4, {"--wait", "A", "--timeout", "5s"}, "--timeout 5s"},
+		{4, {"--wait", "A", "--timeout", "nan"}, "--timeout nan"},
+		{4, {"--wait", "A", "--timeout", "1e9"}, "at most 86400"},
+		{4, {"--wait", "A", "--match", "status"}, "want PATH=VALUE"},
+		{4, {"--wait", "A", "--match", "=1"}, "want PATH=VALUE"},
+		{4, {"--wait", "A", "--match", "!=1"}, "PATH is NAME"},
+		{4, {"--wait", "A", "--match", "a..b=1"}, "PATH is NAME"},
+		{4, {"--wait", "A", "--match", ".a=1"}, "PATH is NAME"},
+		{4, {"--wait", "A", "--match", "a=[1]"}, "VALUE is a JSON scalar"},
+	};
+	struct ctl_options o;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct error err = {0};
+
+		assert_int_equal(ctl_parse_options(bad[i].argc, (char **)bad[i].argv, &o, &err),
+				 -EINVAL);
+		assert_true(err.usage);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("case %u: \"%s\" does not say \"%s\"", i, err.msg, bad[i].msg);
+	}
+}
+
+static void test_matches(void **state)
+{
+	struct ctl_options o;
+	struct error err = {0};
+	char *deleted[] = {"--wait", "DEVICE_DELETED"};
+	char *ost[] = {"--wait",	 "ACPI_DEVICE_OST", "--match",
+		       "info.device=d1", "--match",	    "info.status!=132"};
+	char *nul[] = {"--wait", "E", "--match", "a=null", "--match", "b=\"7\""};
+	struct json_object *dd = parse("{\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"d1\","
+				       "\"path\":\"/machine/peripheral/d1\"},\"timestamp\":{}}");
+	struct json_object *busy = parse("{\"event\":\"ACPI_DEVICE_OST\",\"data\":{\"info\":{"
+					 "\"device\":\"d1\",\"slot\":\"0\",\"source\":3,"
+					 "\"status\":130}}}");
+	struct json_object *progress = parse("{\"event\":\"ACPI_DEVICE_OST\",\"data\":{\"info\":{"
+					     "\"device\":\"d1\",\"source\":3,\"status\":132}}}");
+	struct json_object *other = parse("{\"event\":\"ACPI_DEVICE_OST\",\"data\":{\"info\":{"
+					  "\"device\":\"d2\",\"source\":3,\"status\":1}}}");
+	struct json_object *nostatus = parse("{\"event\":\"ACPI_DEVICE_OST\",\"data\":{\"info\":{"
+					     "\"device\":\"d1\"}}}");
+	struct json_object *reply = parse("{\"return\":{}}");
+	struct json_object *e1 = parse("{\"event\":\"E\",\"data\":{\"a\":null,\"b\":\"7\"}}");
+	struct json_object *e2 = parse("{\"event\":\"E\",\"data\":{\"a\":null,\"b\":7}}");
+	struct json_object *e3 = parse("{\"event\":\"E\",\"data\":{\"b\":\"7\"}}");
+
+	(void)state;
+	assert_int_equal(ctl_parse_options(2, deleted, &o, &err), 2);
+	assert_true(ctl_event_matches(&o, dd));
+	assert_false(ctl_event_matches(&o, busy));
+	assert_false(ctl_event_matches(&o, reply));
+	ctl_options_release(&o);
+
+	assert_int_equal(ctl_parse_options(6, ost, &o, &err), 6);
+	assert_true(ctl_event_matches(&o, busy));
+	assert_false(ctl_event_matches(&o, progress)); /* != */
+	assert_false(ctl_event_matches(&o, other));    /* another device */
+	assert_false(ctl_event_matches(&o, nostatus)); /* != needs the member */
+	assert_false(ctl_event_matches(&o, dd));
+	ctl_options_release(&o);
+
+	/* null is a value; a number is not a string. */
+	assert_int_equal(ctl_parse_options(6, nul, &o, &err), 6);
+	assert_true(ctl_event_matches(&o, e1));
+	assert_false(ctl_event_matches(&o, e2));
+	assert_false(ctl_event_matches(&o, e3));
+	ctl_options_release(&o);
+
+	json_object_put(dd);
+	json_object_put(busy);
+	json_object_put(progress);
+	json_object_put(other);
+	json_object_put(nostatus);
+	json_object_put(reply);
+	json_object_put(e1);
+	json_object_put(e2);
+	json_object_put(e3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_requests), cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_options),	 cmocka_unit_test(test_option_refusals),
+		cmocka_unit_test(test_matches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
