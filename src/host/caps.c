@@ -12,6 +12,55 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/*
+ * A static glibc still looks users up through nsswitch.conf, and loading a module other
+ * than "files" (systemd's, here) crashes a static process: a -Dstatic=true build reads
+ * /etc/passwd and /etc/group itself, and sees only the users and groups listed there.
+ */
+#ifdef SLABVM_STATIC
+static struct passwd *caps_pw_find(const char *name, uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw = NULL;
+
+	if (!f)
+		return NULL;
+	while ((pw = fgetpwent(f)))
+		if (name ? !strcmp(pw->pw_name, name) : pw->pw_uid == uid)
+			break;
+	fclose(f);
+	return pw;
+}
+
+static struct passwd *caps_getpwnam(const char *name)
+{
+	return caps_pw_find(name, 0);
+}
+
+static struct passwd *caps_getpwuid(uid_t uid)
+{
+	return caps_pw_find(NULL, uid);
+}
+
+static struct group *caps_getgrnam(const char *name)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr = NULL;
+
+	if (!f)
+		return NULL;
+	while ((gr = fgetgrent(f)))
+		if (!strcmp(gr->gr_name, name))
+			break;
+	fclose(f);
+	return gr;
+}
+#else
+#define caps_getpwnam getpwnam
+#define caps_getpwuid getpwuid
+#define caps_getgrnam getgrnam
+#endif
+
 /* A decimal id: digits only, and not -1 (which set*id calls read as "unchanged"). */
 static bool caps_parse_id(const char *s, size_t len, uint32_t *out)
 {
@@ -40,13 +89,13 @@ static int caps_user_part(const char *spec, size_t len, struct caps_user *out, b
 
 	if (caps_parse_id(spec, len, &id)) {
 		out->uid = id;
-		pw = getpwuid(id);
+		pw = caps_getpwuid(id);
 	} else {
 		if (!len || len >= sizeof(name))
 			return error_usage(err, -EINVAL, "--user %s: no such user", spec);
 		memcpy(name, spec, len);
 		name[len] = 0;
-		pw = getpwnam(name);
+		pw = caps_getpwnam(name);
 		if (!pw)
 			return error_usage(err, -EINVAL, "--user %s: no such user", spec);
 		out->uid = pw->pw_uid;
@@ -67,7 +116,7 @@ static int caps_group_part(const char *spec, const char *group, struct caps_user
 		out->gid = id;
 		return 0;
 	}
-	gr = *group ? getgrnam(group) : NULL;
+	gr = *group ? caps_getgrnam(group) : NULL;
 	if (!gr)
 		return error_usage(err, -EINVAL, "--user %s: no such group", spec);
 	out->gid = gr->gr_gid;
@@ -90,7 +139,7 @@ int caps_user_resolve(const char *spec, struct caps_user *out, struct error *err
 		}
 		/* A system without a user database (a minimal initramfs, the testbed) still
 		 * gets an unprivileged user: the kernel's own overflow id. */
-		pw = getpwnam(CAPS_DEFAULT_USER);
+		pw = caps_getpwnam(CAPS_DEFAULT_USER);
 		out->uid = pw ? pw->pw_uid : CAPS_FALLBACK_ID;
 		out->gid = pw ? pw->pw_gid : CAPS_FALLBACK_ID;
 		spec = CAPS_DEFAULT_USER;
