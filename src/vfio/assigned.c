@@ -535,6 +535,9 @@ void vfio_assigned_reset(struct vfio_assigned *a)
 		fprintf(stderr, "slabvm: %s\n", err.msg);
 	if (a->have_msix)
 		vfio_msix_reset(&a->msix);
+	/* INTERRUPT_LINE as firmware leaves it: the GSI that _PRT gives the slot's pin. */
+	if (a->pci.host && a->intx_pin)
+		vfio_pci_config_set_intx_line(&a->cfg, pci_intx_gsi(a->pci.slot, a->intx_pin));
 	vfio_pci_config_reset(&a->cfg);
 	irq_update(a);
 }

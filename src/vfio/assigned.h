@@ -110,8 +110,8 @@ struct vfio_assigned {
  */
 int vfio_assigned_init(struct vfio_assigned *a, struct vfio_pci_device *dev, struct bus *mmio,
 		       struct bus *pio, const struct vfio_assign_hooks *hooks, struct error *err);
-/* The function's power-on state: configuration (no decoding, interrupts off), MSI-X table,
- * then the device's own reset. */
+/* The function's power-on state: configuration (no decoding, interrupts off, INTERRUPT_LINE
+ * the GSI of its slot's pin once it has a slot), MSI-X table, then the device's own reset. */
 void vfio_assigned_reset(struct vfio_assigned *a);
 void vfio_assigned_destroy(struct vfio_assigned *a);
 

@@ -436,6 +436,51 @@ static void test_bar_move(void **state)
 	assert_int_equal(f->kvm.nunmap_calls + fake_kvm_nslots(&f->kvm), f->kvm.nmap_calls);
 }
 
+/* ---- as query-pci shows it ---- */
+
+/* pci_dev_info reads an assigned function through its hook: the guest's BAR addresses,
+ * the IDs, and INTERRUPT_LINE the GSI of the slot's INTA, writable by the guest. */
+static void test_dev_info(void **state)
+{
+	struct fx *f = *state;
+	struct pci_dev_info info;
+	uint32_t cmd;
+
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.slot, SLOT);
+	assert_int_equal(info.vendor, 0x1234);
+	assert_int_equal(info.device, 0x5a5a);
+	assert_int_equal(info.subsys_vendor, 0x1af4);
+	assert_int_equal(info.subsys, 0x1100);
+	assert_int_equal(info.class_code, 0x010802);
+	assert_int_equal(info.irq_pin, 1);
+	assert_int_equal(info.irq_line, pci_intx_gsi(SLOT, 1));
+	assert_int_equal(cfg_read(f, PCI_INTERRUPT_LINE, 1), pci_intx_gsi(SLOT, 1));
+	assert_int_equal(info.bar[0].type, PCI_BAR_MEM64);
+	assert_int_equal(info.bar[0].size, 1 << 20);
+	assert_true(info.bar[0].decoding);
+	assert_int_equal(info.bar[0].addr, bar_addr(f, 0));
+	assert_int_equal(info.bar[1].type, PCI_BAR_UNUSED);
+	assert_int_equal(info.bar[2].type, PCI_BAR_MEM32);
+	assert_int_equal(info.bar[2].addr, bar_addr(f, 2));
+	assert_int_equal(info.bar[4].type, PCI_BAR_IO);
+	assert_int_equal(info.bar[4].size, 32);
+	assert_int_equal(info.bar[4].addr, bar_addr(f, 4));
+
+	/* The guest's scratch value stays until the next reset. */
+	cfg_write(f, PCI_INTERRUPT_LINE, 1, 0x42);
+	cmd = cfg_read(f, PCI_COMMAND, 2);
+	cfg_write(f, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MEMORY);
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.irq_line, 0x42);
+	assert_false(info.bar[0].decoding || info.bar[2].decoding);
+	assert_true(info.bar[4].decoding);
+	vfio_assigned_reset(&f->a);
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.irq_line, pci_intx_gsi(SLOT, 1));
+	assert_false(info.bar[0].decoding || info.bar[2].decoding || info.bar[4].decoding);
+}
+
 /* ---- interrupts ---- */
 
 static void test_intx(void **state)
@@ -855,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_init),
 		cmocka_unit_test_setup_teardown(test_placement, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_info, setup_placed, teardown),
 		cmocka_unit_test_teardown(test_intx, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_msi, setup_placed, teardown),
