@@ -101,6 +101,7 @@ struct vfio_assigned {
 	bool intx_routed;
 	struct vfio_pci_msi msi; /* as last applied */
 	uint64_t irq_errors;	 /* interrupt set-ups that failed (said on stderr) */
+	bool no_reset_said;	 /* the device cannot be reset: said once on stderr */
 };
 
 /*
