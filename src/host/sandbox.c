@@ -163,7 +163,9 @@ static const unsigned long sandbox_ioctl_common[] = {TCSETS, TCGETS};
 
 /* Run-time KVM and vfio calls that follow guest-visible changes: memslots (DIMMs, BARs),
  * interrupts (lines, MSI routes and irqfds), ioeventfds, IOMMU mappings, vfio interrupts
- * and resets (a function's own, or a bus reset with what it needs to know first). */
+ * and resets (a function's own, or a bus reset with what it needs to know first). The two
+ * bus-reset requests share their numbers with VFIO_IOMMU_GET_INFO and VFIO_IOMMU_MAP_DMA
+ * (vfio numbers per fd type), so the first also lets the container be asked for its info. */
 #define SANDBOX_RUNTIME_IOCTLS                                                                     \
 	KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, \
 		KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,       \
