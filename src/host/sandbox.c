@@ -169,7 +169,7 @@ static const unsigned long sandbox_ioctl_common[] = {TCSETS, TCGETS};
 #define SANDBOX_RUNTIME_IOCTLS                                                                     \
 	KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, \
 		KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,       \
-		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,        \
+		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,       \
 		VFIO_DEVICE_PCI_HOT_RESET
 
 static const unsigned long sandbox_ioctl_main[] = {SANDBOX_RUNTIME_IOCTLS};
