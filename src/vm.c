@@ -560,6 +560,25 @@ static bool vm_ctl_running(void *ctx)
 	return !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* Every function on the bus, each read through its configuration space as the guest would. */
+static void vm_ctl_pci(void *ctx, struct control_pci *out)
+{
+	struct vm *vm = ctx;
+	unsigned int s;
+
+	out->n = 0;
+	for (s = 0; vm->pci_ready && s < PCI_SLOTS; s++) {
+		struct control_pci_fn *fn = &out->fn[out->n];
+		const struct vm_device *e = vm->pci_slot[s];
+
+		if (!vm->pci.slot[s])
+			continue;
+		fn->qdev_id = e && e->id ? e->id : "";
+		pci_dev_info(vm->pci.slot[s], &fn->info);
+		out->n++;
+	}
+}
+
 static const struct control_ops vm_control_ops = {
 	.balloon_info = vm_ctl_balloon_info,
 	.balloon_set = vm_ctl_balloon_set,
@@ -574,6 +593,7 @@ static const struct control_ops vm_control_ops = {
 	.dimm_add = vm_dimm_add,
 	.dimm_del = vm_dimm_del,
 	.dimms = vm_dimm_list,
+	.pci = vm_ctl_pci,
 };
 
 static int vm_control(struct vm *vm, const struct vm_config *cfg, struct error *err)

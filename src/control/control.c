@@ -500,6 +500,81 @@ static int cmd_query_memory_size_summary(void *ctx, struct json_object *args,
 	return 0;
 }
 
+/* QEMU's shape: one bus, each function with its identity, INTx line and BARs. A BAR that
+ * does not decode has address -1, as QEMU shows an unmapped one. */
+static struct json_object *control_pci_function(const struct control_pci_fn *fn)
+{
+	const struct pci_dev_info *d = &fn->info;
+	struct json_object *o = json_object_new_object(), *cls = json_object_new_object();
+	struct json_object *id = json_object_new_object(), *regions = json_object_new_array();
+	unsigned int i;
+
+	json_object_object_add(o, "bus", json_object_new_int(0));
+	json_object_object_add(o, "slot", json_object_new_int((int)d->slot));
+	json_object_object_add(o, "function", json_object_new_int(0));
+	json_object_object_add(cls, "class", json_object_new_int((int)(d->class_code >> 8)));
+	json_object_object_add(o, "class_info", cls);
+	json_object_object_add(id, "vendor", json_object_new_int(d->vendor));
+	json_object_object_add(id, "device", json_object_new_int(d->device));
+	json_object_object_add(id, "subsystem", json_object_new_int(d->subsys));
+	json_object_object_add(id, "subsystem-vendor", json_object_new_int(d->subsys_vendor));
+	json_object_object_add(o, "id", id);
+	if (d->irq_pin)
+		json_object_object_add(o, "irq", json_object_new_int(d->irq_line));
+	json_object_object_add(o, "irq_pin", json_object_new_int(d->irq_pin));
+	json_object_object_add(o, "qdev_id", json_object_new_string(fn->qdev_id));
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		const struct pci_bar_info *b = &d->bar[i];
+		struct json_object *r;
+
+		if (b->type == PCI_BAR_UNUSED)
+			continue;
+		r = json_object_new_object();
+		json_object_object_add(r, "bar", json_object_new_int((int)i));
+		json_object_object_add(
+			r, "type", json_object_new_string(b->type == PCI_BAR_IO ? "io" : "memory"));
+		json_object_object_add(r, "address",
+				       b->decoding ? json_object_new_uint64(b->addr)
+						   : json_object_new_int(-1));
+		json_object_object_add(r, "size", json_object_new_uint64(b->size));
+		if (b->type != PCI_BAR_IO) {
+			json_object_object_add(r, "prefetch", json_object_new_boolean(b->prefetch));
+			json_object_object_add(r, "mem_type_64",
+					       json_object_new_boolean(b->type == PCI_BAR_MEM64));
+		}
+		json_object_array_add(regions, r);
+	}
+	json_object_object_add(o, "regions", regions);
+	return o;
+}
+
+static int cmd_query_pci(void *ctx, struct json_object *args, struct json_object **ret,
+			 struct error *err)
+{
+	struct control *c = ctx;
+	struct json_object *list, *bus, *devices;
+	struct control_pci *p;
+	unsigned int i;
+
+	if (control_no_args(args, err))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return error_set(err, -ENOMEM, "out of memory");
+	c->ops->pci(c->ctx, p);
+	devices = json_object_new_array();
+	for (i = 0; i < p->n && i < PCI_SLOTS; i++)
+		json_object_array_add(devices, control_pci_function(&p->fn[i]));
+	free(p);
+	bus = json_object_new_object();
+	json_object_object_add(bus, "bus", json_object_new_int(0));
+	json_object_object_add(bus, "devices", devices);
+	list = json_object_new_array();
+	json_object_array_add(list, bus);
+	*ret = list;
+	return 0;
+}
+
 static const struct qmp_command control_commands[] = {
 	{"balloon", cmd_balloon},
 	{"device_add", cmd_device_add},
@@ -511,6 +586,7 @@ static const struct qmp_command control_commands[] = {
 	{"query-granules", cmd_query_granules},
 	{"query-memory-devices", cmd_query_memory_devices},
 	{"query-memory-size-summary", cmd_query_memory_size_summary},
+	{"query-pci", cmd_query_pci},
 	{"query-status", cmd_query_status},
 	{"query-version", cmd_query_version},
 	{"qom-get", cmd_qom_get},

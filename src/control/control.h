@@ -2,7 +2,7 @@
 /*
  * The control socket (--qmp PATH): a Unix socket, mode 0600, that speaks the QMP subset
  * in qmp.c to any number of clients from the main loop, with slabvm's commands (balloon,
- * query-balloon, query-granules, query-status, query-version, system_powerdown, quit,
+ * query-balloon, query-granules, query-pci, query-status, query-version, system_powerdown, quit,
  * qom-get and qom-set of the balloon's guest-stats and guest-stats-polling-interval, and
  * for debugging human-monitor-command with info registers, info lapic and info cpus) and
  * events (BALLOON_CHANGE, SHUTDOWN, and slabvm's own: a deflate that stalls and ends).
@@ -26,6 +26,7 @@
 #include "base/error.h"
 #include "base/stop.h"
 #include "control/vcpu_info.h"
+#include "devices/pci.h"
 #include "host/evloop.h"
 #include "mem/memmap.h"
 
@@ -78,6 +79,17 @@ struct control_dimms {
 	struct control_dimm dimm[CONTROL_MAX_DIMMS];
 };
 
+/* The PCI bus as query-pci shows it: every function present, the host bridge included. */
+struct control_pci_fn {
+	const char *qdev_id; /* QMP's device id, "" for none */
+	struct pci_dev_info info;
+};
+
+struct control_pci {
+	unsigned int n;
+	struct control_pci_fn fn[PCI_SLOTS];
+};
+
 /* What the control plane asks of the VM; ctx is the VM's. */
 struct control_ops {
 	/* Fills out and returns true, or returns false when the VM has no balloon. */
@@ -107,6 +119,8 @@ struct control_ops {
 	int (*dimm_del)(void *ctx, const char *id, struct error *err);
 	/* Fills out; the strings stay valid until the next op. */
 	void (*dimms)(void *ctx, struct control_dimms *out);
+	/* Fills out, in slot order; the ids stay valid until the next op. */
+	void (*pci)(void *ctx, struct control_pci *out);
 };
 
 struct control;

@@ -283,30 +283,30 @@ static struct bus *pci_bar_bus(const struct pci_dev *d, const struct pci_bar *b)
 }
 
 /*
- * Where BAR i would decode, from its registers; false for an address that cannot decode:
+ * Where a BAR of type and size would decode, from its registers lo and hi (the upper half
+ * of a 64-bit one); false for an address that cannot decode:
  * zero (never assigned), past the end of its address space, or the all-ones value left
  * by sizing (it reaches the very top of the space), as in QEMU's pci_bar_address().
  */
-static bool pci_bar_target(const struct pci_dev *d, unsigned int i, uint64_t *addr)
+static bool pci_bar_decode(enum pci_bar_type type, uint64_t size, uint32_t lo, uint32_t hi,
+			   uint64_t *addr)
 {
-	const struct pci_bar *b = &d->bar[i];
-	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
-	uint64_t a = le_read(d->cfg + reg, 4);
+	uint64_t a = lo;
 
-	switch (b->type) {
+	switch (type) {
 	case PCI_BAR_IO:
 		a &= ~3ULL;
-		if (a + b->size > PCI_IO_SPACE_END)
+		if (a + size > PCI_IO_SPACE_END)
 			return false;
 		break;
 	case PCI_BAR_MEM32:
 		a &= ~0xfULL;
-		if (a + b->size >= PCI_MEM32_END)
+		if (a + size >= PCI_MEM32_END)
 			return false;
 		break;
 	case PCI_BAR_MEM64:
-		a = (a | le_read(d->cfg + reg + 4, 4) << 32) & ~0xfULL;
-		if (a + b->size <= a)
+		a = (a | (uint64_t)hi << 32) & ~0xfULL;
+		if (a + size <= a)
 			return false;
 		break;
 	default:
@@ -314,6 +314,14 @@ static bool pci_bar_target(const struct pci_dev *d, unsigned int i, uint64_t *ad
 	}
 	*addr = a;
 	return a != 0;
+}
+
+static bool pci_bar_target(const struct pci_dev *d, unsigned int i, uint64_t *addr)
+{
+	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
+	uint32_t hi = d->bar[i].type == PCI_BAR_MEM64 ? le_read(d->cfg + reg + 4, 4) : 0;
+
+	return pci_bar_decode(d->bar[i].type, d->bar[i].size, le_read(d->cfg + reg, 4), hi, addr);
 }
 
 static void pci_bar_unmap(struct pci_dev *d, unsigned int i)
@@ -521,6 +529,43 @@ static void pci_config_write(struct pci_dev *d, unsigned int offset, unsigned in
 	}
 	pci_config_changed(d, offset, size);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void pci_dev_info(struct pci_dev *d, struct pci_dev_info *out)
+{
+	uint16_t cmd = pci_config_read(d, PCI_COMMAND, 2);
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	out->slot = d->slot;
+	out->vendor = pci_config_read(d, PCI_VENDOR_ID, 2);
+	out->device = pci_config_read(d, PCI_DEVICE_ID, 2);
+	out->subsys_vendor = pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2);
+	out->subsys = pci_config_read(d, PCI_SUBSYSTEM_ID, 2);
+	out->class_code = pci_config_read(d, PCI_CLASS_REVISION, 4) >> 8;
+	out->irq_pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
+	out->irq_line = pci_config_read(d, PCI_INTERRUPT_LINE, 1);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct pci_bar_info *b = &out->bar[i];
+		unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * i;
+		uint16_t decode;
+		uint32_t lo, hi = 0;
+
+		pthread_mutex_lock(&d->lock);
+		b->type = d->bar[i].type;
+		b->size = d->bar[i].size;
+		pthread_mutex_unlock(&d->lock);
+		if (b->type == PCI_BAR_UNUSED)
+			continue;
+		lo = pci_config_read(d, reg, 4);
+		if (b->type == PCI_BAR_MEM64)
+			hi = pci_config_read(d, reg + 4, 4);
+		decode = b->type == PCI_BAR_IO ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
+		b->prefetch = b->type != PCI_BAR_IO && (lo & PCI_BASE_ADDRESS_MEM_PREFETCH);
+		b->decoding = (cmd & decode) && pci_bar_decode(b->type, b->size, lo, hi, &b->addr);
+		if (!b->decoding)
+			b->addr = 0;
+	}
 }
 
 uint32_t pci_cfg_get(struct pci_dev *d, unsigned int offset, unsigned int size)

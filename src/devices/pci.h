@@ -197,6 +197,32 @@ int pci_dev_add_bar(struct pci_dev *d, unsigned int index, enum pci_bar_type typ
 /* Where BAR index decodes now; false while it does not. */
 bool pci_bar_address(struct pci_dev *d, unsigned int index, uint64_t *addr);
 
+/* A BAR as the guest programmed it: decoding at addr, or not decoding at all. */
+struct pci_bar_info {
+	enum pci_bar_type type; /* PCI_BAR_UNUSED also for the upper half of a 64-bit BAR */
+	uint64_t size;
+	bool prefetch;
+	bool decoding; /* COMMAND enables its space and its registers hold a usable address */
+	uint64_t addr;
+};
+
+/* A function as the guest sees it now, for query-pci. */
+struct pci_dev_info {
+	unsigned int slot;
+	uint16_t vendor, device, subsys_vendor, subsys;
+	uint32_t class_code; /* base class << 16 | subclass << 8 | programming interface */
+	uint8_t irq_pin;     /* 0: no INTx */
+	uint8_t irq_line;
+	struct pci_bar_info bar[PCI_STD_NUM_BARS];
+};
+
+/*
+ * Reads d's header as a guest's configuration reads would (through the hook of an assigned
+ * function, whose BARs only it knows), so the answer is what the guest programmed.
+ * Not under d's lock: call it from outside the device's handlers.
+ */
+void pci_dev_info(struct pci_dev *d, struct pci_dev_info *out);
+
 /*
  * The device model's side of its configuration space (offset + size <= PCI_CFG_SPACE_SIZE):
  * values and masks that bypass the guest's rules. Changing a BAR or COMMAND this way

@@ -163,11 +163,14 @@ static const unsigned long sandbox_ioctl_common[] = {TCSETS, TCGETS};
 
 /* Run-time KVM and vfio calls that follow guest-visible changes: memslots (DIMMs, BARs),
  * interrupts (lines, MSI routes and irqfds), ioeventfds, IOMMU mappings, vfio interrupts
- * and resets. */
+ * and resets (a function's own, or a bus reset with what it needs to know first). The two
+ * bus-reset requests share their numbers with VFIO_IOMMU_GET_INFO and VFIO_IOMMU_MAP_DMA
+ * (vfio numbers per fd type), so the first also lets the container be asked for its info. */
 #define SANDBOX_RUNTIME_IOCTLS                                                                     \
 	KVM_SET_USER_MEMORY_REGION, KVM_IOEVENTFD, KVM_IRQFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, \
 		KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,       \
-		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET
+		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,       \
+		VFIO_DEVICE_PCI_HOT_RESET
 
 static const unsigned long sandbox_ioctl_main[] = {SANDBOX_RUNTIME_IOCTLS};
 

@@ -527,14 +527,22 @@ int vfio_assigned_init(struct vfio_assigned *a, struct vfio_pci_device *dev, str
 void vfio_assigned_reset(struct vfio_assigned *a)
 {
 	struct error err = {0};
+	int ret;
 
 	/* No interrupt stays bound to a device being reset; the configuration's reset turns
 	 * decoding off, which takes the BARs away, and INTx back on. */
 	irq_off(a);
-	if (vfio_pci_device_reset(a->dev, &err))
+	ret = vfio_pci_device_reset(a->dev, &err);
+	/* A device that cannot be reset stays so: said once, then the VM goes on without. */
+	if (ret && !(ret == -ENOTSUP && a->no_reset_said))
 		fprintf(stderr, "slabvm: %s\n", err.msg);
+	if (ret == -ENOTSUP)
+		a->no_reset_said = true;
 	if (a->have_msix)
 		vfio_msix_reset(&a->msix);
+	/* INTERRUPT_LINE as firmware leaves it: the GSI that _PRT gives the slot's pin. */
+	if (a->pci.host && a->intx_pin)
+		vfio_pci_config_set_intx_line(&a->cfg, pci_intx_gsi(a->pci.slot, a->intx_pin));
 	vfio_pci_config_reset(&a->cfg);
 	irq_update(a);
 }

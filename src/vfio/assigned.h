@@ -101,6 +101,7 @@ struct vfio_assigned {
 	bool intx_routed;
 	struct vfio_pci_msi msi; /* as last applied */
 	uint64_t irq_errors;	 /* interrupt set-ups that failed (said on stderr) */
+	bool no_reset_said;	 /* the device cannot be reset: said once on stderr */
 };
 
 /*
@@ -110,8 +111,8 @@ struct vfio_assigned {
  */
 int vfio_assigned_init(struct vfio_assigned *a, struct vfio_pci_device *dev, struct bus *mmio,
 		       struct bus *pio, const struct vfio_assign_hooks *hooks, struct error *err);
-/* The function's power-on state: configuration (no decoding, interrupts off), MSI-X table,
- * then the device's own reset. */
+/* The function's power-on state: configuration (no decoding, interrupts off, INTERRUPT_LINE
+ * the GSI of its slot's pin once it has a slot), MSI-X table, then the device's own reset. */
 void vfio_assigned_reset(struct vfio_assigned *a);
 void vfio_assigned_destroy(struct vfio_assigned *a);
 

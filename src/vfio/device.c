@@ -175,15 +175,109 @@ int vfio_pci_device_set_irqs(struct vfio_pci_device *p, unsigned int index, uint
 	return 0;
 }
 
+/*
+ * The affected functions of a bus reset, as VFIO_DEVICE_GET_PCI_HOT_RESET_INFO lists them:
+ * asked once for the count (the kernel answers ENOSPC with it filled in), then with room.
+ */
+static int hot_reset_info(struct vfio_pci_device *p, struct vfio_pci_hot_reset_info **out,
+			  struct error *err)
+{
+	struct vfio_container *c = p->c;
+	struct vfio_pci_hot_reset_info hdr = {.argsz = sizeof(hdr)}, *info;
+	size_t len;
+	int ret;
+
+	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hdr);
+	if (ret < 0 && ret != -ENOSPC)
+		return error_set(err, -ENOTSUP,
+				 "vfio device %s: cannot be reset: no function reset, and no bus "
+				 "reset either (%s)",
+				 p->d->name, strerror(-ret));
+	if (hdr.count == 0 || hdr.count > VFIO_MAX_HOT_RESET_DEVICES)
+		return error_set(
+			err, -ENOTSUP,
+			"vfio device %s: cannot be reset: a bus reset would affect %" PRIu32
+			" functions",
+			p->d->name, hdr.count);
+	len = sizeof(*info) + hdr.count * sizeof(info->devices[0]);
+	info = calloc(1, len);
+	if (!info)
+		return error_set(err, -ENOMEM, "vfio device %s: out of memory", p->d->name);
+	info->argsz = len;
+	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info);
+	if (ret < 0 || info->count > hdr.count) {
+		free(info);
+		return error_set(
+			err, -ENOTSUP,
+			"vfio device %s: cannot be reset: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: %s",
+			p->d->name, ret < 0 ? strerror(-ret) : "the count grew");
+	}
+	*out = info;
+	return 0;
+}
+
+/*
+ * A bus reset resets every function the kernel lists, and vfio-pci allows it only to a
+ * caller that proves it owns each one's IOMMU group by passing the group fds: here, every
+ * group must be one of our container's. Then the other functions are ours too (assigned
+ * to this guest, or bound to vfio-pci in a group we hold) and their reset disturbs nobody.
+ */
+static int hot_reset(struct vfio_pci_device *p, struct error *err)
+{
+	struct vfio_container *c = p->c;
+	struct vfio_pci_hot_reset_info *info = NULL;
+	struct vfio_pci_hot_reset *rst;
+	unsigned int i, g, k, n = 0;
+	int ret;
+
+	ret = hot_reset_info(p, &info, err);
+	if (ret)
+		return ret;
+	rst = calloc(1, sizeof(*rst) + VFIO_MAX_GROUPS * sizeof(rst->group_fds[0]));
+	if (!rst) {
+		free(info);
+		return error_set(err, -ENOMEM, "vfio device %s: out of memory", p->d->name);
+	}
+	for (i = 0; !ret && i < info->count; i++) {
+		const struct vfio_pci_dependent_device *dep = &info->devices[i];
+
+		for (g = 0; g < c->ngroups && c->group[g].id != dep->group_id; g++)
+			;
+		if (g == c->ngroups) {
+			ret = error_set(
+				err, -ENOTSUP,
+				"vfio device %s: cannot be reset: it has no function reset, "
+				"and a bus reset would also reset %04x:%02x:%02x.%x of IOMMU "
+				"group %" PRIu32 ", which slabvm does not hold",
+				p->d->name, dep->segment, dep->bus, dep->devfn >> 3, dep->devfn & 7,
+				dep->group_id);
+			break;
+		}
+		for (k = 0; k < n && rst->group_fds[k] != c->group[g].fd; k++)
+			;
+		if (k == n)
+			rst->group_fds[n++] = c->group[g].fd;
+	}
+	free(info);
+	if (!ret) {
+		rst->argsz = sizeof(*rst) + n * sizeof(rst->group_fds[0]);
+		rst->count = n;
+		ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_PCI_HOT_RESET, rst);
+		if (ret < 0)
+			ret = error_set(err, ret, "vfio device %s: VFIO_DEVICE_PCI_HOT_RESET: %s",
+					p->d->name, strerror(-ret));
+	}
+	free(rst);
+	return ret;
+}
+
 int vfio_pci_device_reset(struct vfio_pci_device *p, struct error *err)
 {
 	struct vfio_container *c = p->c;
 	int ret;
 
 	if (!(p->flags & VFIO_DEVICE_FLAGS_RESET))
-		return error_set(err, -ENOTSUP,
-				 "vfio device %s: the kernel offers no function reset for it",
-				 p->d->name);
+		return hot_reset(p, err);
 	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_RESET, NULL);
 	if (ret < 0)
 		return error_set(err, ret, "vfio device %s: VFIO_DEVICE_RESET: %s", p->d->name,

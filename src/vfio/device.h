@@ -57,7 +57,14 @@ int vfio_pci_device_set_irqs(struct vfio_pci_device *p, unsigned int index, uint
 			     unsigned int start, unsigned int count, const int *fds,
 			     struct error *err);
 
-/* VFIO_DEVICE_RESET; -ENOTSUP with a message naming the device when it has none. */
+#define VFIO_MAX_HOT_RESET_DEVICES 256 /* functions a bus reset may list: a whole bus */
+
+/*
+ * The function's reset: VFIO_DEVICE_RESET when the kernel offers one for it (function level
+ * reset, power management or a device-specific reset). Without: a bus reset
+ * (VFIO_DEVICE_PCI_HOT_RESET), when every function it would reset is in an IOMMU group of
+ * our container. Else -ENOTSUP, with a message naming the device and why.
+ */
 int vfio_pci_device_reset(struct vfio_pci_device *p, struct error *err);
 
 #endif

@@ -431,6 +431,13 @@ void vfio_pci_config_destroy(struct vfio_pci_config *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
+void vfio_pci_config_set_intx_line(struct vfio_pci_config *c, uint8_t line)
+{
+	pthread_mutex_lock(&c->lock);
+	c->intx_line = line;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void vfio_pci_config_reset(struct vfio_pci_config *c)
 {
 	unsigned int i, reg;
@@ -439,7 +446,7 @@ void vfio_pci_config_reset(struct vfio_pci_config *c)
 	le_write(c->shadow + PCI_COMMAND, 2, 0);
 	/* The device stops decoding and mastering before anyone relies on it. */
 	dev_write(c, PCI_COMMAND, 2, 0);
-	c->shadow[PCI_INTERRUPT_LINE] = 0;
+	c->shadow[PCI_INTERRUPT_LINE] = c->intx_line;
 	for (i = 0; i < VFIO_PCI_NUM_BARS; i++) {
 		reg = PCI_BASE_ADDRESS_0 + 4 * i;
 		le_write(c->shadow + reg, 4,

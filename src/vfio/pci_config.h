@@ -6,6 +6,9 @@
  *
  * Per register:
  *   - IDs, class, header type, subsystem, interrupt pin: read once at init, read-only.
+ *   - Interrupt line: a scratch byte the guest may write, as on real hardware; after a
+ *     reset it holds what firmware would have written, the GSI the monitor routes the
+ *     function's pin to (vfio_pci_config_set_intx_line), 0 until told.
  *   - COMMAND: memory, I/O, bus master, parity, SERR and INTx-disable are writable and
  *     written through to the device; the rest reads zero.
  *   - STATUS: read from the device; its write-1-to-clear error bits are passed through.
@@ -103,6 +106,7 @@ struct vfio_pci_config {
 	unsigned int msix_table_bar, msix_pba_bar;
 	uint32_t msix_table_offset, msix_pba_offset;
 	bool msix_enabled, msix_masked;
+	uint8_t intx_line; /* INTERRUPT_LINE after a reset */
 };
 
 /*
@@ -121,10 +125,12 @@ void vfio_pci_config_destroy(struct vfio_pci_config *c);
 
 /*
  * Back to the state after a function reset: COMMAND 0 (also on the device: no decoding,
- * no bus mastering), BAR addresses 0, MSI and MSI-X off. The listener hears about every
- * BAR that stops decoding and MSI or MSI-X that goes off.
+ * no bus mastering), BAR addresses 0, INTERRUPT_LINE the intx line, MSI and MSI-X off. The listener
+ * hears about every BAR that stops decoding and MSI or MSI-X that goes off.
  */
 void vfio_pci_config_reset(struct vfio_pci_config *c);
+/* What INTERRUPT_LINE reads after the next reset: the GSI of the function's INTx pin. */
+void vfio_pci_config_set_intx_line(struct vfio_pci_config *c, uint8_t line);
 
 /*
  * The guest's accesses: offset < 4096, size 1, 2 or 4 within one dword; anything else

@@ -3,7 +3,8 @@
 client checks the greeting, capabilities negotiation, replies and errors, that malformed,
 truncated and oversized input leave the connection usable, the socket's mode, and that
 quit ends slabvm with status 0 after a SHUTDOWN event, and that the balloon guest's new
-size arrives as a BALLOON_CHANGE event. `slabvm ctl` is checked too. human-monitor-command
+size arrives as a BALLOON_CHANGE event, and query-pci shows its function's BARs.
+`slabvm ctl` is checked too. human-monitor-command
 (info registers, info lapic, info cpus) shows the vCPUs of a 2-vCPU echo guest, which goes
 on running.
 
@@ -184,8 +185,36 @@ def test_balloon_change():
             assert gs["last-update"] == 0 and gs["stats"]["stat-free-memory"] == -1, gs
             r = c.execute("qom-get", path="/machine/peripheral/rng9", property=interval)
             assert error_class(r) == "DeviceNotFound", r
+            check_query_pci(c, path=os.path.join(d, "vm.sock"))
             g.send(b"q")
             assert g.wait() == 0, g.report()
+
+
+def check_query_pci(c, path):
+    """query-pci while the balloon driver runs: the host bridge and the balloon function,
+    whose BARs decode where they were placed (naturally aligned); `slabvm ctl` says the
+    same."""
+    buses = c.execute("query-pci")["return"]
+    assert len(buses) == 1 and buses[0]["bus"] == 0, buses
+    devs = {d["slot"]: d for d in buses[0]["devices"]}
+    assert devs[0]["class_info"]["class"] == 0x0600 and devs[0]["qdev_id"] == "", devs
+    bl = [d for d in devs.values() if d["qdev_id"] == "balloon0"]
+    assert len(bl) == 1, devs
+    b = bl[0]
+    assert b["id"]["vendor"] == 0x1af4 and b["id"]["device"] == 0x1045, b
+    assert b["bus"] == 0 and b["function"] == 0 and b["slot"] > 0, b
+    if b["irq_pin"]:
+        assert b["irq"] > 0, b
+    assert b["regions"], b
+    for r in b["regions"]:
+        assert r["type"] in ("memory", "io"), r
+        assert r["address"] != -1 and r["address"] % r["size"] == 0, r
+        if r["type"] == "memory":
+            assert isinstance(r["mem_type_64"], bool) and isinstance(r["prefetch"], bool), r
+    out = subprocess.run([SLABVM, "ctl", path, "query-pci"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out
+    assert json.loads(out.stdout)["return"] == buses, out
 
 
 def hmp(c, line):

@@ -56,6 +56,8 @@ void fake_vfio_init(struct fake_vfio *f, bool express, uint64_t bar0_size)
 	memset(f, 0, sizeof(*f));
 	f->active = -1;
 	f->dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	f->nhot = 1;
+	f->hot_group[0] = FAKE_VFIO_GROUP;
 	put(p, PCI_VENDOR_ID, 2, 0x1234);
 	put(p, PCI_DEVICE_ID, 2, 0x5a5a);
 	put(p, PCI_CLASS_REVISION, 4, 0x010802 << 8 | 0x02);
@@ -110,7 +112,10 @@ void fake_vfio_destroy(struct fake_vfio *f)
 void fake_vfio_open(struct fake_vfio *f, struct vfio_container *c, struct vfio_device *d)
 {
 	vfio_container_init(c, &fake_vfio_ops, f, NULL, NULL);
+	c->group[0] = (struct vfio_group){FAKE_VFIO_GROUP, FAKE_VFIO_GROUP_FD};
+	c->ngroups = 1;
 	memset(d, 0, sizeof(*d));
+	d->group = &c->group[0];
 	d->bdf = (struct vfio_bdf){0, 0, 3, 0};
 	snprintf(d->name, sizeof(d->name), "0000:00:03.0");
 	d->fd = FAKE_VFIO_FD;
@@ -279,6 +284,62 @@ static int set_irqs(struct fake_vfio *f, const struct vfio_irq_set *in)
 	return 0;
 }
 
+static int hot_reset_info(struct fake_vfio *f, struct vfio_pci_hot_reset_info *in)
+{
+	unsigned int i;
+
+	f->nhot_info_calls++;
+	if (in->argsz < sizeof(*in)) {
+		violation(&f->check, "GET_PCI_HOT_RESET_INFO argsz %u", in->argsz);
+		return -EINVAL;
+	}
+	if (!f->nhot)
+		return -ENODEV;
+	in->flags = 0;
+	if (in->argsz < sizeof(*in) + f->nhot * sizeof(in->devices[0])) {
+		in->count = f->nhot;
+		return -ENOSPC;
+	}
+	in->count = f->nhot;
+	for (i = 0; i < f->nhot; i++)
+		in->devices[i] = (struct vfio_pci_dependent_device){
+			.group_id = f->hot_group[i], .bus = 1, .devfn = (3 + i) << 3};
+	return 0;
+}
+
+/* vfio-pci's rule: a group fd for every affected group, and only group fds. */
+static int hot_reset(struct fake_vfio *f, const struct vfio_pci_hot_reset *in)
+{
+	unsigned int i, k;
+
+	if (!f->nhot) {
+		violation(&f->check, "PCI_HOT_RESET where there is no bus reset");
+		return -ENODEV;
+	}
+	if (in->argsz < sizeof(*in) + in->count * sizeof(in->group_fds[0]) ||
+	    in->count > FAKE_VFIO_MAX_HOT) {
+		violation(&f->check, "PCI_HOT_RESET argsz %u count %u", in->argsz, in->count);
+		return -EINVAL;
+	}
+	for (k = 0; k < in->count; k++)
+		if (in->group_fds[k] != FAKE_VFIO_GROUP_FD) {
+			violation(&f->check, "PCI_HOT_RESET with fd %d, not a group",
+				  in->group_fds[k]);
+			return -EBADF;
+		}
+	for (i = 0; i < f->nhot; i++)
+		if (f->hot_group[i] != FAKE_VFIO_GROUP || !in->count) {
+			violation(&f->check, "PCI_HOT_RESET without the fd of group %u",
+				  f->hot_group[i]);
+			return -EINVAL;
+		}
+	f->nhot_resets++;
+	f->nresets++;
+	f->active_at_reset = f->active;
+	put(f->config, PCI_COMMAND, 2, 0);
+	return 0;
+}
+
 static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
 	struct fake_vfio *f = ctx;
@@ -311,6 +372,10 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		f->active_at_reset = f->active;
 		put(f->config, PCI_COMMAND, 2, 0);
 		return 0;
+	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+		return hot_reset_info(f, arg);
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return hot_reset(f, arg);
 	}
 	violation(&f->check, "unexpected ioctl 0x%lx", req);
 	return -ENOTTY;

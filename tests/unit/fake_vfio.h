@@ -16,7 +16,9 @@
  * happens. The kernel's rules kept here: accesses inside a readable/writable region, mmap
  * only of whole pages where the region allows it, one interrupt index enabled at a time
  * (vfio-pci refuses another), vectors within what GET_IRQ_INFO offered, an index switched
- * off only while it is on, INTx unmask only while INTx is on, eventfds that are open.
+ * off only while it is on, INTx unmask only while INTx is on, eventfds that are open,
+ * VFIO_DEVICE_RESET only with the RESET flag, a bus reset only with the fd of every group
+ * it affects.
  * KVM's: memslots never overlap, unmaps name a live slot, an eventfd is bound to one
  * route at a time, INTx bound once and unbound as bound.
  */
@@ -32,6 +34,9 @@
 #include "vfio/container.h"
 
 #define FAKE_VFIO_FD 300
+#define FAKE_VFIO_GROUP 7 /* the function's IOMMU group, the container's only one */
+#define FAKE_VFIO_GROUP_FD 301
+#define FAKE_VFIO_MAX_HOT 4
 #define FAKE_VFIO_REGION_SHIFT 40 /* vfio-pci puts region i at i << 40 of the device fd */
 #define FAKE_VFIO_LOG 64
 #define FAKE_VFIO_MAX_FDS 16
@@ -91,8 +96,13 @@ struct fake_vfio {
 	unsigned int nset;
 	struct fake_vfio_access acc[FAKE_VFIO_LOG]; /* BAR accesses, the first ones */
 	unsigned int nacc;
-	unsigned int nresets;
-	int active_at_reset; /* the index enabled at the last VFIO_DEVICE_RESET */
+	unsigned int nresets; /* function resets and bus resets */
+	int active_at_reset;  /* the index enabled at the last of them */
+	/* A bus reset: the functions it would reset, the function itself first (nhot 0: the
+	 * kernel has none, ENODEV), each in group hot_group[i]; and how many were done. */
+	unsigned int nhot;
+	uint32_t hot_group[FAKE_VFIO_MAX_HOT];
+	unsigned int nhot_info_calls, nhot_resets;
 	struct fake_vfio_map map[FAKE_VFIO_MAPS]; /* live mmaps */
 	unsigned int nmmap_calls;
 	bool fail_mmap;
@@ -104,7 +114,8 @@ struct fake_vfio {
  * bar0_size (a power of two, at least 16) replaces BAR 0's 1 MiB. */
 void fake_vfio_init(struct fake_vfio *f, bool express, uint64_t bar0_size);
 void fake_vfio_destroy(struct fake_vfio *f);
-/* Builds a container on the fake (nothing opened) and the device d with its fd. */
+/* Builds a container on the fake (nothing opened but group FAKE_VFIO_GROUP, which it
+ * holds) and the device d in that group, with its fd. */
 void fake_vfio_open(struct fake_vfio *f, struct vfio_container *c, struct vfio_device *d);
 /* The last SET_IRQS, or NULL. */
 const struct fake_vfio_set *fake_vfio_last_set(const struct fake_vfio *f);

@@ -46,6 +46,8 @@ struct fake {
 	uint32_t dimm_slot;
 	int dimm_ret;
 	struct control_dimms dimms;
+	struct control_pci pci;
+	int pci_calls;
 };
 
 static bool fake_balloon_info(void *ctx, struct control_balloon *out)
@@ -173,7 +175,16 @@ static void fake_dimms(void *ctx, struct control_dimms *out)
 	*out = f->dimms;
 }
 
+static void fake_pci(void *ctx, struct control_pci *out)
+{
+	struct fake *f = ctx;
+
+	f->pci_calls++;
+	*out = f->pci;
+}
+
 static const struct control_ops fake_ops = {
+	.pci = fake_pci,
 	.memdev_add = fake_memdev_add,
 	.memdev_del = fake_memdev_del,
 	.dimm_add = fake_dimm_add,
@@ -407,6 +418,7 @@ static void test_query_commands(void **state)
 		"device_del",
 		"query-memory-devices",
 		"query-memory-size-summary",
+		"query-pci",
 	};
 	struct env *e = *state;
 	struct json_object *r = execute(e, "query-commands", NULL), *list = ret_of(r);
@@ -995,6 +1007,115 @@ static void test_device_add_del(void **state)
 		     "dimm_del d9: refused");
 }
 
+/* The bus as a VM would report it: the host bridge, a virtio function with INTA, an I/O
+ * BAR and a decoding 64-bit BAR, and an assigned function (hostdev0) whose 32-bit BAR
+ * does not decode and whose 64-bit prefetchable one does. */
+static void fake_pci_bus(struct control_pci *p)
+{
+	struct control_pci_fn *fn;
+
+	memset(p, 0, sizeof(*p));
+	p->n = 3;
+	fn = &p->fn[0];
+	fn->qdev_id = "";
+	fn->info =
+		(struct pci_dev_info){.vendor = 0x1b36, .device = 0x0008, .class_code = 0x060000};
+	fn = &p->fn[1];
+	fn->qdev_id = "balloon0";
+	fn->info = (struct pci_dev_info){.slot = 1,
+					 .vendor = 0x1af4,
+					 .device = 0x1045,
+					 .subsys_vendor = 0x1af4,
+					 .subsys = 0x1100,
+					 .class_code = 0x00ff00,
+					 .irq_pin = 1,
+					 .irq_line = 17};
+	fn->info.bar[0] = (struct pci_bar_info){PCI_BAR_IO, 0x20, false, true, 0x1000};
+	fn->info.bar[4] = (struct pci_bar_info){PCI_BAR_MEM64, 0x4000, false, true, 0x800000000ULL};
+	fn = &p->fn[2];
+	fn->qdev_id = "hostdev0";
+	fn->info = (struct pci_dev_info){.slot = 3,
+					 .vendor = 0x1234,
+					 .device = 0x11e8,
+					 .subsys_vendor = 0x1af4,
+					 .subsys = 0x1100,
+					 .class_code = 0x00ff00};
+	fn->info.bar[0] = (struct pci_bar_info){PCI_BAR_MEM32, 0x100000, false, false, 0};
+	fn->info.bar[2] =
+		(struct pci_bar_info){PCI_BAR_MEM64, 0x200000, true, true, 0x840000000ULL};
+}
+
+static struct json_object *region_of(struct json_object *dev, unsigned int i)
+{
+	return json_object_array_get_idx(get(dev, "regions"), i);
+}
+
+static void test_query_pci(void **state)
+{
+	struct env *e = *state;
+	struct json_object *r, *buses, *devs, *d, *reg;
+
+	fake_pci_bus(&e->f.pci);
+	r = execute(e, "query-pci", NULL);
+	assert_int_equal(e->f.pci_calls, 1);
+	buses = ret_of(r);
+	assert_int_equal(json_object_array_length(buses), 1);
+	assert_int_equal(u64(json_object_array_get_idx(buses, 0), "bus"), 0);
+	devs = get(json_object_array_get_idx(buses, 0), "devices");
+	assert_int_equal(json_object_array_length(devs), 3);
+
+	d = json_object_array_get_idx(devs, 0);
+	assert_int_equal(u64(get(d, "class_info"), "class"), 0x0600);
+	assert_int_equal(u64(get(d, "id"), "vendor"), 0x1b36);
+	assert_string_equal(json_object_get_string(get(d, "qdev_id")), "");
+	assert_false(json_object_object_get_ex(d, "irq", NULL));
+	assert_int_equal(json_object_array_length(get(d, "regions")), 0);
+
+	d = json_object_array_get_idx(devs, 1);
+	assert_int_equal(u64(d, "bus"), 0);
+	assert_int_equal(u64(d, "slot"), 1);
+	assert_int_equal(u64(d, "function"), 0);
+	assert_int_equal(u64(d, "irq"), 17);
+	assert_int_equal(u64(d, "irq_pin"), 1);
+	assert_int_equal(u64(get(d, "id"), "device"), 0x1045);
+	assert_int_equal(u64(get(d, "id"), "subsystem"), 0x1100);
+	assert_int_equal(u64(get(d, "id"), "subsystem-vendor"), 0x1af4);
+	assert_string_equal(json_object_get_string(get(d, "qdev_id")), "balloon0");
+	assert_int_equal(json_object_array_length(get(d, "regions")), 2);
+	reg = region_of(d, 0);
+	assert_int_equal(u64(reg, "bar"), 0);
+	assert_string_equal(json_object_get_string(get(reg, "type")), "io");
+	assert_int_equal(u64(reg, "address"), 0x1000);
+	assert_int_equal(u64(reg, "size"), 0x20);
+	assert_false(json_object_object_get_ex(reg, "mem_type_64", NULL));
+	assert_false(json_object_object_get_ex(reg, "prefetch", NULL));
+	reg = region_of(d, 1);
+	assert_int_equal(u64(reg, "bar"), 4);
+	assert_string_equal(json_object_get_string(get(reg, "type")), "memory");
+	assert_int_equal(u64(reg, "address"), 0x800000000ULL);
+	assert_true(json_object_get_boolean(get(reg, "mem_type_64")));
+	assert_false(json_object_get_boolean(get(reg, "prefetch")));
+
+	d = json_object_array_get_idx(devs, 2);
+	assert_string_equal(json_object_get_string(get(d, "qdev_id")), "hostdev0");
+	assert_int_equal(u64(d, "slot"), 3);
+	assert_int_equal(u64(d, "irq_pin"), 0);
+	assert_false(json_object_object_get_ex(d, "irq", NULL));
+	reg = region_of(d, 0);
+	assert_int_equal(u64(reg, "bar"), 0);
+	assert_int_equal(json_object_get_int64(get(reg, "address")), -1);
+	assert_int_equal(u64(reg, "size"), 0x100000);
+	assert_false(json_object_get_boolean(get(reg, "mem_type_64")));
+	reg = region_of(d, 1);
+	assert_int_equal(u64(reg, "bar"), 2);
+	assert_int_equal(u64(reg, "address"), 0x840000000ULL);
+	assert_true(json_object_get_boolean(get(reg, "prefetch")));
+	json_object_put(r);
+
+	expect_error(execute(e, "query-pci", "{\"x\": 1}"), "GenericError", "'x'");
+	assert_int_equal(e->f.pci_calls, 1);
+}
+
 static void test_query_memory_devices(void **state)
 {
 	struct env *e = *state;
@@ -1246,6 +1367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_object_add_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_add_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_memory_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dimm_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_need_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),

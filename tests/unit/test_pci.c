@@ -511,6 +511,55 @@ static void test_bar_decode(void **state)
 	assert_true(!f->ev[3].mapped && f->ev[3].bar == TEST_IO_BAR);
 }
 
+/* pci_dev_info reports what the guest programmed: BAR addresses only while they decode. */
+static void test_dev_info(void **state)
+{
+	struct fixture *f = *state;
+	struct pci_dev_info info;
+
+	ecam_write(f, TEST_SLOT, PCI_BASE_ADDRESS_0 + 4 * TEST_MEM32_BAR, 4, 0xc0001000);
+	ecam_write(f, TEST_SLOT, PCI_BASE_ADDRESS_0 + 4 * TEST_IO_BAR, 4, 0x2000);
+	ecam_write(f, TEST_SLOT, PCI_BASE_ADDRESS_0 + 4 * TEST_MEM64_BAR, 4, 0);
+	ecam_write(f, TEST_SLOT, PCI_BASE_ADDRESS_0 + 4 * TEST_MEM64_BAR + 4, 4, 0x100);
+	ecam_write(f, TEST_SLOT, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ecam_write(f, TEST_SLOT, PCI_INTERRUPT_LINE, 1, 0x2a);
+	pci_dev_info(&f->dev, &info);
+	assert_int_equal(info.slot, TEST_SLOT);
+	assert_int_equal(info.vendor, 0x1234);
+	assert_int_equal(info.device, 0x5678);
+	assert_int_equal(info.subsys_vendor, 0x1234);
+	assert_int_equal(info.subsys, 0x0001);
+	assert_int_equal(info.class_code, 0x018000);
+	assert_int_equal(info.irq_pin, 1);
+	assert_int_equal(info.irq_line, 0x2a);
+	assert_int_equal(info.bar[TEST_IO_BAR].type, PCI_BAR_IO);
+	assert_int_equal(info.bar[TEST_IO_BAR].size, 32);
+	assert_false(info.bar[TEST_IO_BAR].decoding); /* I/O decoding is off */
+	assert_int_equal(info.bar[TEST_MEM32_BAR].type, PCI_BAR_MEM32);
+	assert_true(info.bar[TEST_MEM32_BAR].decoding);
+	assert_int_equal(info.bar[TEST_MEM32_BAR].addr, 0xc0001000);
+	assert_int_equal(info.bar[TEST_MEM64_BAR].type, PCI_BAR_MEM64);
+	assert_int_equal(info.bar[TEST_MEM64_BAR].size, 1ULL << 33);
+	assert_true(info.bar[TEST_MEM64_BAR].decoding);
+	assert_int_equal(info.bar[TEST_MEM64_BAR].addr, 0x100ULL << 32);
+	assert_int_equal(info.bar[TEST_MEM64_BAR + 1].type, PCI_BAR_UNUSED);
+	assert_int_equal(info.bar[4].type, PCI_BAR_UNUSED);
+
+	ecam_write(f, TEST_SLOT, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	pci_dev_info(&f->dev, &info);
+	assert_true(info.bar[TEST_IO_BAR].decoding);
+	assert_int_equal(info.bar[TEST_IO_BAR].addr, 0x2000);
+	assert_false(info.bar[TEST_MEM32_BAR].decoding);
+	assert_false(info.bar[TEST_MEM64_BAR].decoding);
+
+	/* The host bridge: no BARs, no pin. */
+	pci_dev_info(f->host.slot[0], &info);
+	assert_int_equal(info.vendor, PCI_HOST_VENDOR);
+	assert_int_equal(info.class_code, 0x060000); /* host bridge */
+	assert_int_equal(info.irq_pin, 0);
+	assert_int_equal(info.bar[0].type, PCI_BAR_UNUSED);
+}
+
 static void test_bar_move(void **state)
 {
 	struct fixture *f = *state;
@@ -865,6 +914,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bar_sizing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_sizing_small_mem64, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_decode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capability_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),

@@ -436,6 +436,51 @@ static void test_bar_move(void **state)
 	assert_int_equal(f->kvm.nunmap_calls + fake_kvm_nslots(&f->kvm), f->kvm.nmap_calls);
 }
 
+/* ---- as query-pci shows it ---- */
+
+/* pci_dev_info reads an assigned function through its hook: the guest's BAR addresses,
+ * the IDs, and INTERRUPT_LINE the GSI of the slot's INTA, writable by the guest. */
+static void test_dev_info(void **state)
+{
+	struct fx *f = *state;
+	struct pci_dev_info info;
+	uint32_t cmd;
+
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.slot, SLOT);
+	assert_int_equal(info.vendor, 0x1234);
+	assert_int_equal(info.device, 0x5a5a);
+	assert_int_equal(info.subsys_vendor, 0x1af4);
+	assert_int_equal(info.subsys, 0x1100);
+	assert_int_equal(info.class_code, 0x010802);
+	assert_int_equal(info.irq_pin, 1);
+	assert_int_equal(info.irq_line, pci_intx_gsi(SLOT, 1));
+	assert_int_equal(cfg_read(f, PCI_INTERRUPT_LINE, 1), pci_intx_gsi(SLOT, 1));
+	assert_int_equal(info.bar[0].type, PCI_BAR_MEM64);
+	assert_int_equal(info.bar[0].size, 1 << 20);
+	assert_true(info.bar[0].decoding);
+	assert_int_equal(info.bar[0].addr, bar_addr(f, 0));
+	assert_int_equal(info.bar[1].type, PCI_BAR_UNUSED);
+	assert_int_equal(info.bar[2].type, PCI_BAR_MEM32);
+	assert_int_equal(info.bar[2].addr, bar_addr(f, 2));
+	assert_int_equal(info.bar[4].type, PCI_BAR_IO);
+	assert_int_equal(info.bar[4].size, 32);
+	assert_int_equal(info.bar[4].addr, bar_addr(f, 4));
+
+	/* The guest's scratch value stays until the next reset. */
+	cfg_write(f, PCI_INTERRUPT_LINE, 1, 0x42);
+	cmd = cfg_read(f, PCI_COMMAND, 2);
+	cfg_write(f, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MEMORY);
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.irq_line, 0x42);
+	assert_false(info.bar[0].decoding || info.bar[2].decoding);
+	assert_true(info.bar[4].decoding);
+	vfio_assigned_reset(&f->a);
+	pci_dev_info(&f->a.pci, &info);
+	assert_int_equal(info.irq_line, pci_intx_gsi(SLOT, 1));
+	assert_false(info.bar[0].decoding || info.bar[2].decoding || info.bar[4].decoding);
+}
+
 /* ---- interrupts ---- */
 
 static void test_intx(void **state)
@@ -723,6 +768,118 @@ static void test_reset(void **state)
 	assert_int_equal(fake_kvm_nslots(&f->kvm), 3);
 }
 
+/* With VFIO_DEVICE_FLAGS_RESET, the function's own reset and nothing else. */
+static void test_reset_function(void **state)
+{
+	struct fx *f = *state;
+	unsigned int resets = f->k.nresets;
+	struct error err = {0};
+
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), 0);
+	assert_int_equal(f->k.nresets, resets + 1);
+	assert_int_equal(f->k.nhot_info_calls, 0);
+	assert_int_equal(f->k.nhot_resets, 0);
+}
+
+/* The fake function without a reset of its own, as edu or a device without FLR. */
+static void no_function_reset(struct fx *f)
+{
+	f->k.dev_flags &= ~VFIO_DEVICE_FLAGS_RESET;
+	f->p.flags &= ~VFIO_DEVICE_FLAGS_RESET;
+}
+
+/* Without it, a bus reset when every function it touches is in a group we hold: here the
+ * function and a second one of the same group. The fake checks the group fds passed. */
+static void test_reset_hot(void **state)
+{
+	struct fx *f = *state;
+	unsigned int resets = f->k.nresets;
+	struct error err = {0};
+
+	no_function_reset(f);
+	f->k.nhot = 2;
+	f->k.hot_group[1] = FAKE_VFIO_GROUP;
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), 0);
+	assert_int_equal(f->k.nhot_resets, 1);
+	assert_int_equal(f->k.nresets, resets + 1);
+	assert_int_equal(f->k.nhot_info_calls, 2); /* the count, then the list */
+
+	/* The same through the function's reset: nothing bound to it meanwhile. */
+	cfg_write(f, PCI_COMMAND, 2, cfg_read(f, PCI_COMMAND, 2) | PCI_COMMAND_MASTER);
+	vfio_assigned_reset(&f->a);
+	assert_int_equal(f->k.nhot_resets, 2);
+	assert_int_equal(f->k.active_at_reset, -1);
+	assert_int_equal(f->k.config[PCI_COMMAND], 0);
+	assert_false(f->a.no_reset_said);
+}
+
+/* Runs vfio_assigned_reset with stderr in a file; returns what it said. */
+static void reset_said(struct fx *f, char *buf, size_t len)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	vfio_assigned_reset(&f->a);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, len - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+}
+
+/* A bus reset that would reach a function of a group we do not hold: not tried; said once,
+ * and the rest of the reset (configuration, MSI-X, interrupts) still happens. */
+static void test_reset_hot_not_ours(void **state)
+{
+	struct fx *f = *state;
+	unsigned int resets = f->k.nresets;
+	struct error err = {0};
+	char said[512];
+
+	no_function_reset(f);
+	f->k.nhot = 2;
+	f->k.hot_group[1] = 9;
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), -ENOTSUP);
+	if (!strstr(err.msg, "0000:00:03.0") || !strstr(err.msg, "0000:01:04.0") ||
+	    !strstr(err.msg, "group 9"))
+		fail_msg("message: %s", err.msg);
+	assert_int_equal(f->k.nhot_resets, 0);
+	assert_int_equal(f->k.nresets, resets);
+
+	cfg_write(f, PCI_COMMAND, 2, cfg_read(f, PCI_COMMAND, 2) | PCI_COMMAND_MASTER);
+	reset_said(f, said, sizeof(said));
+	if (!strstr(said, "cannot be reset") || !strstr(said, "group 9"))
+		fail_msg("said: %s", said);
+	assert_true(f->a.no_reset_said);
+	assert_int_equal(cfg_read(f, PCI_COMMAND, 2), 0);
+	assert_int_equal(f->k.config[PCI_COMMAND], 0);
+	assert_int_equal(f->a.mode, VFIO_IRQ_INTX);
+	reset_said(f, said, sizeof(said));
+	assert_string_equal(said, "");
+	assert_int_equal(f->k.nhot_resets, 0);
+}
+
+/* No bus reset at all (a function on a root bus): -ENOTSUP, saying so. */
+static void test_reset_none(void **state)
+{
+	struct fx *f = *state;
+	struct error err = {0};
+
+	no_function_reset(f);
+	f->k.nhot = 0;
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), -ENOTSUP);
+	if (!strstr(err.msg, "no bus reset"))
+		fail_msg("message: %s", err.msg);
+	assert_int_equal(f->k.nhot_resets, 0);
+}
+
 /* A function pci.c refuses (an I/O BAR larger than 256 bytes) leaves nothing behind. */
 static void test_init_failure(void **state)
 {
@@ -855,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_init),
 		cmocka_unit_test_setup_teardown(test_placement, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_info, setup_placed, teardown),
 		cmocka_unit_test_teardown(test_intx, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_msi, setup_placed, teardown),
@@ -862,6 +1020,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_irq_refused, setup_placed, teardown),
 		cmocka_unit_test_teardown(test_no_pin, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_function, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_hot, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_hot_not_ours, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_none, setup_placed, teardown),
 		cmocka_unit_test(test_init_failure),
 		cmocka_unit_test_setup_teardown(test_hostile_traps, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_map_failure, setup_placed, teardown),

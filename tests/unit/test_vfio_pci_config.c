@@ -641,6 +641,31 @@ static void test_reset(void **state)
 	vfio_pci_config_destroy(&c);
 }
 
+/* INTERRUPT_LINE: what the monitor routes the pin to after each reset, a scratch byte for
+ * the guest in between, never the device's own byte. */
+static void test_intx_line(void **state)
+{
+	struct vfio_pci_config c;
+	struct fake_dev d;
+	struct recorder r;
+
+	(void)state;
+	nvme(&d);
+	setup(&c, &d, &r);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 1), 0);
+	vfio_pci_config_set_intx_line(&c, 17);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 1), 0); /* from the next reset on */
+	vfio_pci_config_reset(&c);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 1), 17);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 4) & 0xff, 17);
+	wr(&c, PCI_INTERRUPT_LINE, 1, 0x55);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 1), 0x55);
+	assert_int_equal(d.cfg[PCI_INTERRUPT_LINE], 11);
+	vfio_pci_config_reset(&c);
+	assert_int_equal(rd(&c, PCI_INTERRUPT_LINE, 1), 17);
+	vfio_pci_config_destroy(&c);
+}
+
 static void expect_refused(struct fake_dev *d, const char *want)
 {
 	struct vfio_pci_config c;
@@ -709,7 +734,7 @@ int main(void)
 		cmocka_unit_test(test_rom_hidden),	 cmocka_unit_test(test_msi),
 		cmocka_unit_test(test_msi_maskable),	 cmocka_unit_test(test_msix),
 		cmocka_unit_test(test_passthrough),	 cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_intx_line),	 cmocka_unit_test(test_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
