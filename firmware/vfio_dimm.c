@@ -13,18 +13,9 @@
  *   q  exit with the number of failures
  * Each command ends with "done C".
  */
-#include "hostile.h"
+#include "edu.h"
 
-#define EDU_ID 0x11e81234u
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_CMD_START 1
-#define EDU_CMD_TO_RAM 2
-#define EDU_BUF 0x40000ULL
-#define DMA_LEN 2048u /* not the whole buffer: see firmware/vfio_edu.c */
-#define PCI_COMMAND_MASTER 0x4
+#define DMA_LEN EDU_DMA_LEN
 #define SRC 0x180000ULL
 
 #define MEMHP_PORT 0x620 /* PLATFORM_MEMHP_PORT */
@@ -40,7 +31,6 @@
 #define EJECT (1u << 3)
 
 static unsigned int failures;
-static uint64_t bar0;
 
 static void check(int ok, const char *what, uint64_t where)
 {
@@ -60,67 +50,10 @@ static void set(unsigned int slot, unsigned int off, uint32_t v)
 	outl(MEMHP_PORT + off, v);
 }
 
-static int edu_dma(uint64_t src, uint64_t dst, uint32_t len, uint32_t cmd)
-{
-	uint32_t i;
-
-	MMIO64(bar0 + EDU_DMA_SRC) = src;
-	MMIO64(bar0 + EDU_DMA_DST) = dst;
-	MMIO64(bar0 + EDU_DMA_COUNT) = len;
-	MMIO64(bar0 + EDU_DMA_CMD) = cmd | EDU_CMD_START;
-	for (i = 0; i < 100000000u; i++)
-		if (!(MMIO64(bar0 + EDU_DMA_CMD) & EDU_CMD_START))
-			return 0;
-	fw_printf("edu: DMA 0x%lx -> 0x%lx did not finish\n", (unsigned long)src,
-		  (unsigned long)dst);
-	return -1;
-}
-
-static void fill(uint64_t at, uint64_t seed)
-{
-	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)at;
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN / 8; i++)
-		p[i] = seed * 0x9e3779b97f4a7c15ULL + i;
-}
-
-static int same(uint64_t at, uint64_t seed)
-{
-	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)at;
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN / 8; i++)
-		if (p[i] != seed * 0x9e3779b97f4a7c15ULL + i)
-			return 0;
-	return 1;
-}
-
 /* RAM (SRC, filled from seed) -> edu -> dst; whether the CPU then reads it at dst. */
 static int copy_through(uint64_t dst, uint64_t seed)
 {
-	fill(SRC, seed);
-	fill(dst, ~seed);
-	if (edu_dma(SRC, EDU_BUF, DMA_LEN, 0) || edu_dma(EDU_BUF, dst, DMA_LEN, EDU_CMD_TO_RAM))
-		return 0;
-	return same(dst, seed);
-}
-
-static int open_edu(void)
-{
-	int slot = hv_find(EDU_ID);
-	uint32_t cmd;
-
-	if (slot < 0) {
-		fw_puts("edu: FAIL no edu device on bus 0\n");
-		return -1;
-	}
-	bar0 = hv_cfg_read32((unsigned int)slot, 0x10) & ~0xfULL;
-	cmd = hv_cfg_read32((unsigned int)slot, HV_PCI_COMMAND) & 0xffff;
-	hv_cfg_write32((unsigned int)slot, HV_PCI_COMMAND,
-		       cmd | HV_PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	fw_printf("edu: slot %d, BAR0 at 0x%lx\n", slot, (unsigned long)bar0);
-	return bar0 ? 0 : -1;
+	return edu_copy_through(SRC, dst, seed);
 }
 
 int main(struct bootinfo *bi)
@@ -131,7 +64,7 @@ int main(struct bootinfo *bi)
 
 	if (fw_check_bootinfo(bi))
 		return 100;
-	if (open_edu())
+	if (!edu_open())
 		return 102;
 	check(copy_through(0x200000ULL, ++seed), "DMA RAM->edu->RAM", 0x200000ULL);
 	fw_puts("dimm: ready\n");

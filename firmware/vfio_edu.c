@@ -25,23 +25,10 @@
  * is then the one at max(16 MiB, G), and step 2 also copies into the high RAM. That is how
  * 1 GiB granules are tested (--mem 4G: three granules below 3 GiB, one at 4 GiB).
  */
-#include "hostile.h"
+#include "edu.h"
 
-#define EDU_ID 0x11e81234u
-#define EDU_REG_ID 0x00
-#define EDU_REG_LIVE 0x04
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_CMD_START 1
-#define EDU_CMD_TO_RAM 2
-#define EDU_BUF 0x40000ULL /* the device's own buffer, in its address space */
 #define EDU_DMA_LIMIT (1ULL << 28)
-/* Less than the whole buffer: QEMU 7.2's edu refuses a DMA that ends exactly at its end
- * (an off-by-one in its range check, which stops QEMU with a hardware error). */
-#define DMA_LEN 2048u
-#define PCI_COMMAND_MASTER 0x4
+#define DMA_LEN EDU_DMA_LEN
 
 #define BLN_BAR 0xd0010000ULL
 #define INFL_RING 0x110000ULL
@@ -63,88 +50,30 @@ static void check(int ok, const char *what, uint64_t where)
 	failures += !ok;
 }
 
-static int edu_dma(uint64_t src, uint64_t dst, uint32_t len, uint32_t cmd)
-{
-	uint32_t i;
-
-	MMIO64(bar0 + EDU_DMA_SRC) = src;
-	MMIO64(bar0 + EDU_DMA_DST) = dst;
-	MMIO64(bar0 + EDU_DMA_COUNT) = len;
-	MMIO64(bar0 + EDU_DMA_CMD) = cmd | EDU_CMD_START;
-	for (i = 0; i < 100000000u; i++)
-		if (!(MMIO64(bar0 + EDU_DMA_CMD) & EDU_CMD_START))
-			return 0;
-	fw_printf("edu: DMA 0x%lx -> 0x%lx did not finish\n", (unsigned long)src,
-		  (unsigned long)dst);
-	return -1;
-}
-
-static void fill(uint64_t at, uint64_t seed)
-{
-	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)at;
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN / 8; i++)
-		p[i] = seed * 0x9e3779b97f4a7c15ULL + i;
-}
-
-static int same(uint64_t at, uint64_t seed)
-{
-	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)at;
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN / 8; i++)
-		if (p[i] != seed * 0x9e3779b97f4a7c15ULL + i)
-			return 0;
-	return 1;
-}
-
-static int zero(uint64_t at)
-{
-	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)at;
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN / 8; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /* The device's buffer gets SRC's page, filled from seed. */
 static int load_edu(uint64_t seed)
 {
-	fill(SRC, seed);
+	edu_fill(SRC, seed);
 	return edu_dma(SRC, EDU_BUF, DMA_LEN, 0);
 }
 
 static int copy_through(uint64_t dst, uint64_t seed)
 {
-	fill(dst, ~seed);
-	if (load_edu(seed) || edu_dma(EDU_BUF, dst, DMA_LEN, EDU_CMD_TO_RAM))
-		return 0;
-	return same(dst, seed);
+	return edu_copy_through(SRC, dst, seed);
 }
 
 static int open_edu(void)
 {
-	int slot = hv_find(EDU_ID);
-	uint32_t cmd, live;
+	uint32_t live;
 
-	if (slot < 0) {
-		fw_puts("edu: FAIL no edu device on bus 0\n");
+	bar0 = edu_open();
+	if (!bar0)
 		return -1;
-	}
-	bar0 = hv_cfg_read32((unsigned int)slot, 0x10) & ~0xfULL;
-	cmd = hv_cfg_read32((unsigned int)slot, HV_PCI_COMMAND) & 0xffff;
-	hv_cfg_write32((unsigned int)slot, HV_PCI_COMMAND,
-		       cmd | HV_PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	fw_printf("edu: slot %d, BAR0 at 0x%lx\n", slot, (unsigned long)bar0);
-	check(bar0 != 0, "BAR0 placed", bar0);
 	check((MMIO32(bar0 + EDU_REG_ID) & 0xffff) == 0xed, "ID register", bar0);
 	MMIO32(bar0 + EDU_REG_LIVE) = 0x12345678;
 	live = MMIO32(bar0 + EDU_REG_LIVE);
 	check(live == ~0x12345678u, "liveness register", bar0 + EDU_REG_LIVE);
-	return bar0 ? 0 : -1;
+	return 0;
 }
 
 /* The pages [first, first + n) on queue q, in buffers of at most MAX_PFNS. */
@@ -232,14 +161,14 @@ int main(struct bootinfo *bi)
 	}
 
 	/* 3. A wholly inflated granule is unmapped from the IOMMU. */
-	fill(dst, 4);
+	edu_fill(dst, 4);
 	check(balloon_send(&iq, dst, pages), "inflate DST's whole granule", dst);
 	fw_puts("edu: DMA into the inflated granule (a DMAR fault in level 1 is expected)\n");
 	check(!load_edu(5) && !edu_dma(EDU_BUF, dst, DMA_LEN, EDU_CMD_TO_RAM),
 	      "DMA into an unmapped granule completes", dst);
 	check(balloon_send(&dq, dst, 1), "deflate DST's page", dst);
-	check(zero(dst), "nothing reached the inflated granule", dst);
-	check(!edu_dma(EDU_BUF, dst, DMA_LEN, EDU_CMD_TO_RAM) && same(dst, 5),
+	check(edu_zero(dst), "nothing reached the inflated granule", dst);
+	check(!edu_dma(EDU_BUF, dst, DMA_LEN, EDU_CMD_TO_RAM) && edu_same(dst, 5),
 	      "DMA lands after the deflate", dst);
 	if (pages > 1)
 		check(balloon_send(&dq, dst + HV_PAGE, pages - 1), "deflate the rest", dst);
