@@ -51,7 +51,10 @@
  * Locking: every entry point takes b->lock; memmap functions are called under it (so the
  * map's lock nests inside b->lock), never with guestmem_lock held. The transport's ops are
  * called after b->lock is dropped, as in virtio_rng.h. Pages the balloon holds stay
- * inflated across a device reset: the memory map, not the driver, owns that state.
+ * inflated across a device reset: the memory map, not the driver, owns that state. Those
+ * inside a DIMM leave with it (memmap_unplug); num_pages and actual stay as the host and
+ * the driver set them, so a page of a held deflate buffer that went with its DIMM is
+ * refused, not waited for.
  */
 #ifndef SLABVM_BALLOON_H
 #define SLABVM_BALLOON_H

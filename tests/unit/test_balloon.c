@@ -113,10 +113,10 @@ static const struct virtio_transport_ops rec_ops = {
 	.reschedule = rec_reschedule,
 };
 
-static struct fixture *fixture_new(uint64_t mem, uint64_t granule, bool iommu,
+/* A map of c's boot RAM and hotplug window (started), and a balloon on it. */
+static struct fixture *fixture_map(struct memmap_config c, bool iommu,
 				   const struct balloon_config *bc)
 {
-	struct memmap_config c = {.mem = mem, .granule = granule};
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct error err = {0};
 
@@ -129,6 +129,12 @@ static struct fixture *fixture_new(uint64_t mem, uint64_t granule, bool iommu,
 	f->t.opaque = f;
 	assert_int_equal(balloon_init(&f->b, &f->e.mm, &f->t, bc), 0);
 	return f;
+}
+
+static struct fixture *fixture_new(uint64_t mem, uint64_t granule, bool iommu,
+				   const struct balloon_config *bc)
+{
+	return fixture_map((struct memmap_config){.mem = mem, .granule = granule}, iommu, bc);
 }
 
 static void fixture_free(struct fixture *f)
@@ -1257,6 +1263,90 @@ static void test_deflate_held_break_and_destroy(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A DIMM unplugged while the balloon holds pages in it, with an IOMMU: a whole granule
+ * (discarded, unmapped) and one page of the next (pinned) go with it, and so does the
+ * page a held deflate buffer waits for. The retry then refuses that page (final, counted
+ * invalid) and returns the buffer; the host's num_pages and the driver's actual stay what
+ * they were set to, and the balloon goes on working in boot RAM.
+ */
+static void test_deflate_held_dimm_unplugged(void **state)
+{
+	const uint64_t dimm = 4 * G;
+	struct fixture *f = fixture_map(
+		(struct memmap_config){.mem = 16 * M, .maxmem = 48 * M, .granule = 2 * M}, true,
+		NULL);
+	struct error err = {0};
+	struct balloon_info i;
+	uint16_t head;
+
+	(void)state;
+	assert_int_equal(memmap_plug(&f->e.mm, 1, &err), 0);
+	bring_up(f, BASE, 2);
+	assert_int_equal(balloon_set_target(&f->b, 514 * PAGE, &err), 0);
+	send_range_reversed(f, 0, BUF, dimm, 512);
+	put_pfns(f, BUF + 0x1000, (uint64_t[]){dimm + 2 * M, 4 * M}, 2);
+	send(f, 0, BUF + 0x1000, 8, 0);
+	notify(f, 0);
+	balloon_ops.config_write(&f->b, 4, 4, 514);
+	i = info(f);
+	assert_int_equal(i.inflated_bytes, 514 * PAGE);
+	assert_int_equal(i.released_bytes, 512 * PAGE);
+	assert_int_equal(i.inflated_pinned_bytes, 2 * PAGE);
+	assert_int_equal(memmap_granule_state(&f->e.mm, dimm), GRANULE_DISCARDED);
+	assert_int_equal(memmap_granule_state(&f->e.mm, dimm + 2 * M), GRANULE_PARTIAL);
+
+	/* The DIMM's discarded granule cannot be mapped again: the buffer is held. */
+	f->e.iommu.fail_all_maps = true;
+	f->e.iommu.fail_errno = ENOMEM;
+	put_pfns(f, BUF + 0x2000, (uint64_t[]){dimm + PAGE, 4 * M}, 2);
+	head = send(f, 1, BUF + 0x2000, 8, 0);
+	notify(f, 1);
+	assert_true(info(f).deflate_held);
+	assert_int_equal(info(f).deflate_waiting_pages, 1);
+
+	assert_int_equal(memmap_unplug(&f->e.mm, 1, &err), 0);
+	fake_env_check(&f->e);
+	i = info(f);
+	assert_int_equal(i.inflated_bytes, 0);
+	assert_int_equal(i.released_bytes, 0);
+	assert_int_equal(i.inflated_pinned_bytes, 0);
+	assert_int_equal(i.iommu_mapped_granules, 8);
+	assert_true(i.deflate_held);
+
+	/* Refused, not failed: the buffer goes back although the IOMMU still fails maps. */
+	assert_int_equal(balloon_retry_deflate(&f->b), 0);
+	fake_env_check(&f->e);
+	i = info(f);
+	assert_false(i.deflate_held);
+	assert_int_equal(i.stats.deflate_returned, 1);
+	assert_int_equal(i.stats.invalid_pfns, 1);
+	assert_int_equal(i.stats.deflated_pages, 1);
+	assert_int_equal(i.target_bytes, 514 * PAGE);
+	assert_int_equal(i.actual_bytes, 514 * PAGE);
+	assert_int_equal(used_idx(f, 1), 1);
+	expect_used(f, 1, 0, head, 0);
+	assert_int_equal(maps_of(f, dimm), 1);
+
+	/* The balloon goes on in boot RAM, and the driver says what it holds now. */
+	f->e.iommu.fail_all_maps = false;
+	send_range_reversed(f, 0, BUF + 0x3000, 10 * M, 512);
+	notify(f, 0);
+	put_pfns(f, BUF + 0x4000, (uint64_t[]){10 * M}, 1);
+	send(f, 1, BUF + 0x4000, 4, 0);
+	notify(f, 1);
+	balloon_ops.config_write(&f->b, 4, 4, 511);
+	i = info(f);
+	assert_int_equal(used_idx(f, 1), 2);
+	assert_int_equal(i.inflated_bytes, 511 * PAGE);
+	assert_int_equal(i.inflated_pinned_bytes, 511 * PAGE);
+	assert_int_equal(i.actual_bytes, 511 * PAGE);
+	assert_int_equal(i.stats.inflated_pages, 514 + 512);
+	assert_int_equal(i.stats.deflated_pages, 2);
+	assert_int_equal(memmap_granule_state(&f->e.mm, 10 * M), GRANULE_PARTIAL);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1285,6 +1375,7 @@ int main(void)
 		cmocka_unit_test(test_deflate_held_until_mapped),
 		cmocka_unit_test(test_deflate_held_reset),
 		cmocka_unit_test(test_deflate_held_break_and_destroy),
+		cmocka_unit_test(test_deflate_held_dimm_unplugged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
