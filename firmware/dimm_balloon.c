@@ -19,19 +19,7 @@
  * 2 MiB of RAM, which the test never inflates.
  */
 #include "hostile.h"
-
-#define MEMHP_PORT 0x620 /* PLATFORM_MEMHP_PORT */
-#define MEMHP_SLOTS 64
-#define SEL 0x00
-#define STATUS 0x04
-#define BASE_LO 0x08
-#define BASE_HI 0x0c
-#define SIZE_LO 0x10
-#define SIZE_HI 0x14
-#define ENABLED (1u << 0)
-#define INSERT (1u << 1)
-#define REMOVE (1u << 2)
-#define EJECT (1u << 3)
+#include "memhp_fw.h"
 
 #define BLN_BAR 0xd0010000ULL
 #define INFL_RING 0x110000ULL
@@ -49,28 +37,6 @@ static struct hv_dev bln;
 static struct hv_vq iq, dq;
 static int bln_ready;
 
-static uint32_t reg(unsigned int slot, unsigned int off)
-{
-	outl(MEMHP_PORT + SEL, slot);
-	return inl(MEMHP_PORT + off);
-}
-
-static void set(unsigned int slot, unsigned int off, uint32_t v)
-{
-	outl(MEMHP_PORT + SEL, slot);
-	outl(MEMHP_PORT + off, v);
-}
-
-static uint64_t slot_base(unsigned int s)
-{
-	return reg(s, BASE_LO) | (uint64_t)reg(s, BASE_HI) << 32;
-}
-
-static uint64_t slot_size(unsigned int s)
-{
-	return reg(s, SIZE_LO) | (uint64_t)reg(s, SIZE_HI) << 32;
-}
-
 /* Whether gpa is memory this guest may write: plugged boot RAM, or an enabled DIMM. */
 static int writable(const struct bootinfo *bi, uint64_t gpa)
 {
@@ -78,9 +44,9 @@ static int writable(const struct bootinfo *bi, uint64_t gpa)
 		if (bi->region[i].plugged && gpa >= bi->region[i].base &&
 		    gpa - bi->region[i].base < bi->region[i].size)
 			return 1;
-	for (unsigned int s = 0; s < MEMHP_SLOTS; s++)
-		if ((reg(s, STATUS) & ENABLED) && gpa >= slot_base(s) &&
-		    gpa - slot_base(s) < slot_size(s))
+	for (unsigned int s = 0; s < MHP_SLOTS; s++)
+		if ((mhp_get(s, MHP_STATUS) & MHP_ENABLED) && gpa >= mhp_base(s) &&
+		    gpa - mhp_base(s) < mhp_size(s))
 			return 1;
 	return 0;
 }
@@ -175,16 +141,16 @@ static void command(const struct bootinfo *bi, const char *line)
 	switch (line[0]) {
 	case 'p':
 	case 'e':
-		for (s = 0; s < MEMHP_SLOTS; s++) {
-			uint32_t st = reg(s, STATUS);
+		for (s = 0; s < MHP_SLOTS; s++) {
+			uint32_t st = mhp_get(s, MHP_STATUS);
 
-			if (line[0] == 'p' && (st & INSERT)) {
-				set(s, STATUS, INSERT);
-				fw_printf("plugged %u 0x%lx 0x%lx\n", s,
-					  (unsigned long)slot_base(s), (unsigned long)slot_size(s));
-			} else if (line[0] == 'e' && (st & REMOVE)) {
-				set(s, STATUS, REMOVE);
-				set(s, STATUS, EJECT);
+			if (line[0] == 'p' && (st & MHP_INSERT)) {
+				mhp_set(s, MHP_STATUS, MHP_INSERT);
+				fw_printf("plugged %u 0x%lx 0x%lx\n", s, (unsigned long)mhp_base(s),
+					  (unsigned long)mhp_size(s));
+			} else if (line[0] == 'e' && (st & MHP_REMOVE)) {
+				mhp_set(s, MHP_STATUS, MHP_REMOVE);
+				mhp_set(s, MHP_STATUS, MHP_EJECT);
 				fw_printf("ejected %u\n", s);
 			}
 		}

@@ -14,21 +14,10 @@
  * Each command ends with "done C".
  */
 #include "edu.h"
+#include "memhp_fw.h"
 
 #define DMA_LEN EDU_DMA_LEN
 #define SRC 0x180000ULL
-
-#define MEMHP_PORT 0x620 /* PLATFORM_MEMHP_PORT */
-#define MEMHP_SLOTS 64
-#define SEL 0x00
-#define STATUS 0x04
-#define BASE_LO 0x08
-#define BASE_HI 0x0c
-#define SIZE_LO 0x10
-#define SIZE_HI 0x14
-#define INSERT (1u << 1)
-#define REMOVE (1u << 2)
-#define EJECT (1u << 3)
 
 static unsigned int failures;
 
@@ -36,18 +25,6 @@ static void check(int ok, const char *what, uint64_t where)
 {
 	fw_printf("edu: %s %s at 0x%lx\n", ok ? "ok" : "FAIL", what, (unsigned long)where);
 	failures += !ok;
-}
-
-static uint32_t reg(unsigned int slot, unsigned int off)
-{
-	outl(MEMHP_PORT + SEL, slot);
-	return inl(MEMHP_PORT + off);
-}
-
-static void set(unsigned int slot, unsigned int off, uint32_t v)
-{
-	outl(MEMHP_PORT + SEL, slot);
-	outl(MEMHP_PORT + off, v);
 }
 
 /* RAM (SRC, filled from seed) -> edu -> dst; whether the CPU then reads it at dst. */
@@ -69,14 +46,14 @@ int main(struct bootinfo *bi)
 	check(copy_through(0x200000ULL, ++seed), "DMA RAM->edu->RAM", 0x200000ULL);
 	fw_puts("dimm: ready\n");
 	while ((c = fw_getc()) != 'q') {
-		for (s = 0; s < MEMHP_SLOTS; s++) {
-			uint32_t st = reg(s, STATUS);
+		for (s = 0; s < MHP_SLOTS; s++) {
+			uint32_t st = mhp_get(s, MHP_STATUS);
 			uint64_t base, size;
 
-			if (c == 'p' && (st & INSERT)) {
-				set(s, STATUS, INSERT);
-				base = reg(s, BASE_LO) | (uint64_t)reg(s, BASE_HI) << 32;
-				size = reg(s, SIZE_LO) | (uint64_t)reg(s, SIZE_HI) << 32;
+			if (c == 'p' && (st & MHP_INSERT)) {
+				mhp_set(s, MHP_STATUS, MHP_INSERT);
+				base = mhp_base(s);
+				size = mhp_size(s);
 				fw_printf("plugged %u 0x%lx 0x%lx\n", s, (unsigned long)base,
 					  (unsigned long)size);
 				check(size >= DMA_LEN && copy_through(base, ++seed),
@@ -85,9 +62,9 @@ int main(struct bootinfo *bi)
 					      copy_through(base + size - DMA_LEN, ++seed),
 				      "DMA into the fresh DIMM's end", base + size - DMA_LEN);
 				kept = base;
-			} else if (c == 'e' && (st & REMOVE)) {
-				set(s, STATUS, REMOVE);
-				set(s, STATUS, EJECT);
+			} else if (c == 'e' && (st & MHP_REMOVE)) {
+				mhp_set(s, MHP_STATUS, MHP_REMOVE);
+				mhp_set(s, MHP_STATUS, MHP_EJECT);
 				fw_printf("ejected %u\n", s);
 			}
 		}
