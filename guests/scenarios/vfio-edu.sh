@@ -42,6 +42,7 @@ for g in 4K 2M; do
 		fail "no DMAR write fault from $edu in level 1's log at granule $g: \
 $(dmesg | grep DMAR | tail -3)"
 	log "granule $g: passed, DMAR write faults $before -> $after"
+	log "edu on the root bus: $(grep "reset" /tmp/edu.err || echo "no reset message")"
 done
 
 # The 1 GiB granule and RAM above 4 GiB: --mem 4G is three granules of low RAM and one at
@@ -100,6 +101,23 @@ status=$?
 [ $status -eq 1 ] && grep -q "$edub: IOMMU group [0-9]* is not viable.* is bound to nvme" \
 	/tmp/edu.err || fail "a group that is not viable: status $status, $(cat /tmp/edu.err)"
 log "refusals: $(tail -1 /tmp/edu.err)"
+
+# The reset fallback: edu has no reset of its own (no FLR, no PM reset) and shares its bus
+# with the NVMe controller, so vfio-pci offers no VFIO_DEVICE_RESET for it. With the
+# controller bound to vfio-pci too, slabvm holds the whole group and resets edu through
+# VFIO_DEVICE_PCI_HOT_RESET (a secondary bus reset) when the VM starts and when it stops,
+# with nothing to say; edu on the root bus above has no bus reset, and slabvm said so.
+phase "bus reset"
+log "$edub reset_method: $(cat /sys/bus/pci/devices/$edub/reset_method 2>/dev/null || echo none)"
+nvb=$(pci_find 1b36 0010 | grep -v "^0000:00:" | head -1)
+[ -n "$nvb" ] || fail "no NVMe controller behind the PCI bridge"
+vfio_bind "$nvb" >/dev/null || fail "cannot bind $nvb to vfio-pci"
+slabvm run --firmware /fw/exitcode.bin --cmdline exit=7 --vfio "$edub" >/tmp/edu.out 2>/tmp/edu.err
+status=$?
+[ $status -eq 7 ] || slabvm_fail "slabvm with $edub on a bus it holds ended with status $status" \
+	$status /tmp/edu.out /tmp/edu.err
+grep -q "reset" /tmp/edu.err && fail "$edub was not reset through its bus: $(cat /tmp/edu.err)"
+log "bus reset: $edub assigned with $nvb's group held, no reset complaint"
 
 budget_end
 pass

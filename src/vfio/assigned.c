@@ -524,20 +524,26 @@ int vfio_assigned_init(struct vfio_assigned *a, struct vfio_pci_device *dev, str
 	return ret;
 }
 
-void vfio_assigned_reset(struct vfio_assigned *a)
+/* The function's reset (its own, or the bus's): a device that cannot be reset stays so,
+ * said once, then the VM goes on without. */
+static void reset_function(struct vfio_assigned *a)
 {
 	struct error err = {0};
-	int ret;
+	int ret = vfio_pci_device_reset(a->dev, &err);
 
-	/* No interrupt stays bound to a device being reset; the configuration's reset turns
-	 * decoding off, which takes the BARs away, and INTx back on. */
-	irq_off(a);
-	ret = vfio_pci_device_reset(a->dev, &err);
-	/* A device that cannot be reset stays so: said once, then the VM goes on without. */
 	if (ret && !(ret == -ENOTSUP && a->no_reset_said))
 		fprintf(stderr, "slabvm: %s\n", err.msg);
 	if (ret == -ENOTSUP)
 		a->no_reset_said = true;
+}
+
+void vfio_assigned_reset(struct vfio_assigned *a)
+{
+	/* No interrupt stays bound to a device being reset; the configuration's reset turns
+	 * decoding off, which takes the BARs away, and INTx back on. */
+	irq_off(a);
+	reset_function(a);
+	a->in_use = true;
 	if (a->have_msix)
 		vfio_msix_reset(&a->msix);
 	/* INTERRUPT_LINE as firmware leaves it: the GSI that _PRT gives the slot's pin. */
@@ -553,6 +559,12 @@ void vfio_assigned_destroy(struct vfio_assigned *a)
 	unsigned int i, k;
 
 	irq_off(a);
+	/* The device stops its DMA here, while the guest's memory is still mapped in the
+	 * IOMMU (the memory map goes after the devices): nothing it does on its way out faults,
+	 * and the next user gets it reset (the kernel resets it again when the fd closes, if it
+	 * can). Only a function that was put in its slot: one that failed before is untouched. */
+	if (a->in_use)
+		reset_function(a);
 	for (i = 0; i < VFIO_PCI_NUM_BARS; i++) {
 		struct vfio_assigned_bar *b = &a->bar[i];
 

@@ -102,6 +102,7 @@ struct vfio_assigned {
 	struct vfio_pci_msi msi; /* as last applied */
 	uint64_t irq_errors;	 /* interrupt set-ups that failed (said on stderr) */
 	bool no_reset_said;	 /* the device cannot be reset: said once on stderr */
+	bool in_use;		 /* reset once in its slot: vfio_assigned_destroy resets it again */
 };
 
 /*

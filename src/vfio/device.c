@@ -274,13 +274,19 @@ static int hot_reset(struct vfio_pci_device *p, struct error *err)
 int vfio_pci_device_reset(struct vfio_pci_device *p, struct error *err)
 {
 	struct vfio_container *c = p->c;
+	struct error hot = {0};
 	int ret;
 
 	if (!(p->flags & VFIO_DEVICE_FLAGS_RESET))
 		return hot_reset(p, err);
 	ret = c->ops->ioctl(c->ctx, p->d->fd, VFIO_DEVICE_RESET, NULL);
-	if (ret < 0)
-		return error_set(err, ret, "vfio device %s: VFIO_DEVICE_RESET: %s", p->d->name,
-				 strerror(-ret));
-	return 0;
+	if (ret >= 0)
+		return 0;
+	/* The flag says the kernel knew a reset when the device was opened; it can still
+	 * fail now (a bus reset, say, once another function shares the bus). A bus reset
+	 * through the groups we hold is then the best available. */
+	if (!hot_reset(p, &hot))
+		return 0;
+	return error_set(err, ret, "vfio device %s: VFIO_DEVICE_RESET: %s; %s", p->d->name,
+			 strerror(-ret), hot.msg);
 }

@@ -368,6 +368,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 			violation(&f->check, "VFIO_DEVICE_RESET without the RESET flag");
 			return -EINVAL;
 		}
+		if (f->fail_function_reset)
+			return -ENOTTY;
 		f->nresets++;
 		f->active_at_reset = f->active;
 		put(f->config, PCI_COMMAND, 2, 0);

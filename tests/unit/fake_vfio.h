@@ -105,6 +105,7 @@ struct fake_vfio {
 	unsigned int nhot_info_calls, nhot_resets;
 	struct fake_vfio_map map[FAKE_VFIO_MAPS]; /* live mmaps */
 	unsigned int nmmap_calls;
+	bool fail_function_reset; /* VFIO_DEVICE_RESET, though offered, fails with ENOTTY */
 	bool fail_mmap;
 	bool fail_bar_io;  /* BAR pread/pwrite fail with EIO */
 	bool fail_trigger; /* switching an index on fails (the host is out of vectors) */

@@ -118,12 +118,11 @@ static int setup_placed(void **state)
 }
 
 /* Everything goes with destroy: no memslot, route, INTx binding, mmap or fd is left. */
-static int teardown(void **state)
+/* After the bus and the function are gone: nothing of either is left behind. */
+static int teardown_destroyed(void **state)
 {
 	struct fx *f = *state;
 
-	pci_host_destroy(&f->host);
-	vfio_assigned_destroy(&f->a);
 	no_violations(f);
 	assert_int_equal(fake_kvm_nslots(&f->kvm), 0);
 	assert_int_equal(fake_kvm_nroutes(&f->kvm), 0);
@@ -136,6 +135,15 @@ static int teardown(void **state)
 	fake_vfio_destroy(&f->k);
 	free(f);
 	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	pci_host_destroy(&f->host);
+	vfio_assigned_destroy(&f->a);
+	return teardown_destroyed(state);
 }
 
 static uint32_t cfg_read(struct fx *f, unsigned int reg, unsigned int size)
@@ -813,6 +821,43 @@ static void test_reset_hot(void **state)
 	assert_false(f->a.no_reset_said);
 }
 
+/* The RESET flag set, but the function's reset fails (Linux kept "bus" for a function
+ * probed before its bus neighbours): the bus reset through our groups instead; and when
+ * that is not ours to do either, the message names both. */
+static void test_reset_function_fails(void **state)
+{
+	struct fx *f = *state;
+	unsigned int resets = f->k.nresets;
+	struct error err = {0};
+
+	f->k.fail_function_reset = true;
+	f->k.nhot = 2;
+	f->k.hot_group[1] = FAKE_VFIO_GROUP;
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), 0);
+	assert_int_equal(f->k.nhot_resets, 1);
+	assert_int_equal(f->k.nresets, resets + 1);
+
+	f->k.hot_group[1] = FAKE_VFIO_GROUP + 5;
+	assert_int_equal(vfio_pci_device_reset(&f->p, &err), -ENOTTY);
+	assert_int_equal(f->k.nhot_resets, 1);
+	if (!strstr(err.msg, "VFIO_DEVICE_RESET") || !strstr(err.msg, "which slabvm does not hold"))
+		fail_msg("message: %s", err.msg);
+}
+
+/* The VM's end resets a function that was in use, before its BARs and interrupts go. */
+static void test_reset_at_destroy(void **state)
+{
+	struct fx *f = *state;
+	unsigned int resets;
+
+	vfio_assigned_reset(&f->a);
+	resets = f->k.nresets;
+	pci_host_destroy(&f->host);
+	vfio_assigned_destroy(&f->a);
+	assert_int_equal(f->k.nresets, resets + 1);
+	assert_int_equal(f->k.active_at_reset, -1);
+}
+
 /* Runs vfio_assigned_reset with stderr in a file; returns what it said. */
 static void reset_said(struct fx *f, char *buf, size_t len)
 {
@@ -1021,6 +1066,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_pin, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_function, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_function_fails, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_at_destroy, setup_placed, teardown_destroyed),
 		cmocka_unit_test_setup_teardown(test_reset_hot, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_hot_not_ours, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_none, setup_placed, teardown),
