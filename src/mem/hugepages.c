@@ -162,8 +162,7 @@ static const char *hugetlb_name(const struct hugepages_config *cfg)
 	return hugepages_page_size(cfg) == HUGEPAGES_SIZE_1G ? "hugetlb:1G" : "hugetlb";
 }
 
-int hugepages_check_sizes(const struct hugepages_config *cfg, uint64_t granule, uint64_t mem,
-			  uint64_t maxmem, struct error *err)
+int hugepages_check_granule(const struct hugepages_config *cfg, uint64_t granule, struct error *err)
 {
 	uint64_t hp = hugepages_page_size(cfg);
 	const char *name = hugetlb_name(cfg);
@@ -175,10 +174,6 @@ int hugepages_check_sizes(const struct hugepages_config *cfg, uint64_t granule, 
 				   "--hugepages %s: --granule %s is smaller than a huge page; "
 				   "use --granule %s or larger",
 				   name, size_str(granule).s, size_str(hp).s);
-	if (mem % hp || maxmem % hp)
-		return error_usage(err, -EINVAL, "--hugepages %s: --%s %s is not a multiple of %s",
-				   name, mem % hp ? "mem" : "maxmem",
-				   size_str(mem % hp ? mem : maxmem).s, size_str(hp).s);
 	return 0;
 }
 

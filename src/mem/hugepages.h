@@ -56,12 +56,13 @@ int hugepages_available(const struct hugepages_config *cfg, uint64_t *avail);
 
 /*
  * The checks before hugetlb guest RAM is created, each a usage error that names the value
- * and what to do; both do nothing for thp and off. check_sizes: a granule of at least one
- * huge page, RAM and hotplug window sizes that are whole huge pages. check_host: a kernel
- * with hugetlb memfds and a pool of that size with `need` bytes of huge pages available.
+ * and what to do; both do nothing for thp and off. check_granule: a granule of at least one
+ * huge page (RAM sizes, the hotplug window and DIMMs are whole granules, so whole huge
+ * pages too). check_host: a kernel with hugetlb memfds and a pool of that size with `need`
+ * bytes of huge pages available.
  */
-int hugepages_check_sizes(const struct hugepages_config *cfg, uint64_t granule, uint64_t mem,
-			  uint64_t maxmem, struct error *err);
+int hugepages_check_granule(const struct hugepages_config *cfg, uint64_t granule,
+			    struct error *err);
 int hugepages_check_host(const struct hugepages_config *cfg, uint64_t need, struct error *err);
 
 #endif

@@ -392,8 +392,7 @@ int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 	ret = layout(mm, cfg, err);
 	if (ret)
 		goto fail;
-	ret = hugepages_check_sizes(&cfg->hugepages, mm->granule, cfg->mem,
-				    cfg->maxmem ? cfg->maxmem : cfg->mem, err);
+	ret = hugepages_check_granule(&cfg->hugepages, mm->granule, err);
 	if (!ret && !backing)
 		ret = hugepages_check_host(&cfg->hugepages, cfg->mem, err);
 	if (ret)
