@@ -1243,13 +1243,18 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
 	ret = dimm_slot(mm, index, false, &r, err);
 	if (ret)
 		goto out;
-	/* Huge pages are the host's to give: say how many are missing, not just ENOMEM. */
-	if (mm->backing == &memmap_memfd_backing) {
-		ret = hugepages_check_host(&mm->hugepages, r->size, err);
-		if (ret)
-			goto out;
-	}
 	ret = mm->backing->create(mm->backing_opaque, r);
+	/* A hugetlb mapping reserves its pages: ENOMEM means the pool is short. (The pool's
+	 * counts are in sysfs, which the sandboxed main loop cannot open.) */
+	if (ret == -ENOMEM && mm->hugepages.mode == HUGEPAGES_HUGETLB) {
+		error_set(err, ret,
+			  "DIMM slot %u: %s needs %" PRIu64 " free %s huge pages, the pool has "
+			  "fewer; as root, add them to /proc/sys/vm/nr_hugepages (2M) or "
+			  "hugepages-1048576kB/nr_hugepages (1G)",
+			  index, size_str(r->size).s, r->size / hugepages_page_size(&mm->hugepages),
+			  size_str(hugepages_page_size(&mm->hugepages)).s);
+		goto out;
+	}
 	if (ret) {
 		error_set(err, ret, "DIMM slot %u: cannot create %s of backing: %s", index,
 			  size_str(r->size).s, strerror(-ret));
