@@ -17,6 +17,10 @@
  * reads from one buffer at most) and the whole GiB. Each line is set against one
  * fallocate(PUNCH_HOLE) of a freshly written 1 GiB memfd, timed just before it.
  *
+ * Last, the backings of --hugepages (off, thp, hugetlb; `balloon_cost backing` runs only
+ * that part): creating 1 GiB, the host's first touch of it, and the balloon releasing it
+ * all in 2 MiB granules.
+ *
  * The pinning listener stands in for the vfio container. It only counts granule_map and
  * granule_unmap and returns: no ioctl, no pinning. The times are therefore the map's and
  * the backing's share; a real VFIO_IOMMU_MAP_DMA/UNMAP_DMA adds its own cost per counted
@@ -35,8 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mem/memmap.h"
 #include "base/size.h"
+#include "mem/memmap.h"
 
 #define BENCH_RAM (1ULL << 30)
 #define MIB (1ULL << 20)
@@ -367,13 +371,89 @@ static void run_batched(uint64_t granule, bool iommu, bool scattered, size_t bat
 	free(v);
 }
 
-int main(void)
+static double since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/*
+ * The backings of --hugepages, 2M granules, no IOMMU: creating 1G of RAM (hugetlb reserves
+ * its pages there), the host's first touch of every page and a second pass over backed
+ * memory, the balloon inflating all of it contiguously in Linux's batches of 256 PFNs
+ * (released per GiB), deflating it, and the teardown.
+ */
+static void run_backing(enum hugepages_mode mode)
+{
+	struct memmap_config cfg = {.mem = BENCH_RAM, .granule = 2ULL << 20};
+	struct counting_iommu io = {0};
+	uint64_t *v = page_order(false), avail = 0;
+	double t_init, t_touch1, t_touch2, t_destroy;
+	struct sample s0, s1, s2;
+	struct error err = {0};
+	struct memmap_stats st;
+	struct timespec t;
+	struct memmap_region *r;
+	struct memmap mm;
+	const char *word = "";
+
+	cfg.hugepages.mode = mode;
+	if (mode == HUGEPAGES_HUGETLB &&
+	    (hugepages_available(&cfg.hugepages, &avail) || avail < BENCH_RAM >> 21)) {
+		printf("backing hugetlb: skipped, %" PRIu64 " free 2M huge pages, 512 needed "
+		       "(as root: echo 512 > /proc/sys/vm/nr_hugepages)\n",
+		       avail);
+		free(v);
+		return;
+	}
+	if (mode == HUGEPAGES_THP && !hugepages_thp_honoured(&cfg.hugepages, &word))
+		printf("backing thp: shmem_enabled is %s here, so thp backs RAM as off does\n",
+		       word);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (memmap_init(&mm, &cfg, NULL, NULL, &err) || memmap_start(&mm, &err))
+		fail("memmap_init", cfg.granule, false, err.msg);
+	t_init = since(&t);
+	r = &mm.region[0];
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	touch(r);
+	t_touch1 = since(&t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	touch(r);
+	t_touch2 = since(&t);
+	take(&s0, &io, r);
+	balloon_batched(&mm, v, true, 256, false);
+	take(&s1, &io, r);
+	memmap_get_stats(&mm, &st);
+	if (st.inflated_bytes != BENCH_RAM || st.released_bytes != BENCH_RAM)
+		fail("after inflate", cfg.granule, false, "not every page released");
+	balloon_batched(&mm, v, false, 256, false);
+	take(&s2, &io, r);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	memmap_destroy(&mm);
+	t_destroy = since(&t);
+	printf("backing %-7s: create 1G %.4f s, first touch 1G %.3f s, second pass %.3f s; "
+	       "inflate 1G %.3f s (%" PRIu64 " releases), deflate %.3f s (%" PRIu64
+	       " populates); destroy %.4f s\n",
+	       hugepages_mode_name(mode), t_init, t_touch1, t_touch2, seconds(&s0, &s1),
+	       s1.punch - s0.punch, seconds(&s1, &s2), s2.alloc - s1.alloc, t_destroy);
+	fflush(stdout);
+	free(v);
+}
+
+int main(int argc, char **argv)
 {
 	static const size_t batches[] = {256, 16384, BENCH_RAM / MEMMAP_PAGE_SIZE};
+	static const enum hugepages_mode modes[] = {HUGEPAGES_OFF, HUGEPAGES_THP,
+						    HUGEPAGES_HUGETLB};
 	unsigned int b, order;
 	static const uint64_t granules[] = {4ULL << 10, 2ULL << 20, 1ULL << 30};
-	unsigned int i;
+	unsigned int i, k;
 
+	/* "backing": only the last part, the backings of --hugepages (run 3 times). */
+	if (argc > 1 && !strcmp(argv[1], "backing"))
+		goto backing;
 	printf("balloon_cost: 1G of guest RAM (memfd backing, every page touched first), each "
 	       "4K page inflated in order, then deflated; IOMMU listener counts map/unmap, "
 	       "issues no ioctl; releases/populates are fallocate calls\n");
@@ -388,6 +468,12 @@ int main(void)
 				run_batched(granules[i], false, order, batches[b]);
 				run_batched(granules[i], true, order, batches[b]);
 			}
+backing:
+	printf("balloon_cost: the backings of --hugepages, 1G in 2M granules, no IOMMU, "
+	       "batches of 256 contiguous PFNs, three rounds\n");
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			run_backing(modes[i]);
 	if (nr_other_falloc)
 		printf("other fallocate calls: %" PRIu64 "\n", nr_other_falloc);
 	return 0;

@@ -19,6 +19,10 @@
  *   unmap    the listener leaving: one UNMAP_DMA per granule;
  *   whole    again at the end, on the same pages.
  *
+ * Then the same at granules of 2M and 1G with hugetlb backing (--hugepages hugetlb, 2M
+ * pages): as root it raises /proc/sys/vm/nr_hugepages by the pages missing for the RAM and
+ * puts the old value back after; it says so, or why it skipped them.
+ *
  * The calls are the container's own counts (struct vfio_container). A granule count above
  * type1's dma_entry_limit is refused by the kernel; as root the benchmark raises the module
  * parameter for its own containers when it must and puts the old value back, and says so.
@@ -130,9 +134,9 @@ static void whole(struct vfio_container *c, const struct memmap_region *r, doubl
 	*tunmap = t2 - t1;
 }
 
-static void run(uint64_t ram, uint64_t granule, uint64_t *gpas)
+static void run(uint64_t ram, uint64_t granule, uint64_t *gpas, enum hugepages_mode mode)
 {
-	struct memmap_config cfg = {.mem = ram, .granule = granule};
+	struct memmap_config cfg = {.mem = ram, .granule = granule, .hugepages = {.mode = mode}};
 	struct error err = {0};
 	struct vfio_container c;
 	struct memmap_region *r;
@@ -185,19 +189,84 @@ static void run(uint64_t ram, uint64_t granule, uint64_t *gpas)
 		die("after leaving", granule, "mappings left in the container");
 	whole(&c, r, &wmap2, &wunmap2);
 
-	printf("vfio_map: %s of RAM, granule %s%s: whole: 1 MAP_DMA %.4f s, 1 UNMAP_DMA %.4f s "
+	printf("vfio_map: %s of RAM (%s), granule %s%s: whole: 1 MAP_DMA %.4f s, 1 UNMAP_DMA %.4f "
+	       "s "
 	       "(again at the end: %.4f s, %.4f s) | "
 	       "map: %" PRIu64 " MAP_DMA %.3f s (%.3f s/GiB, %.2f us each) | "
 	       "inflate all: %" PRIu64 " UNMAP_DMA %.3f s | deflate all: %" PRIu64
 	       " MAP_DMA %.3f s | unmap: %" PRIu64 " UNMAP_DMA %.3f s\n",
-	       size_str(ram).s, size_str(granule).s,
-	       raised ? " (dma_entry_limit raised for this run)" : "", wmap, wunmap, wmap2, wunmap2,
-	       maps[0], t[1] - t[0], (t[1] - t[0]) / gib, 1e6 * (t[1] - t[0]) / (double)maps[0],
-	       unmaps[1] - unmaps[0], t[2] - t[1], maps[2] - maps[1], t[3] - t[2],
-	       unmaps[3] - unmaps[2], t[4] - t[3]);
+	       size_str(ram).s, mode == HUGEPAGES_HUGETLB ? "hugetlb 2M" : "shmem",
+	       size_str(granule).s, raised ? " (dma_entry_limit raised for this run)" : "", wmap,
+	       wunmap, wmap2, wunmap2, maps[0], t[1] - t[0], (t[1] - t[0]) / gib,
+	       1e6 * (t[1] - t[0]) / (double)maps[0], unmaps[1] - unmaps[0], t[2] - t[1],
+	       maps[2] - maps[1], t[3] - t[2], unmaps[3] - unmaps[2], t[4] - t[3]);
 	fflush(stdout);
 	vfio_container_destroy(&c);
 	memmap_destroy(&mm);
+}
+
+static int read_nr(uint64_t *v)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%" SCNu64, v) == 1;
+	fclose(f);
+	return ok ? 0 : -EIO;
+}
+
+static int write_nr(uint64_t v)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%" PRIu64 "\n", v) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = ret ? ret : -errno;
+	return ret;
+}
+
+/* The hugetlb runs, with the pool raised for them if it must be (and put back). */
+static void run_hugetlb(uint64_t ram, uint64_t *gpas)
+{
+	static const uint64_t granules[] = {2ULL << 20, 1ULL << 30};
+	struct hugepages_config hp = {.mode = HUGEPAGES_HUGETLB};
+	uint64_t avail = 0, need = ram >> 21, nr = 0, add;
+	bool raised = false;
+	size_t i;
+
+	if (hugepages_available(&hp, &avail)) {
+		printf("vfio_map: hugetlb skipped: no 2M huge page pool\n");
+		return;
+	}
+	if (avail < need) {
+		if (read_nr(&nr)) {
+			printf("vfio_map: hugetlb skipped: cannot read nr_hugepages\n");
+			return;
+		}
+		raised = true;
+		add = need - avail;
+		if (write_nr(nr + add) || hugepages_available(&hp, &avail) || avail < need) {
+			printf("vfio_map: hugetlb skipped: %" PRIu64 " free 2M huge pages, %" PRIu64
+			       " needed, and the pool could not be raised\n",
+			       avail, need);
+			(void)write_nr(nr);
+			return;
+		}
+		printf("vfio_map: nr_hugepages raised from %" PRIu64 " by the %" PRIu64
+		       " pages missing for the hugetlb runs\n",
+		       nr, add);
+	}
+	for (i = 0; i < sizeof(granules) / sizeof(granules[0]); i++)
+		if (ram % granules[i] == 0)
+			run(ram, granules[i], gpas, HUGEPAGES_HUGETLB);
+	if (raised && write_nr(nr))
+		fprintf(stderr, "vfio_map: could not put nr_hugepages back to %" PRIu64 "\n", nr);
 }
 
 int main(int argc, char **argv)
@@ -230,11 +299,12 @@ int main(int argc, char **argv)
 		return 1;
 	for (i = 0; i < sizeof(granules) / sizeof(granules[0]); i++) {
 		if (ram % granules[i] == 0)
-			run(ram, granules[i], gpas);
+			run(ram, granules[i], gpas, HUGEPAGES_OFF);
 		else
 			printf("vfio_map: granule %s skipped: it does not divide %s\n",
 			       size_str(granules[i]).s, size_str(ram).s);
 	}
+	run_hugetlb(ram, gpas);
 	free(gpas);
 	return 0;
 }

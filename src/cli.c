@@ -24,6 +24,11 @@ const char cli_usage[] =
 	"      --slots N         DIMM slots in the hotplug window, 1 to 64 (QMP device_add)\n"
 	"  -g, --granule SIZE    IOMMU mapping granule, a power of two from 4K to 1G\n"
 	"                        (default 2M); RAM sizes must be multiples of it\n"
+	"      --hugepages KIND  what backs guest RAM: thp (default: shmem, asking for\n"
+	"                        transparent huge pages where the host's shmem_enabled allows),\n"
+	"                        off (4K pages), hugetlb or hugetlb:1G (reserved huge pages of\n"
+	"                        2M or 1G: needs a granule and RAM sizes of whole huge pages\n"
+	"                        and enough free ones in /proc/sys/vm/nr_hugepages)\n"
 	"  -c, --cpus N          number of vCPUs, 1 to 255 (default 1)\n"
 	"  -k, --kernel FILE     boot a Linux bzImage (64-bit boot protocol)\n"
 	"  -i, --initrd FILE     initial ramdisk for --kernel\n"
@@ -59,6 +64,7 @@ enum {
 	OPT_VFIO,
 	OPT_USER,
 	OPT_SANDBOX,
+	OPT_HUGEPAGES,
 };
 
 static const struct option cli_options[] = {
@@ -77,6 +83,7 @@ static const struct option cli_options[] = {
 	{"vfio", required_argument, NULL, OPT_VFIO},
 	{"user", required_argument, NULL, OPT_USER},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"hugepages", required_argument, NULL, OPT_HUGEPAGES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -233,6 +240,7 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 	cfg->cpus = 1;
 	cfg->console = CLI_CONSOLE_STDIO;
 	cfg->sandbox = true;
+	cfg->hugepages.mode = HUGEPAGES_THP;
 
 	if (argc < 2) {
 		error_set(err, -EINVAL, "missing command (try: slabvm run, or slabvm --help)");
@@ -307,7 +315,8 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 				cfg->vfio[cfg->nvfio++] = optarg;
 			break;
 		case OPT_USER:
-			/* Names are looked up when the VM starts (host/caps.h); only the shape here. */
+			/* Names are looked up when the VM starts (host/caps.h); only the shape
+			 * here. */
 			if (!*optarg || *optarg == ':' || optarg[strlen(optarg) - 1] == ':' ||
 			    strchr(optarg, ':') != strrchr(optarg, ':'))
 				ret = error_set(err, -EINVAL, "--user %s: use USER or USER:GROUP",
@@ -318,7 +327,12 @@ enum cli_action cli_parse(int argc, char **argv, struct cli_config *cfg, struct 
 			if (!strcmp(optarg, "on") || !strcmp(optarg, "off"))
 				cfg->sandbox = !strcmp(optarg, "on");
 			else
-				ret = error_set(err, -EINVAL, "--sandbox %s: use on or off", optarg);
+				ret = error_set(err, -EINVAL, "--sandbox %s: use on or off",
+						optarg);
+			break;
+		case OPT_HUGEPAGES:
+			ret = hugepages_parse(optarg, &cfg->hugepages, err);
+			cfg->hugepages_given = true;
 			break;
 		case 'h':
 			return CLI_HELP;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "mem/hugepages.h"
 
 #define CLI_MAX_SLOTS 64 /* the DSDT's PNP0C80 devices (MEMHP_MAX_SLOTS) */
 #define CLI_MAX_CPUS 255 /* xAPIC IDs are 8 bits and 0xff is broadcast */
@@ -36,6 +37,8 @@ struct cli_config {
 	uint64_t maxmem;    /* 0: no hotplug window */
 	unsigned int slots; /* DIMM slots in the window; set exactly when maxmem > mem */
 	uint64_t granule;   /* 0: default */
+	struct hugepages_config hugepages; /* default thp */
+	bool hugepages_given;		   /* --hugepages was on the command line */
 	unsigned int cpus;
 	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
 	const char *kernel;   /* a Linux bzImage */

@@ -415,6 +415,14 @@ static int vm_memory(struct vm *vm, const struct vm_config *cfg, struct error *e
 
 	if (ret)
 		return ret;
+	if (cfg->mem.hugepages.mode == HUGEPAGES_THP) {
+		vm->thp_honoured = hugepages_thp_honoured(&cfg->mem.hugepages, &vm->thp_setting);
+		if (!vm->thp_honoured && cfg->hugepages_given)
+			fprintf(stderr,
+				"slabvm: --hugepages thp: the host's shmem_enabled is %s, so guest "
+				"RAM stays in 4K pages (advise or within_size would honour it)\n",
+				vm->thp_setting);
+	}
 	vm->pci64_base = memmap_ram_end(&vm->mm);
 	if (vm->pci64_base < MEMMAP_HIGH_BASE)
 		vm->pci64_base = MEMMAP_HIGH_BASE;
@@ -514,6 +522,13 @@ static void vm_ctl_memory(void *ctx, struct control_memory *out)
 
 	memmap_get_stats(&vm->mm, &out->stats);
 	out->granule = vm->mm.granule;
+	out->backing = vm->mm.hugepages.mode;
+	out->page_size = hugepages_page_size(&vm->mm.hugepages);
+	if (out->backing == HUGEPAGES_THP) {
+		out->thp_setting = vm->thp_setting;
+		if (!vm->thp_honoured)
+			out->page_size = MEMMAP_PAGE_SIZE;
+	}
 	guestmem_lock(&vm->mm);
 	out->nregions = vm->mm.nregions;
 	for (i = 0; i < vm->mm.nregions; i++) {
@@ -621,8 +636,11 @@ static int vm_host(struct vm *vm, const struct vm_config *cfg, struct error *err
 		ret = console_init(&vm->console, cfg->console, cfg->console_path, err);
 	if (!ret)
 		ret = caps_drop_all(&vm->user, err);
-	if (!ret && vm->sandbox)
+	if (!ret && vm->sandbox) {
+		sandbox_set_backing(hugepages_memfd_flags(&cfg->mem.hugepages),
+				    cfg->mem.hugepages.mode == HUGEPAGES_THP);
 		ret = sandbox_enable(console_restore_for_exit, err);
+	}
 	return ret;
 }
 

@@ -46,6 +46,7 @@
 /* What the VM is built from (main.c fills it from the command line). */
 struct vm_config {
 	struct memmap_config mem;
+	bool hugepages_given; /* --hugepages thp was asked for: warn if the host ignores it */
 	unsigned int cpus;
 	const char *firmware; /* NULL: the embedded demo guest, unless kernel is set */
 	const char *kernel;   /* a Linux bzImage */
@@ -55,7 +56,7 @@ struct vm_config {
 	const char *console_path;
 	bool balloon; /* a virtio-balloon device, with balloon_cfg's features */
 	struct balloon_config balloon_cfg;
-	const char *qmp; /* control socket path, NULL for none */
+	const char *qmp;    /* control socket path, NULL for none */
 	unsigned int nvfio; /* host PCI functions to assign (--vfio), as the user wrote them */
 	const char *const *vfio;
 	const char *user; /* --user USER[:GROUP], NULL for the default (host/caps.h) */
@@ -106,6 +107,8 @@ struct vm_device {
 struct vm {
 	struct kvm kvm;
 	struct memmap mm;
+	const char *thp_setting; /* --hugepages thp: the host's shmem_enabled, read at setup */
+	bool thp_honoured;	 /* ... and whether it backs MADV_HUGEPAGE with huge pages */
 	struct bus pio;
 	struct bus mmio;
 	struct vcpus vcpus;

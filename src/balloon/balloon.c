@@ -106,7 +106,7 @@ static uint64_t balloon_features(void *dev)
 		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 	if (b->cfg.deflate_on_oom)
 		f |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
-	if (b->cfg.free_page_reporting && !memmap_has_pinning_listener(b->mm))
+	if (b->cfg.free_page_reporting && !memmap_whole_granules(b->mm))
 		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
 	return f;
 }
@@ -348,7 +348,7 @@ static void balloon_report(struct balloon *b)
 	uint64_t budget = BALLOON_MAX_REPORT_PAGES;
 	unsigned int s;
 
-	if (memmap_has_pinning_listener(b->mm))
+	if (memmap_whole_granules(b->mm))
 		return;
 	for (s = 0; s < b->chain.nsegs; s++) {
 		const struct virtqueue_seg *seg = &b->chain.seg[s];
@@ -376,7 +376,7 @@ static uint64_t balloon_chain_pages(const struct balloon *b, enum balloon_role r
 	case BALLOON_ROLE_INFLATE:
 	case BALLOON_ROLE_DEFLATE:
 		return b->chain.read_len < BALLOON_MAX_CHAIN_BYTES ? b->chain.read_len / 4
-								     : BALLOON_MAX_CHAIN_BYTES / 4;
+								   : BALLOON_MAX_CHAIN_BYTES / 4;
 	case BALLOON_ROLE_REPORT:
 		for (s = 0; s < b->chain.nsegs; s++)
 			pages += b->chain.seg[s].len / BALLOON_PAGE_SIZE + 1;

@@ -36,9 +36,11 @@
  * With one, a reported page cannot be returned to the host without unmapping its whole
  * granule from the IOMMU, and the guest may hand the page out again at any moment, so
  * reporting would release nothing (G > 4 KiB) or churn IOMMU mappings under live DMA
- * (G = 4 KiB). Without one, the whole pages of each reported range are inflated as one
- * batch, which releases their backing in one call per run, and deflated at once as
- * another, so the guest may use them again.
+ * (G = 4 KiB). Nor with hugetlb backing (memmap_whole_granules): a whole reported huge
+ * page would be released and, deflated at once, allocated again in the same breath, so
+ * the host would get nothing back for two calls. Otherwise the whole pages of each reported range
+ * are inflated as one batch, which releases their backing in one call per run, and deflated at once
+ * as another, so the guest may use them again.
  *
  * One notification serves at most BALLOON_BUDGET_CHAINS buffers, and stops after the
  * buffer that reaches BALLOON_BUDGET_PAGES pages; with work perhaps left the device asks
@@ -113,7 +115,7 @@ enum balloon_stat_tag {
 struct balloon_config {
 	bool stats;
 	bool deflate_on_oom;
-	bool free_page_reporting; /* offered only without a pinning listener */
+	bool free_page_reporting; /* offered only if !memmap_whole_granules (see above) */
 };
 
 /* What the guest did, in pages (4 KiB). */

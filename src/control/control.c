@@ -277,6 +277,12 @@ static int cmd_query_granules(void *ctx, struct json_object *args, struct json_o
 	c->ops->memory(c->ctx, m);
 	o = json_object_new_object();
 	json_object_object_add(o, "granule-size", json_object_new_uint64(m->granule));
+	json_object_object_add(o, "backing",
+			       json_object_new_string(hugepages_mode_name(m->backing)));
+	json_object_object_add(o, "backing-page-size", json_object_new_uint64(m->page_size));
+	if (m->thp_setting)
+		json_object_object_add(o, "thp-shmem-enabled",
+				       json_object_new_string(m->thp_setting));
 	for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
 		json_object_object_add(o, memmap_state_name(s),
 				       json_object_new_uint64(m->stats.granules[s]));
@@ -962,7 +968,8 @@ void control_destroy(struct control *c)
 
 		if (cl->fd < 0)
 			continue;
-		/* Last words (SHUTDOWN) for a client that reads; none waits for one that does not. */
+		/* Last words (SHUTDOWN) for a client that reads; none waits for one that does not.
+		 */
 		if (cl->out_len && !cl->dead)
 			control_client_flush(cl);
 		if (cl->fd >= 0)

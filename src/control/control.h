@@ -57,6 +57,9 @@ struct control_region {
 
 struct control_memory {
 	uint64_t granule;
+	enum hugepages_mode backing;
+	uint64_t page_size;	 /* of the backing: 4K, or 2M or 1G when huge pages back it */
+	const char *thp_setting; /* thp: the host's shmem_enabled word; else NULL */
 	struct memmap_stats stats;
 	unsigned int nregions;
 	struct control_region region[MEMMAP_MAX_REGIONS];

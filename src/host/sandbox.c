@@ -123,7 +123,7 @@ static const struct sandbox_rule sandbox_main[] = {
 	ANY(sendto),
 	ANY(eventfd2),
 	ANY(timerfd_settime),
-	ARG32(memfd_create, 1, MFD_CLOEXEC),
+	/* memfd_create with the flags of guest RAM's backing: added in sandbox_build. */
 	ANY(ftruncate),
 	ARG32(fallocate, 1, 0),
 	ARG32(fallocate, 1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
@@ -255,6 +255,9 @@ static const char *sandbox_names[SANDBOX_MAX_NR];
 static void (*sandbox_restore)(void);
 static bool sandbox_on;
 static __thread const char *sandbox_thread;
+/* What DIMM backing needs at run time (sandbox_set_backing). */
+static unsigned int sandbox_memfd_flags = MFD_CLOEXEC;
+static bool sandbox_madv_hugepage;
 
 /* Async-signal-safe formatting for the handler. */
 static size_t sandbox_put(char *buf, size_t pos, size_t size, const char *s)
@@ -328,6 +331,12 @@ int sandbox_enable(void (*restore)(void), struct error *err)
 	return 0;
 }
 
+void sandbox_set_backing(unsigned int memfd_flags, bool madv_hugepage)
+{
+	sandbox_memfd_flags = memfd_flags;
+	sandbox_madv_hugepage = madv_hugepage;
+}
+
 bool sandbox_enabled(void)
 {
 	return sandbox_on;
@@ -375,6 +384,13 @@ static int sandbox_build(scmp_filter_ctx ctx, const struct sandbox_policy *p)
 		ret = sandbox_add_rules(ctx, sandbox_common, N(sandbox_common));
 	if (!ret)
 		ret = sandbox_add_rules(ctx, p->rules, p->nrules);
+	/* DIMM plug: the one memfd flag set guest RAM uses, and the THP request on it. */
+	if (!ret && p == &sandbox_policy[SANDBOX_MAIN])
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(memfd_create), 1,
+				       SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, sandbox_memfd_flags));
+	if (!ret && p == &sandbox_policy[SANDBOX_MAIN] && sandbox_madv_hugepage)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, LOW32, MADV_HUGEPAGE));
 #ifdef SLABVM_SANITIZED
 	if (!ret)
 		ret = sandbox_add_rules(ctx, sandbox_sanitizer, N(sandbox_sanitizer));

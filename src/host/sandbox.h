@@ -42,6 +42,10 @@ enum sandbox_kind {
  * before the exit: it must be async-signal-safe (the terminal's restore). */
 int sandbox_enable(void (*restore)(void), struct error *err);
 bool sandbox_enabled(void);
+/* What the main loop's DIMM plug may call to create backing: memfd_create with exactly
+ * memfd_flags (default MFD_CLOEXEC; hugetlb adds MFD_HUGETLB and its size) and, if
+ * madv_hugepage, madvise(MADV_HUGEPAGE). Set before the main loop enters its filter. */
+void sandbox_set_backing(unsigned int memfd_flags, bool madv_hugepage);
 /* Installs kind's filter on the calling thread, which the refusal message calls name (a
  * string that lives as long as the thread). Does nothing unless the sandbox is enabled. */
 int sandbox_enter(enum sandbox_kind kind, const char *name, struct error *err);

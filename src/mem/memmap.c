@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/size.h"
+#include "mem/hugepages.h"
 
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
 
@@ -71,28 +72,38 @@ const char *memmap_kind_name(enum memmap_kind k)
 
 static int memfd_backing_create(void *opaque, struct memmap_region *r)
 {
+	static const struct hugepages_config off = {0};
+	const struct hugepages_config *hp = opaque ? opaque : &off;
 	char name[32];
 	void *hva;
 	int fd, ret;
 
-	(void)opaque;
 	if (r->kind == MEMMAP_DIMM)
 		snprintf(name, sizeof(name), "slabvm-dimm-%u", r->index);
 	else
 		snprintf(name, sizeof(name), "slabvm-%s", memmap_kind_name(r->kind));
-	fd = memfd_create(name, MFD_CLOEXEC);
+	fd = memfd_create(name, hugepages_memfd_flags(hp));
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, r->size) < 0) {
 		ret = -errno;
 		goto err_close;
 	}
-	/* The memfd is sparse; allocation happens on touch, populate or IOMMU pinning. */
-	hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	/*
+	 * The memfd is sparse; allocation happens on touch, populate or IOMMU pinning. A
+	 * hugetlb mapping reserves its huge pages here instead (no MAP_NORESERVE), so that a
+	 * pool that runs short fails this call rather than a guest access later.
+	 */
+	hva = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | (hp->mode == HUGEPAGES_HUGETLB ? 0 : MAP_NORESERVE), fd, 0);
 	if (hva == MAP_FAILED) {
 		ret = -errno;
 		goto err_close;
 	}
+	/* A request only: a kernel without THP or with shmem THP off ignores or refuses it,
+	 * and the memory works the same, in 4 KiB pages. */
+	if (hp->mode == HUGEPAGES_THP)
+		(void)madvise(hva, r->size, MADV_HUGEPAGE);
 	r->hva = hva;
 	r->fd = fd;
 	return 0;
@@ -374,9 +385,16 @@ int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 		return error_set(err, ret, "memory map lock: %s", strerror(-ret));
 	mm->lock_ready = true;
 	mm->backing = backing ? backing : &memmap_memfd_backing;
-	mm->backing_opaque = backing_opaque;
+	mm->backing_opaque = backing ? backing_opaque : &mm->hugepages;
+	mm->hugepages = cfg->hugepages;
+	mm->whole_granules = cfg->hugepages.mode == HUGEPAGES_HUGETLB;
 
 	ret = layout(mm, cfg, err);
+	if (ret)
+		goto fail;
+	ret = hugepages_check_granule(&cfg->hugepages, mm->granule, err);
+	if (!ret && !backing)
+		ret = hugepages_check_host(&cfg->hugepages, cfg->mem, err);
 	if (ret)
 		goto fail;
 	for (i = 0; i < mm->nregions; i++) {
@@ -498,6 +516,11 @@ int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t r
 			 "raise the dma_entry_limit parameter of vfio_iommu_type1",
 			 size_str(mm->granule).s, need, size_str(memmap_pluggable_bytes(mm)).s,
 			 devices, limit);
+}
+
+bool memmap_whole_granules(const struct memmap *mm)
+{
+	return mm->whole_granules || memmap_has_pinning_listener(mm);
 }
 
 bool memmap_has_pinning_listener(const struct memmap *mm)
@@ -901,7 +924,7 @@ static void hold_for_pins(struct memmap *mm)
 
 static int join(struct memmap *mm, struct memmap_listener *l, struct error *err)
 {
-	bool fill = l->pins && !memmap_has_pinning_listener(mm);
+	bool fill = l->pins && !memmap_whole_granules(mm);
 	unsigned int i, k;
 	int ret;
 
@@ -1012,7 +1035,7 @@ int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct 
 	}
 	*link = l->next;
 	l->next = NULL;
-	if (!mm->started || !l->pins || memmap_has_pinning_listener(mm))
+	if (!mm->started || !l->pins || memmap_whole_granules(mm))
 		goto out;
 	/*
 	 * The last pin is gone: inflated pages that were kept for it go now, as they would
@@ -1221,6 +1244,17 @@ int memmap_plug(struct memmap *mm, unsigned int index, struct error *err)
 	if (ret)
 		goto out;
 	ret = mm->backing->create(mm->backing_opaque, r);
+	/* A hugetlb mapping reserves its pages: ENOMEM means the pool is short. (The pool's
+	 * counts are in sysfs, which the sandboxed main loop cannot open.) */
+	if (ret == -ENOMEM && mm->hugepages.mode == HUGEPAGES_HUGETLB) {
+		error_set(err, ret,
+			  "DIMM slot %u: %s needs %" PRIu64 " free %s huge pages, the pool has "
+			  "fewer; as root, add them to /proc/sys/vm/nr_hugepages (2M) or "
+			  "hugepages-1048576kB/nr_hugepages (1G)",
+			  index, size_str(r->size).s, r->size / hugepages_page_size(&mm->hugepages),
+			  size_str(hugepages_page_size(&mm->hugepages)).s);
+		goto out;
+	}
 	if (ret) {
 		error_set(err, ret, "DIMM slot %u: cannot create %s of backing: %s", index,
 			  size_str(r->size).s, strerror(-ret));
@@ -1625,7 +1659,7 @@ int memmap_inflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
 
 	pthread_rwlock_wrlock(&mm->lock);
 	if (!batch_begin(&b, mm, gpas, n, true, res)) {
-		if (memmap_has_pinning_listener(mm))
+		if (memmap_whole_granules(mm))
 			inflate_pinned(&b);
 		else
 			inflate_unpinned(&b);
@@ -1690,7 +1724,7 @@ int memmap_deflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
 	pthread_rwlock_wrlock(&mm->lock);
 	if (batch_begin(&b, mm, gpas, n, false, res))
 		goto out;
-	pin = memmap_has_pinning_listener(mm);
+	pin = memmap_whole_granules(mm);
 	for (i = 0; pin && i < b.n; i = e) {
 		struct memmap_region *r = b.p[i].r;
 

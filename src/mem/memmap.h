@@ -8,7 +8,8 @@
  *
  *   UNPLUGGED  its region (a DIMM) is absent: no backing, no mapping
  *   MAPPED     backed, mapped by every listener (once started), no page inflated
- *   PARTIAL    some pages inflated; still mapped (and pinned if a pinning listener exists)
+ *   PARTIAL    some pages inflated; still mapped (and pinned if a pinning listener exists);
+ *              with hugetlb backing the inflated pages stay backed (memmap_whole_granules)
  *   DISCARDED  every page inflated: unmapped from pinning listeners, backing released
  *
  * Subsystems that care about guest memory (KVM memslots, the vfio IOMMU container) are
@@ -41,6 +42,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "mem/hugepages.h"
 
 #define MEMMAP_PAGE_SIZE 4096ULL
 #define MEMMAP_GRANULE_MIN MEMMAP_PAGE_SIZE
@@ -54,8 +56,8 @@
 #define MEMMAP_MAX_REGIONS 64
 #define MEMMAP_DIMM_BLOCK (128ULL << 20) /* Linux's x86_64 memory block: DIMMs are whole ones */
 #define MEMMAP_SLOT_ANY UINT32_MAX	 /* memmap_dimm_add: the first free slot */
-#define MEMMAP_MEM_MIN (16ULL << 20)	/* smallest boot RAM we lay out */
-#define MEMMAP_RAM_END_MAX (1ULL << 40) /* RAM ends below 1 TiB: 40 physical address bits */
+#define MEMMAP_MEM_MIN (16ULL << 20)	 /* smallest boot RAM we lay out */
+#define MEMMAP_RAM_END_MAX (1ULL << 40)	 /* RAM ends below 1 TiB: 40 physical address bits */
 
 enum memmap_kind {
 	MEMMAP_RAM_LOW,
@@ -107,9 +109,11 @@ struct memmap_listener {
 };
 
 /*
- * How backing memory is created, populated and released. The default works on memfds;
- * tests replace it to observe the ordering rules. Freshly created backing reads as zero
- * and is usable without populate; released memory reads as zero afterwards.
+ * How backing memory is created, populated and released. The default works on memfds
+ * (shmem, or hugetlbfs with --hugepages hugetlb: its opaque is the map's struct
+ * hugepages_config, NULL meaning off); tests replace it to observe the ordering rules.
+ * Freshly created backing reads as zero and is usable without populate; released memory
+ * reads as zero afterwards.
  */
 struct memmap_backing_ops {
 	/* Create backing for a region: set r->hva and r->fd. */
@@ -134,13 +138,16 @@ struct memmap_config {
 	 */
 	uint32_t slots;
 	uint64_t dimm_size;
+	/* What backs RAM and DIMMs; hugetlb releases whole granules only (see below). */
+	struct hugepages_config hugepages;
 };
 
 struct memmap_stats {
 	uint64_t plugged_bytes;
 	uint64_t inflated_bytes;	/* pages the balloon holds */
 	uint64_t released_bytes;	/* of those, backing returned to the host */
-	uint64_t inflated_pinned_bytes; /* inflated but backed: pinned, or see remove_listener */
+	uint64_t inflated_pinned_bytes; /* inflated but backed: pinned, in a hugetlb granule
+					 * not yet whole, or see remove_listener */
 	uint64_t granules[4];		/* count per enum granule_state */
 	uint64_t pinned_granules; /* mapped by the pinning listeners (IOMMU-mapped); 0 without */
 };
@@ -159,6 +166,8 @@ struct memmap {
 	struct memmap_listener *listeners;
 	const struct memmap_backing_ops *backing;
 	void *backing_opaque;
+	struct hugepages_config hugepages;
+	bool whole_granules;   /* hugetlb: backing is released a whole granule at a time */
 	pthread_rwlock_t lock; /* writers change the map; guest memory readers hold it shared */
 	bool lock_ready;       /* lock was initialised (memmap_destroy may see a zeroed map) */
 	bool started;	       /* listeners know the boot RAM; later ones join by replay */
@@ -176,7 +185,9 @@ int memmap_check_granule(uint64_t granule, struct error *err);
  * creates backing for the boot RAM. DIMM slots are created unplugged. Nothing is told to
  * listeners before memmap_start. backing NULL means memmap_memfd_backing. mm is zeroed
  * first, and left zeroed on failure. A configuration it refuses is a usage error
- * (error_usage); a host that cannot back it is not.
+ * (error_usage), and so is hugetlb on a host without the huge pages for the boot RAM
+ * (hugepages_check_host, with the default backing only); a host that cannot back it
+ * otherwise is not.
  */
 int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 		const struct memmap_backing_ops *backing, void *backing_opaque, struct error *err);
@@ -212,6 +223,14 @@ int memmap_add_listener(struct memmap *mm, struct memmap_listener *l, struct err
  */
 int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct error *err);
 bool memmap_has_pinning_listener(const struct memmap *mm);
+/*
+ * Whether inflated pages stay backed until their whole granule is inflated: with a
+ * pinning listener (it cannot let go of one page), and with hugetlb backing, where a
+ * hole punched into part of a huge page frees nothing (the kernel only zeroes that part).
+ * Balloon transitions then run as with a pinning listener: a granule is released when its
+ * last page is inflated, and populated again when the guest takes a page of it back.
+ */
+bool memmap_whole_granules(const struct memmap *mm);
 
 /* Brings boot RAM into every listener: map granules, then region_add. Once only. */
 int memmap_start(struct memmap *mm, struct error *err);
@@ -254,9 +273,9 @@ int memmap_dimm_remove(struct memmap *mm, unsigned int index, struct error *err)
 
 /*
  * Balloon operations on one 4 KiB page. Inflate: the guest gives the page up; its backing
- * is released now (no pinning listener) or when its whole granule is inflated (after the
- * granule is unmapped). Deflate: the guest takes it back; a discarded granule is
- * populated and mapped again before this returns. -EINVAL for a page that is not plugged
+ * is released now or, if memmap_whole_granules, when its whole granule is inflated (after
+ * the granule is unmapped from pinning listeners). Deflate: the guest takes it back; a discarded
+ * granule is populated and mapped again before this returns. -EINVAL for a page that is not plugged
  * guest RAM, not page aligned, not in the right state, or a map not started yet (nothing
  * changes). Another negative errno if a listener or the backing failed: for deflate, and
  * for inflate without a pinning listener, nothing changes; for inflate with one, the page
@@ -291,7 +310,8 @@ struct memmap_batch_result {
  * write lock for the whole batch. Every page is checked as the single-page calls check it
  * (refusals change nothing and are counted per reason), then the accepted pages go
  * through the same state machine with the same ordering rules, in address order, with
- * the backing called once per contiguous run instead of once per page or granule:
+ * the backing called once per contiguous run instead of once per page or granule
+ * ("with one" below: with a pinning listener, or hugetlb backing: memmap_whole_granules):
  *   inflate, no pinning listener: one release per run of accepted pages;
  *   inflate, with one: every granule the batch fills is unmapped from pinning listeners,
  *     then one release per run of such adjacent granules (a run stops at one whose unmap

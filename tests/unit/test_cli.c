@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
-#include "cli.h"
 #include "base/size.h"
+#include "cli.h"
+#include <linux/memfd.h>
 
 #define ARGV(...) ((char *[]){"slabvm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){"slabvm", __VA_ARGS__}) / sizeof(char *)))
@@ -200,6 +202,48 @@ static void test_balloon(void **state)
 	assert_false(cfg.balloon_deflate_on_oom);
 }
 
+/* --hugepages: thp by default, each kind and size spelled out, anything else refused. */
+static void test_hugepages(void **state)
+{
+	struct cli_config cfg;
+	struct error err = {0};
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, &err, "run"), CLI_RUN);
+	assert_int_equal(cfg.hugepages.mode, HUGEPAGES_THP);
+	assert_false(cfg.hugepages_given);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--hugepages", "off"), CLI_RUN);
+	assert_int_equal(cfg.hugepages.mode, HUGEPAGES_OFF);
+	assert_true(cfg.hugepages_given);
+	assert_int_equal(hugepages_memfd_flags(&cfg.hugepages), MFD_CLOEXEC);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--hugepages=thp"), CLI_RUN);
+	assert_int_equal(cfg.hugepages.mode, HUGEPAGES_THP);
+	assert_int_equal(hugepages_memfd_flags(&cfg.hugepages), MFD_CLOEXEC);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--hugepages", "hugetlb"), CLI_RUN);
+	assert_int_equal(cfg.hugepages.mode, HUGEPAGES_HUGETLB);
+	assert_int_equal(hugepages_page_size(&cfg.hugepages), 2ULL << 20);
+	assert_int_equal(hugepages_memfd_flags(&cfg.hugepages),
+			 MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--hugepages", "hugetlb:2M"), CLI_RUN);
+	assert_int_equal(hugepages_page_size(&cfg.hugepages), 2ULL << 20);
+	assert_int_equal(PARSE(&cfg, &err, "run", "--hugepages", "hugetlb:1G", "-g", "1G"),
+			 CLI_RUN);
+	assert_int_equal(hugepages_page_size(&cfg.hugepages), 1ULL << 30);
+	assert_int_equal(hugepages_memfd_flags(&cfg.hugepages),
+			 MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_1GB);
+	/* The last one counts, as for every option. */
+	assert_int_equal(
+		PARSE(&cfg, &err, "run", "--hugepages", "hugetlb:1G", "--hugepages", "off"),
+		CLI_RUN);
+	assert_int_equal(cfg.hugepages.mode, HUGEPAGES_OFF);
+	EXPECT_USAGE("--hugepages on", "off, thp, hugetlb", "run", "--hugepages", "on");
+	EXPECT_USAGE("--hugepages hugetlb:4M", "hugetlb:1G", "run", "--hugepages", "hugetlb:4M");
+	EXPECT_USAGE("--hugepages hugetlb:", NULL, "run", "--hugepages", "hugetlb:");
+	EXPECT_USAGE("--hugepages hugetlbfs", NULL, "run", "--hugepages", "hugetlbfs");
+	EXPECT_USAGE("--hugepages THP", NULL, "run", "--hugepages", "THP");
+	EXPECT_USAGE("--hugepages", "missing value", "run", "--hugepages");
+}
+
 static void test_reparse(void **state)
 {
 	struct cli_config cfg;
@@ -214,9 +258,10 @@ static void test_reparse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),	cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),	cmocka_unit_test(test_balloon),
-		cmocka_unit_test(test_reparse), cmocka_unit_test(test_privileges),
+		cmocka_unit_test(test_sizes),	  cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),	  cmocka_unit_test(test_balloon),
+		cmocka_unit_test(test_reparse),	  cmocka_unit_test(test_privileges),
+		cmocka_unit_test(test_hugepages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

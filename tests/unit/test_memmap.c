@@ -371,6 +371,41 @@ static void test_refusals(void **state)
 	expect_refused(config(UINT64_MAX, 0, 0, 0), "--mem 18446744073709551615: more than");
 }
 
+static struct memmap_config hugetlb(struct memmap_config c, uint64_t size)
+{
+	c.hugepages = (struct hugepages_config){HUGEPAGES_HUGETLB, size, NULL};
+	return c;
+}
+
+/* hugetlb needs granules of whole huge pages; the refusal names the granule to use. */
+static void test_hugetlb_refusals(void **state)
+{
+	struct fake_env e;
+	struct error err = {0};
+	struct memmap_config c = hugetlb(config(16 * M, 0, 4 * K, 0), 2 * M);
+
+	(void)state;
+	expect_refused(c, "--hugepages hugetlb: --granule 4K is smaller than a huge page; use "
+			  "--granule 2M or larger");
+	expect_refused(hugetlb(config(16 * M, 0, M, 0), 2 * M), "--granule 1M is smaller");
+	expect_refused(hugetlb(config(G, 0, 0, 0), G),
+		       "--hugepages hugetlb:1G: --granule 2M is smaller than a huge page; use "
+		       "--granule 1G or larger");
+	/* Sizes follow from the granule: the usual message, before the huge page one. */
+	expect_refused(hugetlb(config(G + 2 * M, 0, G, 0), G),
+		       "--mem 1026M is not a multiple of --granule 1G");
+	/* What fits is laid out, the DIMMs in whole huge pages too. */
+	c = hugetlb(config_slots(G, 2 * G, G, 1), G);
+	env_start(&e, c, false);
+	assert_int_equal(memmap_dimm_align(&e.mm), G);
+	assert_true(memmap_whole_granules(&e.mm));
+	fake_env_free(&e);
+	c = hugetlb(config(16 * M, 0, 4 * M, 0), 2 * M);
+	env_start(&e, c, false);
+	fake_env_free(&e);
+	(void)err;
+}
+
 static void test_refusal_leaves_no_backing(void **state)
 {
 	struct fake_env e;
@@ -872,6 +907,7 @@ static void test_plug_refusals(void **state)
 struct balloon_case {
 	uint64_t granule;
 	bool pin;
+	bool hugetlb; /* hugetlb backing of 2M pages: whole granules, as with a pin */
 };
 
 static void test_balloon_cycle(void **state)
@@ -879,13 +915,18 @@ static void test_balloon_cycle(void **state)
 	const struct balloon_case *bc = *state;
 	const uint64_t gs = bc->granule, ppg = gs / PAGE;
 	const uint64_t base = 4 * M; /* a granule-aligned address in low RAM for every case */
+	const bool whole = bc->pin || bc->hugetlb;
+	struct memmap_config c = config(16 * M, 0, gs, 0);
 	struct fake_env e;
 	struct memmap_stats st;
 	long unmap, release, populate, map;
 	size_t n;
 	uint64_t p;
 
-	env_start(&e, config(16 * M, 0, gs, 0), bc->pin);
+	if (bc->hugetlb)
+		c.hugepages = (struct hugepages_config){HUGEPAGES_HUGETLB, 2 * M, NULL};
+	env_start(&e, c, bc->pin);
+	assert_int_equal(memmap_whole_granules(&e.mm), whole);
 	memset(host(&e.mm, base), 0xa5, gs);
 	fake_log_clear(&e.log);
 
@@ -900,8 +941,9 @@ static void test_balloon_cycle(void **state)
 	assert_int_equal(st.inflated_bytes, (ppg - 1) * PAGE);
 	assert_int_equal(fake_log_count(&e.log, FAKE_UNMAP, NULL), 0);
 	assert_int_equal(fake_log_count(&e.log, FAKE_MAP, NULL), 0);
-	if (bc->pin) {
-		/* Inflated but pinned: the backing stays, and so does its content. */
+	if (whole) {
+		/* Inflated but pinned (or in one huge page): the backing stays, with its content.
+		 */
 		assert_int_equal(st.released_bytes, 0);
 		assert_int_equal(st.inflated_pinned_bytes, (ppg - 1) * PAGE);
 		assert_int_equal(fake_log_count(&e.log, FAKE_RELEASE, NULL), 0);
@@ -931,6 +973,12 @@ static void test_balloon_cycle(void **state)
 		assert_int_equal(e.log.ev[release].size, gs);
 		assert_int_equal(e.log.n, 2);
 		assert_false(fake_listener_mapped(&e.iommu, base));
+	} else if (whole) {
+		/* One release of the whole granule, and nothing to unmap. */
+		assert_int_equal(e.log.n, 1);
+		assert_int_equal(e.log.ev[0].op, FAKE_RELEASE);
+		assert_int_equal(e.log.ev[0].gpa, base);
+		assert_int_equal(e.log.ev[0].size, gs);
 	} else {
 		assert_int_equal(e.log.n, 1);
 		assert_int_equal(e.log.ev[0].op, FAKE_RELEASE);
@@ -958,13 +1006,17 @@ static void test_balloon_cycle(void **state)
 	assert_true(all_bytes(host(&e.mm, base), PAGE, 0));
 	memmap_get_stats(&e.mm, &st);
 	assert_int_equal(st.inflated_bytes, (ppg - 1) * PAGE);
-	if (bc->pin) {
-		/* Populated and mapped before the call returns, i.e. before the guest hears. */
+	if (whole) {
+		/* Populated (and mapped) before the call returns, i.e. before the guest hears:
+		 * a hugetlb pool that ran dry fails here, not in a guest access later. */
 		populate = fake_log_find(&e.log, 0, FAKE_POPULATE, "backing", base);
-		map = fake_log_find(&e.log, 0, FAKE_MAP, "iommu", base);
-		expect_before(&e.log, populate, map);
+		assert_true(populate >= 0);
 		assert_int_equal(e.log.ev[populate].size, gs);
-		assert_int_equal(e.log.n, 2);
+		if (bc->pin) {
+			map = fake_log_find(&e.log, 0, FAKE_MAP, "iommu", base);
+			expect_before(&e.log, populate, map);
+		}
+		assert_int_equal(e.log.n, bc->pin ? 2 : 1);
 		assert_int_equal(st.released_bytes, 0);
 		assert_int_equal(st.inflated_pinned_bytes, (ppg - 1) * PAGE);
 	} else {
@@ -985,6 +1037,70 @@ static void test_balloon_cycle(void **state)
 	/* KVM's memslot never hears of the balloon. */
 	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_DEL, NULL), 0);
 	assert_int_equal(fake_log_count(&e.log, FAKE_REGION_ADD, NULL), 0);
+	fake_env_free(&e);
+}
+
+/*
+ * hugetlb without a pinning listener: a batch releases only the granules it fills, in one
+ * call per run of them; pages of a granule it does not fill stay backed, counted as held.
+ * Deflate populates a discarded granule whole before it returns.
+ */
+static void test_hugetlb_batch(void **state)
+{
+	struct memmap_config c = hugetlb(config(16 * M, 0, 2 * M, 0), 2 * M);
+	struct memmap_batch_result res = {0};
+	uint64_t gpas[1024 + 7], back[2];
+	struct memmap_stats st;
+	struct fake_env e;
+	size_t n = 0, i;
+
+	(void)state;
+	env_start(&e, c, false);
+	for (i = 0; i < 1024; i++) /* granules 2 and 3, in reverse order */
+		gpas[n++] = 8 * M - (i + 1) * PAGE;
+	for (i = 0; i < 7; i++) /* 7 pages of granule 5 */
+		gpas[n++] = 10 * M + i * PAGE;
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_inflate_pages(&e.mm, gpas, n, &res), 0);
+	fake_env_check(&e);
+	assert_int_equal(res.count[MEMMAP_PAGE_DONE], n);
+	assert_int_equal(e.log.n, 1);
+	assert_int_equal(e.log.ev[0].op, FAKE_RELEASE);
+	assert_int_equal(e.log.ev[0].gpa, 4 * M);
+	assert_int_equal(e.log.ev[0].size, 4 * M);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, 4 * M);
+	assert_int_equal(st.inflated_pinned_bytes, 7 * PAGE);
+	assert_int_equal(st.granules[GRANULE_DISCARDED], 2);
+	assert_int_equal(st.granules[GRANULE_PARTIAL], 1);
+
+	/* One page back from granule 3 and one from 5: granule 3 comes back whole. */
+	back[0] = 6 * M + 5 * PAGE;
+	back[1] = 10 * M;
+	fake_log_clear(&e.log);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(memmap_deflate_pages(&e.mm, back, 2, &res), 0);
+	fake_env_check(&e);
+	assert_int_equal(res.count[MEMMAP_PAGE_DONE], 2);
+	assert_int_equal(e.log.n, 1);
+	assert_int_equal(e.log.ev[0].op, FAKE_POPULATE);
+	assert_int_equal(e.log.ev[0].gpa, 6 * M);
+	assert_int_equal(e.log.ev[0].size, 2 * M);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, 2 * M);
+	assert_int_equal(st.inflated_pinned_bytes, (511 + 6) * PAGE);
+	assert_int_equal(memmap_granule_state(&e.mm, 6 * M), GRANULE_PARTIAL);
+
+	/* A populate that fails (the pool ran dry) leaves the page inflated, the granule
+	 * discarded, and says so. */
+	e.backing.fail_populate = 1;
+	e.backing.fail_errno = ENOSPC;
+	fake_log_clear(&e.log);
+	assert_int_equal(memmap_deflate_page(&e.mm, 4 * M), -ENOSPC);
+	fake_env_check(&e);
+	assert_int_equal(memmap_granule_state(&e.mm, 4 * M), GRANULE_DISCARDED);
+	memmap_get_stats(&e.mm, &st);
+	assert_int_equal(st.released_bytes, 2 * M);
 	fake_env_free(&e);
 }
 
@@ -2864,8 +2980,9 @@ static void test_memfd_release_unpinned(void **state)
 }
 
 static const struct balloon_case cases[] = {
-	{4 * K, true},	 {4 * K, false}, {64 * K, true},
-	{64 * K, false}, {2 * M, true},	 {2 * M, false},
+	{4 * K, true},	      {4 * K, false},	   {64 * K, true},
+	{64 * K, false},      {2 * M, true},	   {2 * M, false},
+	{2 * M, false, true}, {2 * M, true, true}, {4 * M, false, true},
 };
 
 #define BALLOON(i) cmocka_unit_test_prestate(test_balloon_cycle, (void *)&cases[i])
@@ -2902,7 +3019,12 @@ int main(void)
 		BALLOON(3),
 		BALLOON(4),
 		BALLOON(5),
+		BALLOON(6),
+		BALLOON(7),
+		BALLOON(8),
 		cmocka_unit_test(test_balloon_invalid),
+		cmocka_unit_test(test_hugetlb_refusals),
+		cmocka_unit_test(test_hugetlb_batch),
 		cmocka_unit_test(test_balloon_nonpinning_granule_listener),
 		cmocka_unit_test(test_unplug_with_inflated_pages),
 		cmocka_unit_test(test_balloon_1g_granule),

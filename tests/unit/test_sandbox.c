@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/kvm.h>
+#include <linux/memfd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -144,6 +145,31 @@ static void call_memfd_sealing(void)
 	syscall(SYS_memfd_create, "x", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
+static void call_memfd_hugetlb(void)
+{
+	int fd = (int)syscall(SYS_memfd_create, "x", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+
+	/* The kernel may refuse it (no hugetlbfs): only the filter's verdict matters here. */
+	if (fd >= 0)
+		close(fd);
+}
+
+static void call_memfd_plain(void)
+{
+	int fd = (int)syscall(SYS_memfd_create, "x", MFD_CLOEXEC);
+
+	if (fd < 0)
+		_exit(1);
+	close(fd);
+}
+
+static void call_madvise_hugepage(void)
+{
+	static char page[2 << 20] __attribute__((aligned(4096)));
+
+	madvise(page, sizeof(page), MADV_HUGEPAGE);
+}
+
 static void call_fallocate_punch(void)
 {
 	int fd = (int)syscall(SYS_memfd_create, "x", MFD_CLOEXEC);
@@ -216,6 +242,33 @@ static void test_main_allowed(void **state)
 	expect_allowed(SANDBOX_MAIN, call_mmap_rw);
 }
 
+/* DIMM plug creates backing as guest RAM does: exactly the memfd flags and madvise of the
+ * backing chosen (sandbox_set_backing), nothing else. */
+static void test_main_backing(void **state)
+{
+	(void)state;
+	/* The default: plain shmem memfds, no THP request. */
+	expect_allowed(SANDBOX_MAIN, call_memfd_plain);
+	expect_refused(SANDBOX_MAIN, "main", call_memfd_hugetlb, "memfd_create (319)");
+#ifndef SLABVM_SANITIZED /* the sanitizers' shadow memory needs madvise of any kind */
+	expect_refused(SANDBOX_MAIN, "main", call_madvise_hugepage, "madvise (28)");
+#endif
+	sandbox_set_backing(MFD_CLOEXEC, true);
+	expect_allowed(SANDBOX_MAIN, call_madvise_hugepage);
+	expect_allowed(SANDBOX_MAIN, call_memfd_plain);
+#ifndef SLABVM_SANITIZED
+	expect_refused(SANDBOX_VCPU, "vcpu0", call_madvise_hugepage, "madvise (28)");
+#endif
+	sandbox_set_backing(MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB, false);
+	expect_allowed(SANDBOX_MAIN, call_memfd_hugetlb);
+	expect_refused(SANDBOX_MAIN, "main", call_memfd_plain, "memfd_create (319)");
+#ifndef SLABVM_SANITIZED
+	expect_refused(SANDBOX_MAIN, "main", call_madvise_hugepage, "madvise (28)");
+#endif
+	expect_refused(SANDBOX_VCPU, "vcpu0", call_memfd_hugetlb, "memfd_create (319)");
+	sandbox_set_backing(MFD_CLOEXEC, false);
+}
+
 /* The console reader may raise its interrupt line and nothing else of KVM's. */
 static void test_console_refusals(void **state)
 {
@@ -258,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_vcpu_allowed),
 		cmocka_unit_test(test_main_refusals),
 		cmocka_unit_test(test_main_allowed),
+		cmocka_unit_test(test_main_backing),
 		cmocka_unit_test(test_console_refusals),
 		cmocka_unit_test(test_blocked_thread_names_it),
 	};
