@@ -436,9 +436,21 @@ static int balloon_process(struct balloon *b, unsigned int q, enum balloon_role 
 		if (ret < 0)
 			return ret;
 	}
+	if (role == BALLOON_ROLE_INFLATE)
+		b->stats.inflate_buffers += chains;
+	else if (role == BALLOON_ROLE_DEFLATE)
+		b->stats.deflate_buffers += chains;
 	if (ret < 0 || !pushed)
 		return ret;
 	return virtqueue_notify_needed(&b->vq[q]);
+}
+
+static uint64_t balloon_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* Called with b->lock held after a queue error: every queue stops until reset. */
@@ -461,7 +473,13 @@ static void balloon_queue_notify(void *dev, unsigned int q)
 	pthread_mutex_lock(&b->lock);
 	role = q < BALLOON_MAX_QUEUES ? balloon_role(b, q) : BALLOON_ROLE_NONE;
 	if (role != BALLOON_ROLE_NONE && b->live[q] && !b->error) {
+		uint64_t t0 = balloon_now_ns();
+
 		ret = balloon_process(b, q, role, &more, &held);
+		if (role == BALLOON_ROLE_INFLATE)
+			b->stats.inflate_ns += balloon_now_ns() - t0;
+		else if (role == BALLOON_ROLE_DEFLATE)
+			b->stats.deflate_ns += balloon_now_ns() - t0;
 		if (ret < 0)
 			balloon_break(b, ret);
 	}

@@ -132,6 +132,17 @@ struct balloon_stats {
 	uint64_t deflate_dropped;	   /* of those, dropped by a reset or a queue error */
 	uint64_t deflate_restore_failures; /* attempts, first and retries, that left pages */
 	int deflate_last_error;		   /* negative errno of the last such attempt, 0 none */
+	/*
+	 * The device's own share of the balloon's work: buffers taken from the inflate and
+	 * deflate queues and the wall time (CLOCK_MONOTONIC, ns) their notifications spent in
+	 * the device, from taking the lock to the last buffer pushed (the memory map's checks,
+	 * releases and populates included; the interrupt to the driver and the guest's exits
+	 * not). Held deflate retries are not counted.
+	 */
+	uint64_t inflate_buffers;
+	uint64_t inflate_ns;
+	uint64_t deflate_buffers;
+	uint64_t deflate_ns;
 };
 
 struct balloon_guest_stats {

@@ -188,6 +188,12 @@ static int cmd_query_balloon(void *ctx, struct json_object *args, struct json_ob
 	json_object_object_add(o, "iommu-mapped-granules",
 			       json_object_new_uint64(b.info.iommu_mapped_granules));
 	json_object_object_add(o, "deflate", control_deflate(&b.info));
+	json_object_object_add(o, "inflate-buffers",
+			       json_object_new_uint64(b.info.stats.inflate_buffers));
+	json_object_object_add(o, "inflate-ns", json_object_new_uint64(b.info.stats.inflate_ns));
+	json_object_object_add(o, "deflate-buffers",
+			       json_object_new_uint64(b.info.stats.deflate_buffers));
+	json_object_object_add(o, "deflate-ns", json_object_new_uint64(b.info.stats.deflate_ns));
 	if (b.info.features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
 		json_object_object_add(o, "guest-stats", control_guest_stats(&b.info.guest));
 	*ret = o;

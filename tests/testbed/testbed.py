@@ -2,7 +2,7 @@
 """Runs one testbed scenario for meson: builds the testbed images (cached), then boots them.
 
     testbed.py --guests DIR --cache DIR --slabvm PATH [--firmware PATH ...] [--tool PATH ...]
-               SCENARIO
+               [--tool-env VAR=NAME ...] [--show PREFIX] SCENARIO
                [-- RUN-TESTBED-ARGS...]
 
 DIR is the source tree's guests/ (build-testbed, run-testbed, the scenarios); the images
@@ -11,6 +11,14 @@ are cached in --cache. RUN-TESTBED-ARGS go to run-testbed after the scenario's n
 cpio or the kernel package cannot be had here. A run in which level 1 hung (run-testbed's
 status 3: its heartbeat stopped, a fault of the QEMU TCG testbed, not of slabvm) is
 repeated once, after its diagnostics are printed; a second hang fails.
+
+--tool-env VAR=NAME: a program outside the repository that a benchmark compares against
+(kvmtool: LKVM=lkvm), named by the environment variable VAR, goes into level 1 as
+/bin/NAME. It must be statically linked (its libraries are not copied). It is appended to
+a copy of the level-1 image, SCENARIO-initrd.img in the cache, so that the shared images
+stay as they are. The scenario skips (77) when VAR is unset or names no executable file.
+--show PREFIX: after the run, prints the console lines that start with PREFIX (a
+benchmark's figures), which are otherwise only in the log.
 """
 import argparse
 import os
@@ -35,6 +43,8 @@ def main():
     p.add_argument("--slabvm", required=True)
     p.add_argument("--firmware", action="append", default=[])
     p.add_argument("--tool", action="append", default=[])
+    p.add_argument("--tool-env", action="append", default=[])
+    p.add_argument("--show")
     p.add_argument("scenario")
     args = p.parse_args(argv)
 
@@ -43,6 +53,20 @@ def main():
         if shutil.which(tool) is None:
             print("SKIP: %s is not installed (Debian package %s)" % (tool, package))
             return SKIP
+
+    extra_tools = []
+    for spec in args.tool_env:
+        var, _, name = spec.partition("=")
+        path = os.environ.get(var)
+        if not path:
+            print("SKIP: %s is not set: this benchmark needs %s (e.g. %s=/path/to/lkvm-static)"
+                  % (var, name, var))
+            return SKIP
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            print("SKIP: %s=%s is not an executable file" % (var, path))
+            return SKIP
+        print("%s=%s goes into level 1 as /bin/%s" % (var, path, name), flush=True)
+        extra_tools.append((path, name))
 
     start = time.monotonic()
     build = [args.guests + "/build-testbed", args.cache, "--slabvm", args.slabvm]
@@ -65,7 +89,10 @@ def main():
         with open(scratch, "wb") as f:
             f.truncate(128 << 20)
         extra = [a.replace("@SCRATCH@", scratch) for a in extra]
-    run = [args.guests + "/run-testbed", "--dir", args.cache, args.scenario] + extra
+    run = [args.guests + "/run-testbed", "--dir", args.cache]
+    if extra_tools:
+        run += ["--initrd", with_tools(args.cache, args.scenario, extra_tools)]
+    run += [args.scenario] + extra
     status = subprocess.run(run).returncode
     if status == HUNG:
         # Level 1 itself stopped (no heartbeat): QEMU TCG or the level-1 kernel, which
@@ -80,7 +107,37 @@ def main():
         if status == HUNG:
             print("FAIL: level 1 hung twice")
             return 1
+    if args.show:
+        log = os.path.join(args.cache, args.scenario + ".log")
+        with open(log, errors="replace") as f:
+            for line in f:
+                if line.startswith(args.show):
+                    print(line.rstrip("\n"))
     return status
+
+
+def with_tools(cache, scenario, tools):
+    """A copy of the level-1 image with the programs [(path, name)] appended as /bin/NAME
+    (the kernel unpacks concatenated archives, a later file replacing an earlier one)."""
+    stage = os.path.join(cache, "stage-" + scenario + "-tools")
+    shutil.rmtree(stage, ignore_errors=True)
+    os.makedirs(os.path.join(stage, "bin"))
+    for path, name in tools:
+        shutil.copyfile(path, os.path.join(stage, "bin", name))
+        os.chmod(os.path.join(stage, "bin", name), 0o755)
+    out = os.path.join(cache, scenario + "-initrd.img")
+    with open(out + ".tmp", "wb") as f:
+        with open(os.path.join(cache, "initrd-l1.img"), "rb") as base:
+            shutil.copyfileobj(base, f)
+        # The kernel finds an uncompressed archive only at a 4-byte boundary; it skips
+        # the zeros before it.
+        f.write(b"\0" * (-f.tell() % 4))
+        f.flush()
+        subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=stage,
+                       input=b"bin\n" + b"".join(("bin/%s\n" % n).encode() for _, n in tools),
+                       stdout=f, check=True)
+    os.replace(out + ".tmp", out)
+    return out
 
 
 if __name__ == "__main__":

@@ -910,6 +910,43 @@ static void test_batch_one_release(void **state)
 }
 
 /*
+ * The device's own time (query-balloon's inflate-ns and deflate-ns) and the buffers it took
+ * from each queue: counted per queue, not for an empty notification's buffers.
+ */
+static void test_handling_time(void **state)
+{
+	struct fixture *f = fixture_new(16 * M, 2 * M, false, NULL);
+	struct balloon_info i;
+
+	(void)state;
+	bring_up(f, BASE, 2);
+	i = info(f);
+	assert_int_equal(i.stats.inflate_buffers + i.stats.deflate_buffers, 0);
+	assert_int_equal(i.stats.inflate_ns + i.stats.deflate_ns, 0);
+	send_range_reversed(f, 0, BUF, 3 * M, 256);
+	notify(f, 0);
+	send_range_reversed(f, 0, BUF + 0x1000, 4 * M, 256);
+	notify(f, 0);
+	i = info(f);
+	assert_int_equal(i.stats.inflated_pages, 512);
+	assert_int_equal(i.stats.inflate_buffers, 2);
+	assert_true(i.stats.inflate_ns > 0);
+	assert_int_equal(i.stats.deflate_buffers, 0);
+	assert_int_equal(i.stats.deflate_ns, 0);
+	/* A notification with nothing new takes no buffer. */
+	notify(f, 0);
+	assert_int_equal(info(f).stats.inflate_buffers, 2);
+	send_range_reversed(f, 1, BUF + 0x2000, 3 * M, 256);
+	notify(f, 1);
+	i = info(f);
+	assert_int_equal(i.stats.deflated_pages, 256);
+	assert_int_equal(i.stats.deflate_buffers, 1);
+	assert_true(i.stats.deflate_ns > 0);
+	assert_int_equal(i.stats.inflate_buffers, 2);
+	fixture_free(f);
+}
+
+/*
  * With an IOMMU: two whole granules in one buffer are two unmaps and one release; deflating
  * them is one populate and two maps, done before the guest is told (MUST_TELL_HOST).
  */
@@ -1368,6 +1405,7 @@ int main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_two_instances),
 		cmocka_unit_test(test_batch_one_release),
+		cmocka_unit_test(test_handling_time),
 		cmocka_unit_test(test_batch_one_release_iommu),
 		cmocka_unit_test(test_batch_mixed),
 		cmocka_unit_test(test_batch_release_failure),

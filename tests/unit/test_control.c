@@ -229,6 +229,10 @@ static void fake_init(struct fake *f)
 	f->balloon.info.stats.held_pages = 2;
 	f->balloon.info.stats.failed_pfns = 5;
 	f->balloon.info.iommu_mapped_granules = 122;
+	f->balloon.info.stats.inflate_buffers = 7;
+	f->balloon.info.stats.inflate_ns = 1234567;
+	f->balloon.info.stats.deflate_buffers = 2;
+	f->balloon.info.stats.deflate_ns = 89;
 	f->memory.stats.pinned_granules = 122;
 	f->memory.granule = 2 * MiB;
 	f->memory.stats.plugged_bytes = RAM;
@@ -516,6 +520,10 @@ static void test_query_balloon(void **state)
 	assert_int_equal(u64(v, "held-pfns"), 2);
 	assert_int_equal(u64(v, "failed-pfns"), 5);
 	assert_int_equal(u64(v, "iommu-mapped-granules"), 122);
+	assert_int_equal(u64(v, "inflate-buffers"), 7);
+	assert_int_equal(u64(v, "inflate-ns"), 1234567);
+	assert_int_equal(u64(v, "deflate-buffers"), 2);
+	assert_int_equal(u64(v, "deflate-ns"), 89);
 	d = get(v, "deflate");
 	assert_false(json_object_get_boolean(get(d, "held")));
 	assert_int_equal(u64(d, "waiting-pfns"), 0);
