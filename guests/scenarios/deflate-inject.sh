@@ -20,7 +20,9 @@
 #     exactly, one stall and one return in all, every granule mapped and VmLck what it was,
 #     and level 2 writes a tmpfs file larger than its free memory while the buffer was held
 #     (so into memory it got back) from urandom, with its md5 as written and as read back
-#     equal. No DMA remapping fault in level 1's log, and slabvm ends with status 0.
+#     equal; then level 2 has edu read 2 KiB by DMA from each granule (RAM -> edu, which
+#     leaves the guest's memory as it is): every one is mapped in level 1's IOMMU again.
+#     No DMA remapping fault in level 1's log, and slabvm ends with status 0.
 # A failure prints slabvm_report. The last line:
 #   deflate-inject: LIMIT held N pfns for T s (R restore failures), returned after the
 #   limit went back in T2 s, M MiB written back
@@ -207,6 +209,12 @@ seq=$((seq + 1))
 l2_cmd $seq 120 fill $fill urandom
 case "$REPLY" in FILL\ OK*) ;; *) l2_fail "level 2's fill of $fill MiB failed: $REPLY" ;; esac
 log "level 2 wrote and read back $fill MiB (MemFree $MEMFREE kB, $held_free kB while held): $REPLY"
+# Every granule takes edu's DMA again: one read (RAM -> edu) from each, by level 2, and no
+# fault in level 1's IOMMU.
+seq=$((seq + 1))
+l2_cmd $seq 120 dmaread "$gsize" $mem
+[ "$REPLY" = "DMAREAD $((mem / gsize))" ] ||
+	l2_fail "level 2's edu did not read from each of the $((mem / gsize)) granules: $REPLY"
 [ "$(dmar_faults)" = "$faults0" ] || l2_fail "DMA remapping faults in level 1: $(dmesg | grep DMAR | tail -5)"
 
 phase "power-off"
@@ -219,6 +227,6 @@ grep -q "SLABTEST-L2: PASS" "$L2_OUT" || slabvm_fail "no SLABTEST-L2: PASS ($(tr
 	<"$L2_OUT" | grep -oE "SLABTEST-L2: (FAIL|SKIP).*" | head -1))" 0 "$L2_OUT" "$L2_ERR"
 echo "deflate-inject: RLIMIT_MEMLOCK $limit held $(json_num "$q1" waiting-pfns) pfns \
 ($(json_num "$q2" restore-failures) restore failures by then), returned $t_done s after the \
-limit went back, $fill MiB written back"
+limit went back, $fill MiB written back, $((mem / gsize)) granules read by edu"
 budget_end
 pass
