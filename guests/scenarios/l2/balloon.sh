@@ -10,6 +10,11 @@
 #       guest touches that much RAM, which stays backed in level 1 after the delete until
 #       ballooned. From urandom the data's md5 as written and as read back must agree
 #       (zero only touches the memory: checksums are slow).
+#   dmaread SEQ STEP END ->  L2REPLY SEQ DMAREAD <n>|NONE
+#       has level 1's edu (when assigned) read 2 KiB by DMA (RAM -> edu) at 1 MiB into each
+#       STEP bytes of guest-physical memory below END, n reads; a read that the IOMMU does
+#       not map faults in level 1's kernel log, which level 1 counts. Reads only: the
+#       guest's memory is not touched. NONE without edu.
 #   done SEQ             ->  L2REPLY SEQ DONE, then the result line; /init powers off
 #
 # Each command is acknowledged at once with `L2ACK SEQ COMMAND`.
@@ -82,6 +87,37 @@ while read -r cmd seq a b _; do
 		ok=BAD
 		[ "$size" = "$mib" ] && [ "$w" = "$r1" ] && ok=OK
 		echo "L2REPLY $seq FILL $ok $size MiB in $t s (read-back md5 $tr s) written $w read $r1 memfree-full $free"
+		;;
+	dmaread)
+		edu=$(pci_find 1234 11e8)
+		if [ -z "$edu" ]; then
+			echo "L2REPLY $seq DMAREAD NONE"
+			continue
+		fi
+		edudev=/sys/bus/pci/devices/$edu
+		edubar=$(($(cut -d' ' -f1 "$edudev/resource" | head -1)))
+		# No driver has it: memory decoding and bus mastering on (COMMAND = 0x0006).
+		printf '\006\000' | dd of="$edudev/config" bs=1 seek=4 count=2 conv=notrunc 2>/dev/null
+		[ "$(devmem $edubar 32)" = 0x010000ED ] ||
+			fail "edu's identification register reads $(devmem $edubar 32), not 0x010000ED"
+		n=0
+		addr=0
+		while [ $((addr + 0x100000 + 2048)) -le $((b)) ]; do
+			devmem $((edubar + 0x80)) 32 $((addr + 0x100000))
+			devmem $((edubar + 0x88)) 32 0x40000
+			devmem $((edubar + 0x90)) 32 2048
+			devmem $((edubar + 0x98)) 32 1
+			w=0
+			# Until the command's bit 0 (start) clears, at most 10 s.
+			while [ $(($(devmem $((edubar + 0x98)) 32) & 1)) -ne 0 ]; do
+				w=$((w + 1))
+				[ $w -lt 100 ] || fail "edu's DMA from $((addr + 0x100000)) did not finish within 10 s"
+				sleep 0.1
+			done
+			n=$((n + 1))
+			addr=$((addr + a))
+		done
+		echo "L2REPLY $seq DMAREAD $n"
 		;;
 	done)
 		echo "L2REPLY $seq DONE"
