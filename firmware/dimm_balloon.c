@@ -105,24 +105,6 @@ static int balloon_open(void)
 	return 0;
 }
 
-/* The pages [first, first + n) on queue q, in buffers of at most MAX_PFNS. */
-static int balloon_send(struct hv_vq *q, uint64_t first, uint64_t n)
-{
-	volatile uint32_t *pfn = (volatile uint32_t *)(uintptr_t)PFNS;
-	uint64_t done;
-	uint32_t i, k;
-
-	for (done = 0; done < n; done += k) {
-		k = n - done < MAX_PFNS ? (uint32_t)(n - done) : MAX_PFNS;
-		for (i = 0; i < k; i++)
-			pfn[i] = (uint32_t)(first / HV_PAGE + done + i);
-		hv_desc(q->desc, 0, PFNS, 4 * k, 0, 0);
-		if (!hv_roundtrip(&bln, q, 0))
-			return -1;
-	}
-	return 0;
-}
-
 static int zero(uint64_t first, uint64_t n)
 {
 	for (uint64_t p = 0; p < n; p++)
@@ -180,7 +162,7 @@ static void command(const struct bootinfo *bi, const char *line)
 		    writable(bi, gpa + (n - 1) * HV_PAGE))
 			for (uint64_t p = 0; p < n; p++)
 				MMIO64(gpa + p * HV_PAGE) = MARKER;
-		if (balloon_send(line[0] == 'i' ? &iq : &dq, gpa, n))
+		if (hv_balloon_send(&bln, line[0] == 'i' ? &iq : &dq, PFNS, MAX_PFNS, gpa, n, 1))
 			fw_printf("FAIL %s: a buffer did not come back\n", line);
 		return;
 	case 'a':

@@ -189,6 +189,11 @@ int hv_wait_status(const struct hv_dev *d, uint8_t mask, uint32_t polls);
 
 /* Posts one chain (already in the table) and waits for it: 1 if it came back. */
 int hv_roundtrip(struct hv_dev *d, struct hv_vq *q, uint16_t head);
+/* A balloon driver's inflate or deflate: the pages [first, first + n) on queue q, in
+ * buffers of at most max PFNs written at pfns (guest memory), each a one-descriptor chain
+ * waited for up to waits times HV_POLL. 0 when every buffer came back, -1 otherwise. */
+int hv_balloon_send(struct hv_dev *d, struct hv_vq *q, uint64_t pfns, uint32_t max,
+		    uint64_t first, uint64_t n, unsigned int waits);
 
 /* The verdict protocol (above). */
 __attribute__((format(printf, 2, 3))) int hv_check(int ok, const char *fmt, ...);

@@ -218,6 +218,29 @@ int hv_roundtrip(struct hv_dev *d, struct hv_vq *q, uint16_t head)
 	return hv_take_used(q, NULL) == head;
 }
 
+int hv_balloon_send(struct hv_dev *d, struct hv_vq *q, uint64_t pfns, uint32_t max,
+		    uint64_t first, uint64_t n, unsigned int waits)
+{
+	volatile uint32_t *pfn = (volatile uint32_t *)(uintptr_t)pfns;
+	uint64_t done;
+	uint32_t i, k;
+	unsigned int w;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < max ? (uint32_t)(n - done) : max;
+		for (i = 0; i < k; i++)
+			pfn[i] = (uint32_t)(first / HV_PAGE + done + i);
+		hv_desc(q->desc, 0, pfns, 4 * k, 0, 0);
+		hv_avail(q, 0);
+		hv_kick(d, q);
+		for (w = 0; w < waits && !hv_wait_used(q, 1, HV_POLL); w++)
+			;
+		if (w == waits || hv_take_used(q, NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int hv_check(int ok, const char *fmt, ...)
 {
 	va_list ap;

@@ -57,6 +57,14 @@ static int load_edu(uint64_t seed)
 	return edu_dma(SRC, EDU_BUF, DMA_LEN, 0);
 }
 
+/* The pages [first, first + n) on queue q: 1 when the device took them all. A buffer of
+ * 16384 pages, each released or restored by a nested slabvm under TCG, takes seconds: far
+ * longer than one HV_POLL, so each may take 200 of them. */
+static int balloon_send(struct hv_vq *q, uint64_t first, uint64_t n)
+{
+	return !hv_balloon_send(&bln, q, PFNS, MAX_PFNS, first, n, 200);
+}
+
 static int copy_through(uint64_t dst, uint64_t seed)
 {
 	return edu_copy_through(SRC, dst, seed);
@@ -74,30 +82,6 @@ static int open_edu(void)
 	live = MMIO32(bar0 + EDU_REG_LIVE);
 	check(live == ~0x12345678u, "liveness register", bar0 + EDU_REG_LIVE);
 	return 0;
-}
-
-/* The pages [first, first + n) on queue q, in buffers of at most MAX_PFNS. */
-static int balloon_send(struct hv_vq *q, uint64_t first, uint64_t n)
-{
-	volatile uint32_t *pfn = (volatile uint32_t *)(uintptr_t)PFNS;
-	uint64_t done;
-	uint32_t i, k;
-
-	for (done = 0; done < n; done += k) {
-		k = n - done < MAX_PFNS ? (uint32_t)(n - done) : MAX_PFNS;
-		for (i = 0; i < k; i++)
-			pfn[i] = (uint32_t)((first / HV_PAGE) + done + i);
-		hv_desc(q->desc, 0, PFNS, 4 * k, 0, 0);
-		hv_avail(q, 0);
-		hv_kick(&bln, q);
-		/* A buffer of 16384 pages, each released or restored by a nested slabvm under
-		 * TCG, takes seconds: far longer than one HV_POLL. */
-		for (i = 0; i < 200 && !hv_wait_used(q, 1, HV_POLL); i++)
-			;
-		if (i == 200 || hv_take_used(q, NULL) != 0)
-			return 0;
-	}
-	return 1;
 }
 
 static int open_balloon(void)
