@@ -416,12 +416,16 @@ static int vm_memory(struct vm *vm, const struct vm_config *cfg, struct error *e
 	if (ret)
 		return ret;
 	if (cfg->mem.hugepages.mode == HUGEPAGES_THP) {
+		/* Anonymous boot RAM (memmap_init's choice) where only anonymous THP is on. */
 		vm->thp_honoured = hugepages_thp_honoured(&cfg->mem.hugepages, &vm->thp_setting);
+		vm->thp_honoured |= hugepages_thp_anon_honoured(&cfg->mem.hugepages,
+								&vm->thp_anon_setting);
 		if (!vm->thp_honoured && cfg->hugepages_given)
 			fprintf(stderr,
-				"slabvm: --hugepages thp: the host's shmem_enabled is %s, so guest "
-				"RAM stays in 4K pages (advise or within_size would honour it)\n",
-				vm->thp_setting);
+				"slabvm: --hugepages thp: the host's transparent huge pages are "
+				"off (enabled %s, shmem_enabled %s), so guest RAM stays in 4K "
+				"pages\n",
+				vm->thp_anon_setting, vm->thp_setting);
 	}
 	vm->pci64_base = memmap_ram_end(&vm->mm);
 	if (vm->pci64_base < MEMMAP_HIGH_BASE)
@@ -524,8 +528,10 @@ static void vm_ctl_memory(void *ctx, struct control_memory *out)
 	out->granule = vm->mm.granule;
 	out->backing = vm->mm.hugepages.mode;
 	out->page_size = hugepages_page_size(&vm->mm.hugepages);
+	out->ram_anon = vm->mm.hugepages.anon_ram;
 	if (out->backing == HUGEPAGES_THP) {
 		out->thp_setting = vm->thp_setting;
+		out->thp_anon_setting = vm->thp_anon_setting;
 		if (!vm->thp_honoured)
 			out->page_size = MEMMAP_PAGE_SIZE;
 	}

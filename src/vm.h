@@ -107,8 +107,9 @@ struct vm_device {
 struct vm {
 	struct kvm kvm;
 	struct memmap mm;
-	const char *thp_setting; /* --hugepages thp: the host's shmem_enabled, read at setup */
-	bool thp_honoured;	 /* ... and whether it backs MADV_HUGEPAGE with huge pages */
+	const char *thp_setting;      /* --hugepages thp: the host's shmem_enabled, read at setup */
+	const char *thp_anon_setting; /* ... its transparent_hugepage/enabled */
+	bool thp_honoured; /* ... and whether boot RAM's MADV_HUGEPAGE gets huge pages */
 	struct bus pio;
 	struct bus mmio;
 	struct vcpus vcpus;

@@ -33,10 +33,13 @@
 
 runs=4
 bruns=3
+shmemthp='' hugepages=''
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	slabtest.runs=*) runs=${arg#*=} ;;
 	slabtest.balloonruns=*) bruns=${arg#*=} ;;
+	slabtest.shmemthp=*) shmemthp=${arg#*=} ;;
+	slabtest.hugepages=*) hugepages=${arg#*=} ;;
 	esac
 done
 
@@ -50,6 +53,12 @@ for f in /l2/vmlinuz /l2/initrd.gz; do
 	[ -s "$f" ] || fail "no level-2 image $f"
 done
 log "kvmtool: $(lkvm version 2>&1 | head -1)"
+thp=/sys/kernel/mm/transparent_hugepage
+if [ -n "$shmemthp" ]; then
+	echo "$shmemthp" >$thp/shmem_enabled || fail "cannot set shmem_enabled to $shmemthp"
+fi
+echo "kvmtool-compare: level 1's THP: enabled $(cat $thp/enabled), shmem_enabled \
+$(cat $thp/shmem_enabled); slabvm ${hugepages:+--hugepages $hugepages}"
 
 MiB=1048576
 cr=$(printf '\r')
@@ -114,10 +123,12 @@ vm_start() {
 	if [ "$VMM" = slabvm ]; then
 		if [ -n "$6" ]; then
 			slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus "$3" --mem "$4M" \
-				--balloon=stats --qmp "$VM_SOCK" --cmdline "$5" \
+				--balloon=stats --qmp "$VM_SOCK" ${hugepages:+--hugepages "$hugepages"} \
+				--cmdline "$5" \
 				</dev/null >"/tmp/$VM.pipe" 2>"$VM_ERR" &
 		else
 			slabvm run --kernel /l2/vmlinuz --initrd /l2/initrd.gz --cpus "$3" --mem "$4M" \
+				${hugepages:+--hugepages "$hugepages"} \
 				--cmdline "$5" </dev/null >"/tmp/$VM.pipe" 2>"$VM_ERR" &
 		fi
 	else

@@ -106,7 +106,7 @@ static uint64_t balloon_features(void *dev)
 		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 	if (b->cfg.deflate_on_oom)
 		f |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
-	if (b->cfg.free_page_reporting && !memmap_whole_granules(b->mm))
+	if (b->cfg.free_page_reporting && !memmap_deflate_restores(b->mm))
 		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
 	return f;
 }
@@ -348,7 +348,7 @@ static void balloon_report(struct balloon *b)
 	uint64_t budget = BALLOON_MAX_REPORT_PAGES;
 	unsigned int s;
 
-	if (memmap_whole_granules(b->mm))
+	if (memmap_deflate_restores(b->mm))
 		return;
 	for (s = 0; s < b->chain.nsegs; s++) {
 		const struct virtqueue_seg *seg = &b->chain.seg[s];

@@ -36,9 +36,11 @@
  * With one, a reported page cannot be returned to the host without unmapping its whole
  * granule from the IOMMU, and the guest may hand the page out again at any moment, so
  * reporting would release nothing (G > 4 KiB) or churn IOMMU mappings under live DMA
- * (G = 4 KiB). Nor with hugetlb backing (memmap_whole_granules): a whole reported huge
+ * (G = 4 KiB). Nor with hugetlb backing (memmap_deflate_restores): a whole reported huge
  * page would be released and, deflated at once, allocated again in the same breath, so
- * the host would get nothing back for two calls. Otherwise the whole pages of each reported range
+ * the host would get nothing back for two calls. Anonymous RAM in transparent huge pages
+ * releases whole granules only too, but a deflated granule stays a hole, so reporting
+ * works there, for the granules a report covers whole. Otherwise the whole pages of each reported range
  * are inflated as one batch, which releases their backing in one call per run, and deflated at once
  * as another, so the guest may use them again.
  *

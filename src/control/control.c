@@ -289,6 +289,11 @@ static int cmd_query_granules(void *ctx, struct json_object *args, struct json_o
 	if (m->thp_setting)
 		json_object_object_add(o, "thp-shmem-enabled",
 				       json_object_new_string(m->thp_setting));
+	if (m->thp_anon_setting)
+		json_object_object_add(o, "thp-enabled",
+				       json_object_new_string(m->thp_anon_setting));
+	json_object_object_add(o, "ram-memory",
+			       json_object_new_string(m->ram_anon ? "anonymous" : "memfd"));
 	for (s = GRANULE_UNPLUGGED; s <= GRANULE_DISCARDED; s++)
 		json_object_object_add(o, memmap_state_name(s),
 				       json_object_new_uint64(m->stats.granules[s]));

@@ -60,6 +60,8 @@ struct control_memory {
 	enum hugepages_mode backing;
 	uint64_t page_size;	 /* of the backing: 4K, or 2M or 1G when huge pages back it */
 	const char *thp_setting; /* thp: the host's shmem_enabled word; else NULL */
+	const char *thp_anon_setting; /* thp: the host's transparent_hugepage/enabled word */
+	bool ram_anon;		      /* boot RAM is anonymous memory, not memfds */
 	struct memmap_stats stats;
 	unsigned int nregions;
 	struct control_region region[MEMMAP_MAX_REGIONS];

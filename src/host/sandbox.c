@@ -95,6 +95,7 @@ static const struct sandbox_rule sandbox_common[] = {
 	ANY(munmap),
 	ANY(mremap), /* realloc of a large block; it keeps the old protection */
 	ARG32(madvise, 2, MADV_DONTNEED),
+	ARG32(madvise, 2, MADV_POPULATE_WRITE), /* anonymous guest RAM: the balloon's deflate */
 };
 
 /* A thread of this process, in no new namespace. */

@@ -104,29 +104,59 @@ static bool read_choice(const struct hugepages_config *cfg, const char *name, ch
 	return true;
 }
 
-bool hugepages_thp_honoured(const struct hugepages_config *cfg, const char **setting)
+/*
+ * The word that decides whether THP backs a MADV_HUGEPAGE mapping of one kind: the 2 MiB
+ * size's own file under transparent_hugepage/hugepages-2048kB/ (since Linux 6.8 for
+ * anonymous memory, 6.11 for shmem; "inherit" defers), else the global one. *setting gets
+ * the word, one of words (or "unknown": then false); true when it is one of yes.
+ */
+static bool thp_choice(const struct hugepages_config *cfg, const char *file,
+		       const char *const *words, size_t nwords, size_t nyes, const char **setting)
 {
-	static const char *const yes[] = {"always", "within_size", "advise", "force"};
-	static const char *const words[] = {"always", "within_size", "advise", "force",
-					    "never",  "deny",	     "inherit"};
-	char w[32];
+	char name[96], w[32];
 	size_t i;
 	bool ok;
 
 	*setting = "unknown";
-	/* Since Linux 6.11 each size has its own setting; "inherit" defers to the old one. */
-	ok = read_choice(cfg, "transparent_hugepage/hugepages-2048kB/shmem_enabled", w, sizeof(w));
-	if (!ok || !strcmp(w, "inherit"))
-		ok = read_choice(cfg, "transparent_hugepage/shmem_enabled", w, sizeof(w));
+	snprintf(name, sizeof(name), "transparent_hugepage/hugepages-2048kB/%s", file);
+	ok = read_choice(cfg, name, w, sizeof(w));
+	if (!ok || !strcmp(w, "inherit")) {
+		snprintf(name, sizeof(name), "transparent_hugepage/%s", file);
+		ok = read_choice(cfg, name, w, sizeof(w));
+	}
 	if (!ok)
 		return false;
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcmp(w, words[i]))
+	for (i = 0; i < nwords; i++)
+		if (!strcmp(w, words[i])) {
 			*setting = words[i];
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (!strcmp(w, yes[i]))
-			return true;
+			return i < nyes;
+		}
 	return false;
+}
+
+bool hugepages_thp_honoured(const struct hugepages_config *cfg, const char **setting)
+{
+	/* The first four honour MADV_HUGEPAGE. */
+	static const char *const words[] = {"always", "within_size", "advise", "force",
+					    "never",  "deny",	     "inherit"};
+
+	return thp_choice(cfg, "shmem_enabled", words, sizeof(words) / sizeof(words[0]), 4,
+			  setting);
+}
+
+bool hugepages_thp_anon_honoured(const struct hugepages_config *cfg, const char **setting)
+{
+	static const char *const words[] = {"always", "madvise", "never", "inherit"};
+
+	return thp_choice(cfg, "enabled", words, sizeof(words) / sizeof(words[0]), 2, setting);
+}
+
+bool hugepages_thp_anon(const struct hugepages_config *cfg)
+{
+	const char *w;
+
+	return cfg->mode == HUGEPAGES_THP && !hugepages_thp_honoured(cfg, &w) &&
+	       hugepages_thp_anon_honoured(cfg, &w);
 }
 
 static bool read_count(const struct hugepages_config *cfg, const char *name, uint64_t *v)

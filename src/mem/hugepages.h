@@ -7,7 +7,11 @@
  *
  * thp is only a request: the kernel honours MADV_HUGEPAGE on shmem when
  * /sys/kernel/mm/transparent_hugepage/shmem_enabled (or the 2 MiB size's own setting, if it
- * is not "inherit") is advise, within_size, always or force. hugetlb takes its pages from the
+ * is not "inherit") is advise, within_size, always or force, and on anonymous memory when
+ * transparent_hugepage/enabled (or its 2 MiB setting) is always or madvise. Most
+ * distributions leave shmem's off and anonymous memory's on, so where only the latter is
+ * honoured thp backs boot RAM with private anonymous memory instead of a memfd
+ * (hugepages_thp_anon; DIMMs stay memfds). hugetlb takes its pages from the
  * pool an administrator reserved (/proc/sys/vm/nr_hugepages): every check a host can fail is
  * made before any guest memory exists, with a message that says how to fix it.
  */
@@ -34,6 +38,9 @@ struct hugepages_config {
 	/* The directory that holds hugepages-<N>kB/ and transparent_hugepage/; NULL means
 	 * /sys/kernel/mm. Tests point it at a directory of their own. */
 	const char *sysfs;
+	/* thp: boot RAM is private anonymous memory, not a memfd. memmap_init sets it from
+	 * hugepages_thp_anon; callers leave it false. */
+	bool anon_ram;
 };
 
 /* "off", "thp", "hugetlb", "hugetlb:2M", "hugetlb:1G". -EINVAL, with a message naming arg. */
@@ -48,6 +55,11 @@ unsigned int hugepages_memfd_flags(const struct hugepages_config *cfg);
 /* Whether the kernel will back a MADV_HUGEPAGE shmem mapping with 2 MiB pages; *setting
  * gets the sysfs word that decided (or "unknown" when it cannot be read: then false). */
 bool hugepages_thp_honoured(const struct hugepages_config *cfg, const char **setting);
+/* The same for a MADV_HUGEPAGE anonymous mapping (transparent_hugepage/enabled). */
+bool hugepages_thp_anon_honoured(const struct hugepages_config *cfg, const char **setting);
+/* thp's choice for boot RAM: anonymous memory when the host gives huge pages to anonymous
+ * mappings but not to shmem; false for every other mode. */
+bool hugepages_thp_anon(const struct hugepages_config *cfg);
 
 /* Huge pages of cfg's size a new mapping can still get: free minus reserved, plus the
  * surplus the pool may still grow by (nr_overcommit_hugepages). -ENOENT when the kernel

@@ -68,7 +68,41 @@ const char *memmap_kind_name(enum memmap_kind k)
 	return "?";
 }
 
-/* The default backing: one memfd per region, so that memory can be punched out of it. */
+/*
+ * The default backing: one memfd per region, so that memory can be punched out of it; or,
+ * for boot RAM under thp where the host gives huge pages to anonymous memory but not to
+ * shmem (hugepages_thp_anon), private anonymous memory.
+ */
+
+/*
+ * Anonymous boot RAM, aligned to 2 MiB so that a huge page of the host lines up with a
+ * 2 MiB range of guest-physical memory (what lets KVM and the IOMMU map it whole; kernels
+ * before 6.7 do not align large anonymous mappings themselves).
+ */
+static int anon_backing_create(struct memmap_region *r)
+{
+	const uint64_t align = HUGEPAGES_SIZE_2M;
+	uint8_t *base, *hva;
+	uint64_t head;
+
+	base = mmap(NULL, r->size + align, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	hva = (uint8_t *)(((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1));
+	head = (uint64_t)(hva - base);
+	if (head)
+		munmap(base, head);
+	munmap(hva + r->size, align - head);
+	(void)madvise(hva, r->size, MADV_HUGEPAGE);
+	/* No child may share these pages copy-on-write: the guest's and a device's view of
+	 * a page written after a fork would part. slabvm makes none; a library might. */
+	(void)madvise(hva, r->size, MADV_DONTFORK);
+	r->hva = hva;
+	r->fd = -1;
+	r->anon = true;
+	return 0;
+}
 
 static int memfd_backing_create(void *opaque, struct memmap_region *r)
 {
@@ -78,6 +112,8 @@ static int memfd_backing_create(void *opaque, struct memmap_region *r)
 	void *hva;
 	int fd, ret;
 
+	if (hp->anon_ram && r->kind != MEMMAP_DIMM)
+		return anon_backing_create(r);
 	if (r->kind == MEMMAP_DIMM)
 		snprintf(name, sizeof(name), "slabvm-dimm-%u", r->index);
 	else
@@ -117,7 +153,9 @@ static void memfd_backing_destroy(void *opaque, struct memmap_region *r)
 {
 	(void)opaque;
 	munmap(r->hva, r->size);
-	close(r->fd);
+	if (!r->anon)
+		close(r->fd);
+	r->anon = false;
 }
 
 /*
@@ -133,19 +171,42 @@ static int memfd_fallocate(int fd, int mode, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/*
+ * Anonymous memory: populate faults the pages in writable (MADV_POPULATE_WRITE, Linux
+ * 5.14), so that a shortage shows here as with fallocate; an older kernel leaves it to the
+ * guest's or the IOMMU's first touch. It stops with EINTR on a signal, like fallocate.
+ */
+static int anon_madvise(struct memmap_region *r, uint64_t off, uint64_t len, int advice)
+{
+	while (madvise(r->hva + off, len, advice) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EINVAL && advice == MADV_POPULATE_WRITE)
+			return 0;
+		return -errno;
+	}
+	return 0;
+}
+
 static int memfd_backing_populate(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
 {
 	(void)opaque;
+	if (r->anon)
+		return anon_madvise(r, off, len, MADV_POPULATE_WRITE);
 	return memfd_fallocate(r->fd, 0, off, len);
 }
 
 /*
  * Punch a hole rather than madvise(MADV_DONTNEED): for shared memory, DONTNEED only drops
- * this process's page table entries and the pages stay in the memfd, still allocated.
+ * this process's page table entries and the pages stay in the memfd, still allocated. For
+ * private anonymous memory DONTNEED is what frees the pages (a part of a huge page is
+ * split off and freed when the kernel splits it, at once or under memory pressure).
  */
 static int memfd_backing_release(void *opaque, struct memmap_region *r, uint64_t off, uint64_t len)
 {
 	(void)opaque;
+	if (r->anon)
+		return anon_madvise(r, off, len, MADV_DONTNEED);
 	return memfd_fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
 }
 
@@ -387,7 +448,10 @@ int memmap_init(struct memmap *mm, const struct memmap_config *cfg,
 	mm->backing = backing ? backing : &memmap_memfd_backing;
 	mm->backing_opaque = backing ? backing_opaque : &mm->hugepages;
 	mm->hugepages = cfg->hugepages;
-	mm->whole_granules = cfg->hugepages.mode == HUGEPAGES_HUGETLB;
+	mm->hugepages.anon_ram = !backing && hugepages_thp_anon(&cfg->hugepages);
+	/* Anonymous RAM in transparent huge pages: releasing part of one splits it (and every
+	 * huge mapping of it, KVM's too) and frees nothing until the kernel splits the page. */
+	mm->whole_granules = cfg->hugepages.mode == HUGEPAGES_HUGETLB || mm->hugepages.anon_ram;
 
 	ret = layout(mm, cfg, err);
 	if (ret)
@@ -521,6 +585,11 @@ int memmap_check_entry_limit(const struct memmap *mm, uint64_t limit, uint64_t r
 bool memmap_whole_granules(const struct memmap *mm)
 {
 	return mm->whole_granules || memmap_has_pinning_listener(mm);
+}
+
+bool memmap_deflate_restores(const struct memmap *mm)
+{
+	return mm->hugepages.mode == HUGEPAGES_HUGETLB || memmap_has_pinning_listener(mm);
 }
 
 bool memmap_has_pinning_listener(const struct memmap *mm)
@@ -1724,7 +1793,7 @@ int memmap_deflate_pages(struct memmap *mm, const uint64_t *gpas, size_t n,
 	pthread_rwlock_wrlock(&mm->lock);
 	if (batch_begin(&b, mm, gpas, n, false, res))
 		goto out;
-	pin = memmap_whole_granules(mm);
+	pin = memmap_deflate_restores(mm);
 	for (i = 0; pin && i < b.n; i = e) {
 		struct memmap_region *r = b.p[i].r;
 

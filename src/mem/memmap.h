@@ -78,7 +78,8 @@ struct memmap_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva; /* NULL while unplugged */
-	int fd;	      /* memfd backing, -1 while unplugged */
+	int fd;	      /* memfd backing, -1 while unplugged or anonymous */
+	bool anon;    /* private anonymous memory (thp, hugepages.h), no fd */
 	bool plugged;
 	uint64_t ngranules;
 	uint8_t *state;		 /* per granule: enum granule_state */
@@ -225,12 +226,20 @@ int memmap_remove_listener(struct memmap *mm, struct memmap_listener *l, struct 
 bool memmap_has_pinning_listener(const struct memmap *mm);
 /*
  * Whether inflated pages stay backed until their whole granule is inflated: with a
- * pinning listener (it cannot let go of one page), and with hugetlb backing, where a
- * hole punched into part of a huge page frees nothing (the kernel only zeroes that part).
- * Balloon transitions then run as with a pinning listener: a granule is released when its
- * last page is inflated, and populated again when the guest takes a page of it back.
+ * pinning listener (it cannot let go of one page), with hugetlb backing, where a hole
+ * punched into part of a huge page frees nothing (the kernel only zeroes that part), and
+ * with anonymous RAM (thp, hugepages.h), where releasing part of a transparent huge page
+ * splits it and frees nothing until the kernel gets round to the split. Balloon
+ * transitions then run as with a pinning listener: a granule is released when its last
+ * page is inflated.
  */
 bool memmap_whole_granules(const struct memmap *mm);
+/*
+ * Whether a released granule is populated (and mapped into the pinning listeners) again
+ * as soon as the guest takes a page of it back: with a pinning listener and with hugetlb
+ * backing. Otherwise a deflated page stays a hole until the guest touches it.
+ */
+bool memmap_deflate_restores(const struct memmap *mm);
 
 /* Brings boot RAM into every listener: map granules, then region_add. Once only. */
 int memmap_start(struct memmap *mm, struct error *err);

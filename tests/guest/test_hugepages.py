@@ -201,21 +201,32 @@ def test_dimm():
             assert "seccomp" not in g.stderr(), g.report()
 
 
-def test_thp():
-    """query-granules: the thp backing and the host's word for it, as sysfs has it."""
-    path = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+def thp_word(name, inherit_ok=True):
+    """The bracketed word of transparent_hugepage/NAME, or of its 2 MiB size's own file
+    when that says something other than inherit; "unknown" when unreadable."""
+    word = "unknown"
     try:
-        with open(path) as f:
+        with open("/sys/kernel/mm/transparent_hugepage/" + name) as f:
             word = re.search(r"\[(\w+)\]", f.read()).group(1)
     except (OSError, AttributeError):
-        word = "unknown"
+        pass
     try:
-        with open("/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/shmem_enabled") as f:
+        with open("/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/" + name) as f:
             own = re.search(r"\[(\w+)\]", f.read()).group(1)
             word = word if own == "inherit" else own
     except (OSError, AttributeError):
         pass
-    honoured = word in ("always", "within_size", "advise", "force")
+    return word
+
+
+def test_thp():
+    """query-granules: the thp backing and the host's words for it, as sysfs has them; boot
+    RAM is anonymous memory where only anonymous memory gets transparent huge pages."""
+    shmem = thp_word("shmem_enabled")
+    anon = thp_word("enabled")
+    shmem_on = shmem in ("always", "within_size", "advise", "force")
+    anon_on = anon in ("always", "madvise")
+    honoured = shmem_on or anon_on
     with tempfile.TemporaryDirectory(prefix="slabvm-hp-") as d:
         sock = os.path.join(d, "qmp.sock")
         for extra, warn in (([], False), (["--hugepages", "thp"], not honoured)):
@@ -224,13 +235,26 @@ def test_thp():
                 g.wait_for("balloon: inflated", timeout=60)
                 _, rep = tb.ctl(sock, "query-granules")
                 q = rep["return"]
-                want = {"backing": "thp", "thp-shmem-enabled": word,
-                        "backing-page-size": HP if honoured else tb.PAGE}
+                want = {"backing": "thp", "thp-shmem-enabled": shmem, "thp-enabled": anon,
+                        "backing-page-size": HP if honoured else tb.PAGE,
+                        "ram-memory": "anonymous" if anon_on and not shmem_on else "memfd"}
                 got = {k: q.get(k) for k in want}
                 assert got == want, "query-granules %s: got %s, want %s" % (extra, got, want)
-                said = "--hugepages thp: the host's shmem_enabled is" in g.stderr()
+                said = "--hugepages thp: the host's transparent huge pages are off" in \
+                    g.stderr()
                 assert said == warn, "warning %s, want %s: %s" % (said, warn, g.report())
                 g.close()
+        # off is a memfd whatever the host allows.
+        args = ["--firmware", BALLOON, "--balloon", "--qmp", sock, "--mem", "64M",
+                "--hugepages", "off"]
+        with guestrun.Guest(SLABVM, args) as g:
+            g.wait_for("balloon: inflated", timeout=60)
+            _, rep = tb.ctl(sock, "query-granules")
+            q = rep["return"]
+            got = {k: q.get(k) for k in ("backing", "ram-memory", "backing-page-size")}
+            want = {"backing": "off", "ram-memory": "memfd", "backing-page-size": tb.PAGE}
+            assert got == want, "--hugepages off: got %s, want %s" % (got, want)
+            g.close()
 
 
 def run(cases):

@@ -231,6 +231,132 @@ static void test_thp(void **state)
 	tree_free(&t);
 }
 
+/* Anonymous memory's word (transparent_hugepage/enabled), and thp's choice of anonymous
+ * boot RAM: only where anonymous memory gets huge pages and shmem does not. */
+static void test_thp_anon(void **state)
+{
+	struct tree t;
+	struct hugepages_config c;
+	const char *w = NULL;
+
+	(void)state;
+	tree_make(&t);
+	c = (struct hugepages_config){HUGEPAGES_THP, 0, t.dir};
+	assert_false(hugepages_thp_anon_honoured(&c, &w));
+	assert_string_equal(w, "unknown");
+	assert_false(hugepages_thp_anon(&c));
+	put(&t, "transparent_hugepage/shmem_enabled",
+	    "always within_size advise [never] deny force\n");
+	put(&t, "transparent_hugepage/enabled", "always [madvise] never\n");
+	assert_true(hugepages_thp_anon_honoured(&c, &w));
+	assert_string_equal(w, "madvise");
+	assert_true(hugepages_thp_anon(&c));
+	/* Only thp chooses it. */
+	c.mode = HUGEPAGES_OFF;
+	assert_false(hugepages_thp_anon(&c));
+	c.mode = HUGEPAGES_HUGETLB;
+	assert_false(hugepages_thp_anon(&c));
+	c.mode = HUGEPAGES_THP;
+	put(&t, "transparent_hugepage/enabled", "[always] madvise never\n");
+	assert_true(hugepages_thp_anon_honoured(&c, &w));
+	assert_string_equal(w, "always");
+	put(&t, "transparent_hugepage/enabled", "always madvise [never]\n");
+	assert_false(hugepages_thp_anon_honoured(&c, &w));
+	assert_string_equal(w, "never");
+	assert_false(hugepages_thp_anon(&c));
+	/* The 2M size's own file decides unless it inherits (Linux 6.8 and later). */
+	put(&t, "transparent_hugepage/hugepages-2048kB/enabled",
+	    "always inherit [madvise] never\n");
+	assert_true(hugepages_thp_anon(&c));
+	put(&t, "transparent_hugepage/hugepages-2048kB/enabled",
+	    "always [inherit] madvise never\n");
+	assert_false(hugepages_thp_anon(&c));
+	/* Shmem's THP on: boot RAM stays a memfd, which then gets huge pages itself. */
+	put(&t, "transparent_hugepage/enabled", "[always] madvise never\n");
+	put(&t, "transparent_hugepage/shmem_enabled",
+	    "always within_size [advise] never deny force\n");
+	assert_false(hugepages_thp_anon(&c));
+	tree_free(&t);
+}
+
+/* Pages of [hva, hva + len) resident in this process (mincore). */
+static uint64_t resident(const uint8_t *hva, uint64_t len)
+{
+	unsigned char vec[512];
+	uint64_t n = 0, i;
+
+	assert_true(len / PAGE <= sizeof(vec));
+	assert_int_equal(mincore((void *)hva, len, vec), 0);
+	for (i = 0; i < len / PAGE; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/*
+ * thp where only anonymous memory gets huge pages: boot RAM is private anonymous memory,
+ * 2M-aligned, with no fd. The balloon releases whole granules only: a granule short of one
+ * page keeps its memory and contents, the last page frees the granule (zero when read
+ * again); a deflate does not populate it again (it stays a hole until touched), and free
+ * page reporting is allowed. DIMMs stay memfds.
+ */
+static void test_anon_ram(void **state)
+{
+	struct memmap_config c = {.mem = 16 * M, .granule = 2 * M, .maxmem = 144 * M,
+				  .slots = 1};
+	struct memmap_stats st;
+	struct error err = {0};
+	struct memmap mm;
+	struct tree t;
+	unsigned int idx;
+	uint8_t *hva;
+	uint64_t p;
+
+	(void)state;
+	tree_make(&t);
+	put(&t, "transparent_hugepage/shmem_enabled",
+	    "always within_size advise [never] deny force\n");
+	put(&t, "transparent_hugepage/enabled", "always [madvise] never\n");
+	c.hugepages = (struct hugepages_config){HUGEPAGES_THP, 0, t.dir};
+	if (memmap_init(&mm, &c, NULL, NULL, &err))
+		fail_msg("init: %s", err.msg);
+	assert_true(mm.hugepages.anon_ram);
+	assert_true(mm.region[0].anon);
+	assert_int_equal(mm.region[0].fd, -1);
+	assert_int_equal((uintptr_t)mm.region[0].hva % (2 * M), 0);
+	assert_true(memmap_whole_granules(&mm));
+	assert_false(memmap_deflate_restores(&mm));
+	if (memmap_start(&mm, &err))
+		fail_msg("start: %s", err.msg);
+	hva = mm.region[0].hva;
+	memset(hva, 0x5a, 16 * M);
+	for (p = 0; p + 1 < 512; p++)
+		assert_int_equal(memmap_inflate_page(&mm, 4 * M + p * PAGE), 0);
+	memmap_get_stats(&mm, &st);
+	assert_int_equal(st.released_bytes, 0);
+	assert_int_equal(st.inflated_pinned_bytes, 511 * PAGE);
+	assert_int_equal(resident(hva + 4 * M, 2 * M), 512);
+	assert_int_equal(hva[4 * M], 0x5a);
+	assert_int_equal(memmap_inflate_page(&mm, 6 * M - PAGE), 0);
+	memmap_get_stats(&mm, &st);
+	assert_int_equal(st.released_bytes, 2 * M);
+	assert_int_equal(st.inflated_pinned_bytes, 0);
+	assert_int_equal(resident(hva + 4 * M, 2 * M), 0);
+	assert_int_equal(memmap_deflate_page(&mm, 4 * M), 0);
+	assert_int_equal(resident(hva + 4 * M, 2 * M), 0); /* no populate */
+	assert_int_equal(hva[4 * M], 0);
+	assert_int_equal(hva[6 * M - 1], 0);
+	assert_int_equal(hva[6 * M], 0x5a);
+	/* A DIMM is a memfd still. */
+	if (memmap_dimm_add(&mm, 0, mm.dimm_base, 128 * M, &idx, &err))
+		fail_msg("dimm: %s", err.msg);
+	if (memmap_plug(&mm, idx, &err))
+		fail_msg("plug: %s", err.msg);
+	assert_false(mm.region[idx].anon);
+	assert_true(mm.region[idx].fd >= 0);
+	memmap_destroy(&mm);
+	tree_free(&t);
+}
+
 static uint64_t free_2m(void)
 {
 	struct hugepages_config c = {HUGEPAGES_HUGETLB, 0, NULL};
@@ -298,6 +424,8 @@ static void test_real_hugetlb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_thp_anon),
+		cmocka_unit_test(test_anon_ram),
 		cmocka_unit_test(test_available),
 		cmocka_unit_test(test_check_host),
 		cmocka_unit_test(test_map_refuses_short_pool),
