@@ -17,7 +17,7 @@
 
 MiB=1048576
 DIMM=$((256 * MiB))
-FILL=64
+FILL=32
 CYCLES=10
 MEM=$((384 * MiB))
 L2_QMP=/tmp/q.sock
@@ -123,7 +123,7 @@ $rss1 -> $rss2 kB; the DIMM's memfd held $held kB, slabvm's other memfds grew by
 		l2_fail "level 1's Shmem dropped by $((rss1 - rss2)) kB, less than 90% of what \
 the DIMM held ($held kB) less what the other memfds grew by ($grown kB)"
 	l2_ctl object-del id=m$cycle
-	# After the first unplug and the last (md5 of 64 MiB takes level 2 about 3 s).
+	# After the first unplug and the last (md5 of 32 MiB takes level 2 about 1.5 s).
 	if [ "$cycle" = 1 ] || [ "$cycle" = $CYCLES ]; then
 		l2_cmd $seq 120 check
 		seq=$((seq + 1))
