@@ -40,6 +40,22 @@ log() {
 	echo "[$(slabtest_uptime)] $*"
 }
 
+# meminfo NAME: the /proc/meminfo line NAME's number, in kB (MemTotal, Shmem, ...).
+meminfo() {
+	sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/meminfo
+}
+
+# kernel_log_clean BAD: fails, showing them, if lines of the kernel log match the extended
+# regex BAD, leaving out the testbed's own warning about the XSAVE size (QEMU's TCG, see
+# scenarios/l2/boot.sh), which a level 2 gets on every boot.
+kernel_log_clean() {
+	testbed_only="XSAVE consistency problem|WARNING: CPU: [0-9]+ PID: [0-9]+ at arch/x86/kernel/fpu/xstate.c"
+	dmesg | grep -vE "$testbed_only" | grep -qE "$1" || return 0
+	dmesg | grep -vE "$testbed_only" | grep -B1 -A3 -E "$1" | head -30
+	fail "the kernel log has errors or warnings: $(dmesg | grep -vE "$testbed_only" |
+		grep -E "$1" | head -3 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ';')"
+}
+
 # pci_find VENDOR DEVICE: the addresses (0000:00:03.0) of the PCI devices with these IDs,
 # given in hex without 0x.
 pci_find() {
@@ -254,29 +270,70 @@ l2_fail() {
 # l2_reply SEQ TIMEOUT [TAG]: waits for level 2's `TAG SEQ ...` line (TAG: L2REPLY); REPLY
 # is what follows SEQ. Only whole lines count: the console comes a byte at a time, and a
 # line still being written (`L2REPLY 8 MEM` without its numbers) is not yet the reply.
+# Most replies come within a few tenths of a second: the first looks are 0.05 s apart, the
+# later 0.2 s; a cheap grep comes first, since every process level 1 starts takes time from
+# level 2 (one vCPU under TCG).
 l2_reply() {
-	tag=${3:-L2REPLY}
-	end=$(($(slabtest_uptime | cut -d. -f1) + $2))
+	l2_tag=${3:-L2REPLY} l2_n=0
+	read -r l2_end _ </proc/uptime
+	l2_end=$((${l2_end%.*} + $2))
 	while :; do
-		REPLY=$(head -n "$(wc -l <"$L2_OUT")" "$L2_OUT" | tr -d '\r' | grep -o "$tag $1 .*" |
-			head -1)
-		[ -n "$REPLY" ] && { REPLY=${REPLY#"$tag $1 "}; return 0; }
+		if grep -q "$l2_tag $1 " "$L2_OUT"; then
+			REPLY=$(head -n "$(wc -l <"$L2_OUT")" "$L2_OUT" | tr -d '\r' |
+				grep -o "$l2_tag $1 .*" | head -1)
+			[ -n "$REPLY" ] && { REPLY=${REPLY#"$l2_tag $1 "}; return 0; }
+		fi
 		slabtest_running "$L2_PID" ||
-			l2_fail "slabvm ended while level 1 waited for level 2's $tag $1"
-		[ "$(slabtest_uptime | cut -d. -f1)" -lt "$end" ] ||
-			l2_fail "no $tag $1 from level 2 within $2 s"
-		sleep 0.2
+			l2_fail "slabvm ended while level 1 waited for level 2's $l2_tag $1"
+		read -r l2_now _ </proc/uptime
+		[ "${l2_now%.*}" -lt "$l2_end" ] || l2_fail "no $l2_tag $1 from level 2 within $2 s"
+		l2_n=$((l2_n + 1))
+		if [ $l2_n -le 6 ]; then sleep 0.05; else sleep 0.2; fi
 	done
 }
 
 # l2_cmd SEQ TIMEOUT COMMAND [ARGS]: sends a command to level 2; its reply in REPLY.
 l2_cmd() {
-	seq=$1 tmo=$2 cmd=$3
+	l2_seq=$1 l2_tmo=$2 l2_what=$3
 	shift 3
-	log "to level 2: $cmd $seq $*"
-	echo "$cmd $seq $*" >&3
-	l2_reply "$seq" 30 L2ACK
-	l2_reply "$seq" "$tmo"
+	log "to level 2: $l2_what $l2_seq $*"
+	echo "$l2_what $l2_seq $*" >&3
+	l2_reply "$l2_seq" 30 L2ACK
+	l2_reply "$l2_seq" "$l2_tmo"
+}
+
+# l2_ready TIMEOUT: waits for level 2's first reply, `L2REPLY 0 READY ...` (REPLY: READY
+# and what follows), then for slabvm's QMP socket L2_QMP, if it has one.
+l2_ready() {
+	l2_reply 0 "$1"
+	case "$REPLY" in
+	READY*) ;;
+	*) l2_fail "level 2's first reply is not READY: $REPLY" ;;
+	esac
+	[ -n "$L2_QMP" ] || return 0
+	for _ in $(seq 50); do
+		[ -S "$L2_QMP" ] && return 0
+		sleep 0.1
+	done
+	l2_fail "no QMP socket $L2_QMP"
+}
+
+# l2_wait_memtotal KB SEQ: asks level 2 for `mem` (seqs SEQ, SEQ+1, ..., at most 60 of
+# them, 0.2 s apart) until its MemTotal is within 4 MiB of KB, as after a DIMM's plug or
+# unplug, which level 2 onlines or offlines after the ACPI event. The last MemTotal in
+# L2_MEMTOTAL, the last reply in REPLY.
+l2_wait_memtotal() {
+	l2_want=$1 l2_base=$2 l2_i=0
+	while :; do
+		l2_cmd $((l2_base + l2_i)) 30 mem
+		L2_MEMTOTAL=$(echo "$REPLY" | cut -d' ' -f2)
+		[ "$L2_MEMTOTAL" -ge $((l2_want - 4096)) ] &&
+			[ "$L2_MEMTOTAL" -le $((l2_want + 4096)) ] && return 0
+		l2_i=$((l2_i + 1))
+		[ $l2_i -lt 60 ] ||
+			l2_fail "level 2's MemTotal is $L2_MEMTOTAL kB, not $l2_want kB (+-4 MiB)"
+		sleep 0.2
+	done
 }
 
 # l2_ctl COMMAND [ARGS]: `slabvm ctl L2_QMP ...`; its reply JSON in CTL. Fails on an error.
@@ -307,9 +364,17 @@ l2_wait_actual() {
 			l2_fail "slabvm ended while the balloon moved to $1: last $CTL"
 		[ "$(slabtest_uptime | cut -d. -f1)" -lt "$end" ] ||
 			l2_fail "query-balloon's actual did not reach $1 within $2 s: last $CTL"
-		sleep 0.5
+		sleep 0.2
 	done
 	log "actual $1 after $(slabtest_since "$t0") s: $CTL"
+}
+
+# l2_balloon BYTES TIMEOUT: `balloon value=BYTES`, then l2_wait_actual BYTES TIMEOUT; the
+# last query-balloon reply in CTL.
+l2_balloon() {
+	l2_ctl balloon value="$1"
+	log "balloon value=$1: $CTL"
+	l2_wait_actual "$1" "$2"
 }
 
 # l2_end TIMEOUT: after level 2's last command, waits until slabvm has ended (at most
@@ -323,4 +388,19 @@ l2_end() {
 	wait "$L2_PID"
 	L2_STATUS=$?
 	exec 3>&-
+}
+
+# l2_finish SEQ: sends level 2 `done` (seq SEQ), waits for slabvm to end (l2_end), copies
+# level 2's result line and kernel messages and slabvm's stderr into this log, and fails
+# unless slabvm exited with status 0 after level 2's `SLABTEST-L2: PASS`.
+l2_finish() {
+	l2_cmd "$1" 30 "done"
+	l2_end 60
+	tr -d '\r' <"$L2_OUT" | grep -E "SLABTEST-L2|\] " | sed 's/^/l2| /'
+	[ -s "$L2_ERR" ] && sed 's/^/slabvm stderr: /' "$L2_ERR"
+	[ "$L2_STATUS" = 0 ] || slabvm_fail "slabvm exited with status $L2_STATUS" "$L2_STATUS" \
+		"$L2_OUT" "$L2_ERR"
+	grep -q "SLABTEST-L2: PASS" "$L2_OUT" || slabvm_fail "no SLABTEST-L2: PASS from level 2 \
+($(tr -d '\r' <"$L2_OUT" | grep -oE "SLABTEST-L2: (FAIL|SKIP).*" | head -1))" 0 "$L2_OUT" \
+		"$L2_ERR"
 }

@@ -23,13 +23,6 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
-mem() {
-	l2_cmd "$1" 30 mem
-	# shellcheck disable=SC2086 # split into words
-	set -- $REPLY
-	total=$2
-}
-
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
@@ -41,31 +34,18 @@ cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scena
 memhp_default_state=online_kernel"
 l2_start dimm --kernel /l2/vmlinuz --initrd /l2/initrd.gz --mem 384M --maxmem 640M \
 	--slots 1 --cpus 1 --qmp "$L2_QMP" --cmdline "$cmdline"
-l2_reply 0 120
-case "$REPLY" in
-READY*) ;;
-*) l2_fail "level 2's first reply is not READY: $REPLY" ;;
-esac
+l2_ready 120
 # shellcheck disable=SC2086 # split into words
 set -- $REPLY
 total0=$2
 log "level 2 ready after $(slabtest_since "$t_start") s: MemTotal $total0 kB"
-for _ in $(seq 50); do [ -S "$L2_QMP" ] && break; sleep 0.1; done
-[ -S "$L2_QMP" ] || l2_fail "no QMP socket $L2_QMP"
 
 phase plug
 l2_ctl object-add qom-type=memory-backend-memfd id=m1 size=$DIMM
 l2_ctl device_add driver=pc-dimm id=d1 memdev=m1
-n=0
-while :; do
-	mem $((100 + n))
-	[ "$total" -ge $((total0 + DIMM / 1024 - 4096)) ] && break
-	n=$((n + 1))
-	[ $n -lt 60 ] || l2_fail "level 2's MemTotal is $total kB, the DIMM is not online"
-	sleep 0.5
-done
-log "plugged: MemTotal $total0 -> $total kB"
-total1=$total
+l2_wait_memtotal $((total0 + DIMM / 1024)) 100
+total1=$L2_MEMTOTAL
+log "plugged: MemTotal $total0 -> $total1 kB"
 
 phase "fill and pin"
 l2_cmd 200 120 fill $FILL
@@ -99,22 +79,17 @@ status=$(json_num "$ost" status)
 l2_ctl query-memory-devices
 log "query-memory-devices: $CTL"
 echo "$CTL" | grep -q '"id":"d1"' || l2_fail "query-memory-devices lost d1: $CTL"
-mem 300
+l2_cmd 300 30 mem
+# shellcheck disable=SC2086 # split into words
+set -- $REPLY
+total=$2
 [ "$total" = "$total1" ] || l2_fail "level 2's MemTotal moved from $total1 to $total kB"
 l2_cmd 301 120 check
 [ "$REPLY" = "CHECK $sum" ] || l2_fail "the file in the DIMM changed: md5 $sum, now $REPLY"
 log "d1 stays plugged, MemTotal $total kB, the file's md5 unchanged"
 
 phase power-off
-l2_cmd 400 30 "done"
-l2_end 60
-tr -d '\r' <"$L2_OUT" | grep -E "SLABTEST-L2|\] " | sed 's/^/l2| /'
-[ -s "$L2_ERR" ] && sed 's/^/slabvm stderr: /' "$L2_ERR"
-[ "$L2_STATUS" = 0 ] || slabvm_fail "slabvm exited with status $L2_STATUS" "$L2_STATUS" \
-	"$L2_OUT" "$L2_ERR"
-grep -q "SLABTEST-L2: PASS" "$L2_OUT" || slabvm_fail "no SLABTEST-L2: PASS from level 2 \
-($(tr -d '\r' <"$L2_OUT" | grep -oE "SLABTEST-L2: (FAIL|SKIP).*" | head -1))" 0 "$L2_OUT" \
-	"$L2_ERR"
+l2_finish 400
 log "dimm-refuse: slabvm ran $(slabtest_since "$t_start") s"
 budget_end
 pass

@@ -3,37 +3,24 @@
 # (guests/scenarios/l2/dimm.sh) and a balloon, ten times. Plug: query-memory-devices lists
 # it, level 2's MemTotal grows by 256 MiB (+-4 MiB) once the kernel has onlined it, level 1's
 # Shmem by at least 90% of it (memmap_plug populates the memfd; --balloon=stats: no free
-# page reporting, which would release the DIMM's free pages again). In the first cycle level 2 writes FILL MiB of text to a tmpfs
-# file, most of which must land in ZONE_MOVABLE (the DIMM), and keeps it. Unplug:
-# `slabvm ctl --wait DEVICE_DELETED ... device_del`: level 2 offlines the DIMM (migrating
-# the file out of it) and ejects it, the event comes, query-memory-devices is empty,
-# MemTotal is back, slabvm holds no DIMM memfd, level 1's Shmem has dropped by at least
-# 90% of what the DIMM's memfd held (its allocated blocks, at least 90% of the DIMM) less
-# what slabvm's other memfds grew by meanwhile (the file migrated into boot RAM), and the
-# file's md5 is what it was when written (checked after the first and the last unplug). Between cycles the balloon is inflated by 32 MiB and deflated again,
-# each until query-balloon's actual is there.
+# page reporting, which would release the DIMM's free pages again). In the first cycle
+# level 2 writes FILL MiB of text to a tmpfs file, most of which must land in ZONE_MOVABLE
+# (the DIMM), and keeps it. Unplug: `slabvm ctl --wait DEVICE_DELETED ... device_del`:
+# level 2 offlines the DIMM (migrating the file out of it) and ejects it, the event comes,
+# query-memory-devices is empty, MemTotal is back, slabvm holds no DIMM memfd, level 1's
+# Shmem has dropped by at least 90% of what the DIMM's memfd held (its allocated blocks, at
+# least 90% of the DIMM) less what slabvm's other memfds grew by meanwhile (the file
+# migrated into boot RAM), and the file's md5 is what it was when written (checked after
+# the first and the last unplug). Once, between the first two cycles, the balloon is
+# inflated by 32 MiB and deflated again, each until query-balloon's actual is there, and
+# the nine plugs after it go on as before.
 
 MiB=1048576
 DIMM=$((256 * MiB))
-FILL=64
+FILL=32
 CYCLES=10
 MEM=$((384 * MiB))
 L2_QMP=/tmp/q.sock
-
-# Polls level 2's MemTotal (reply seq from base up) until it is within 4 MiB of want kB.
-wait_total() {
-	want=$1 base=$2 n=0
-	while [ $n -lt 60 ]; do
-		l2_cmd $((base + n)) 30 mem
-		# shellcheck disable=SC2086 # split into words
-		set -- $REPLY
-		total=$2 blocks=$3
-		[ "$total" -ge $((want - 4096)) ] && [ "$total" -le $((want + 4096)) ] && return 0
-		n=$((n + 1))
-		sleep 0.5
-	done
-	l2_fail "level 2's MemTotal is $total kB, not $want kB (+-4 MiB)"
-}
 
 phase modules
 modprobe kvm-amd || fail "modprobe kvm-amd failed"
@@ -47,25 +34,11 @@ cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scena
 memhp_default_state=online_movable"
 l2_start dimm --kernel /l2/vmlinuz --initrd /l2/initrd.gz --mem 384M --maxmem 1408M \
 	--slots 2 --cpus 1 --balloon=stats --qmp "$L2_QMP" --cmdline "$cmdline"
-l2_reply 0 120
-case "$REPLY" in
-READY*) ;;
-*) l2_fail "level 2's first reply is not READY: $REPLY" ;;
-esac
+l2_ready 120
 # shellcheck disable=SC2086 # split into words
 set -- $REPLY
 total0=$2
 log "level 2 ready after $(slabtest_since "$t_start") s: MemTotal $total0 kB, $3 blocks online"
-for _ in $(seq 50); do [ -S "$L2_QMP" ] && break; sleep 0.1; done
-[ -S "$L2_QMP" ] || l2_fail "no QMP socket $L2_QMP"
-
-# Each cycle plugs and unplugs once. memmap_plug populates the DIMM's memfd with fallocate,
-# which does not show in slabvm's VmRSS until the guest touches it, so the host memory the
-# DIMM holds is counted as level 1's Shmem: it must grow by at least 90% of the DIMM and
-# drop by as much again when the DIMM goes.
-shmem() {
-	sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo
-}
 
 # memfds KIND: the kB slabvm's memfds hold (their allocated blocks), those of DIMMs
 # (KIND dimm) or all others (KIND rest).
@@ -82,11 +55,15 @@ memfds() {
 	echo "$kb"
 }
 
+# Each cycle plugs and unplugs once. memmap_plug populates the DIMM's memfd with fallocate,
+# which does not show in slabvm's VmRSS until the guest touches it, so the host memory the
+# DIMM holds is counted as level 1's Shmem: it must grow by at least 90% of the DIMM and
+# drop by as much again when the DIMM goes.
 seq=100
 sum=
 for cycle in $(seq $CYCLES); do
 	phase "plug $cycle"
-	rss0=$(shmem)
+	rss0=$(meminfo Shmem)
 	l2_ctl object-add qom-type=memory-backend-memfd id=m$cycle size=$DIMM
 	l2_ctl device_add driver=pc-dimm id=d$cycle memdev=m$cycle
 	log "device_add d$cycle: $CTL"
@@ -94,9 +71,12 @@ for cycle in $(seq $CYCLES); do
 	log "query-memory-devices: $CTL"
 	echo "$CTL" | grep -q "\"id\":\"d$cycle\"" ||
 		l2_fail "query-memory-devices does not list d$cycle: $CTL"
-	wait_total $((total0 + DIMM / 1024)) $seq
+	l2_wait_memtotal $((total0 + DIMM / 1024)) $seq
 	seq=$((seq + 100))
-	rss1=$(shmem)
+	# shellcheck disable=SC2086 # split into words
+	set -- $REPLY
+	total=$2 blocks=$3
+	rss1=$(meminfo Shmem)
 	log "plugged: MemTotal $total0 -> $total kB, $blocks memory blocks online, level 1 \
 Shmem $rss0 -> $rss1 kB"
 	[ "$rss1" -ge $((rss0 + DIMM * 9 / 10240)) ] ||
@@ -114,7 +94,7 @@ Shmem $rss0 -> $rss1 kB"
 		[ $(($3 - $4)) -ge $((FILL * 1024 * 3 / 4)) ] ||
 			l2_fail "ZONE_MOVABLE's free memory dropped by $(($3 - $4)) kB, less than \
 3/4 of the $FILL MiB written: the file is not in the DIMM"
-		rss1=$(shmem)
+		rss1=$(meminfo Shmem)
 	fi
 
 	phase "unplug $cycle"
@@ -128,9 +108,12 @@ Shmem $rss0 -> $rss1 kB"
 		l2_fail "no DEVICE_DELETED for d$cycle: $CTL"
 	l2_ctl query-memory-devices
 	[ "$CTL" = '{"return":[]}' ] || l2_fail "query-memory-devices after DEVICE_DELETED: $CTL"
-	wait_total "$total0" $seq
+	l2_wait_memtotal "$total0" $seq
 	seq=$((seq + 100))
-	rss2=$(shmem) left=$(memfds dimm) grown=$(($(memfds rest) - rest0))
+	# shellcheck disable=SC2086 # split into words
+	set -- $REPLY
+	total=$2 blocks=$3
+	rss2=$(meminfo Shmem) left=$(memfds dimm) grown=$(($(memfds rest) - rest0))
 	log "unplugged: MemTotal $total kB, $blocks memory blocks online; level 1 Shmem \
 $rss1 -> $rss2 kB; the DIMM's memfd held $held kB, slabvm's other memfds grew by $grown kB"
 	[ "$left" = 0 ] || l2_fail "slabvm still holds $left kB in DIMM memfds"
@@ -140,7 +123,7 @@ $rss1 -> $rss2 kB; the DIMM's memfd held $held kB, slabvm's other memfds grew by
 		l2_fail "level 1's Shmem dropped by $((rss1 - rss2)) kB, less than 90% of what \
 the DIMM held ($held kB) less what the other memfds grew by ($grown kB)"
 	l2_ctl object-del id=m$cycle
-	# After the first unplug and the last (md5 of 64 MiB takes level 2 about 3 s).
+	# After the first unplug and the last (md5 of 32 MiB takes level 2 about 1.5 s).
 	if [ "$cycle" = 1 ] || [ "$cycle" = $CYCLES ]; then
 		l2_cmd $seq 120 check
 		seq=$((seq + 1))
@@ -148,23 +131,15 @@ the DIMM held ($held kB) less what the other memfds grew by ($grown kB)"
 			l2_fail "the file level 2 wrote into the DIMM changed: md5 $sum, now $REPLY"
 	fi
 
-	phase "balloon $cycle"
-	l2_ctl balloon value=$((MEM - 32 * MiB))
-	l2_wait_actual $((MEM - 32 * MiB)) 60
-	l2_ctl balloon value=$MEM
-	l2_wait_actual $MEM 60
+	if [ "$cycle" = 1 ]; then
+		phase balloon
+		l2_balloon $((MEM - 32 * MiB)) 60
+		l2_balloon $MEM 60
+	fi
 done
 
 phase power-off
-l2_cmd $seq 30 "done"
-l2_end 60
-tr -d '\r' <"$L2_OUT" | grep -E "SLABTEST-L2|\] " | sed 's/^/l2| /'
-[ -s "$L2_ERR" ] && sed 's/^/slabvm stderr: /' "$L2_ERR"
-[ "$L2_STATUS" = 0 ] || slabvm_fail "slabvm exited with status $L2_STATUS" "$L2_STATUS" \
-	"$L2_OUT" "$L2_ERR"
-grep -q "SLABTEST-L2: PASS" "$L2_OUT" || slabvm_fail "no SLABTEST-L2: PASS from level 2 \
-($(tr -d '\r' <"$L2_OUT" | grep -oE "SLABTEST-L2: (FAIL|SKIP).*" | head -1))" 0 "$L2_OUT" \
-	"$L2_ERR"
+l2_finish $seq
 log "dimm: slabvm ran $(slabtest_since "$t_start") s"
 budget_end
 pass

@@ -4,8 +4,10 @@ Every test script takes the slabvm binary as its first argument (firmware images
 skips with exit status 77 when /dev/kvm cannot be opened read-write, and runs a list of
 cases; a case fails by raising AssertionError with a message that shows what slabvm said.
 """
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -183,6 +185,76 @@ class Guest:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Client:
+    """A QMP client of slabvm's control socket (--qmp). It reads the greeting and negotiates
+    capabilities, unless raw (for tests of the greeting and of what the server does before
+    negotiation), and keeps the events that replies come after, for event() to find."""
+
+    def __init__(self, path, raw=False):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.buf = b""
+        self.events = []
+        self.dec = json.JSONDecoder()
+        if not raw:
+            self.recv()  # the greeting
+            assert self.execute("qmp_capabilities") == {"return": {}}
+
+    def recv(self):
+        """The next JSON object the server sent."""
+        while True:
+            text = self.buf.decode(errors="replace").lstrip()
+            if text:
+                try:
+                    obj, end = self.dec.raw_decode(text)
+                    self.buf = text[end:].encode()
+                    return obj
+                except ValueError:
+                    pass
+            data = self.s.recv(65536)
+            assert data, "the server closed the connection; have %r" % self.buf
+            self.buf += data
+
+    def send(self, raw):
+        """Sends raw bytes or text as they are."""
+        self.s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+
+    def reply(self):
+        """The next reply (return or error); the events before it are kept."""
+        while True:
+            obj = self.recv()
+            if "event" in obj:
+                self.events.append(obj)
+            else:
+                return obj
+
+    def execute(self, cmd, **args):
+        req = {"execute": cmd}
+        if args:
+            req["arguments"] = args
+        self.send(json.dumps(req) + "\n")
+        return self.reply()
+
+    def ok(self, cmd, **args):
+        r = self.execute(cmd, **args)
+        assert "return" in r, "%s %r: %r" % (cmd, args, r)
+        return r["return"]
+
+    def event(self, name, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name:
+                    return self.events.pop(i)["data"]
+            self.s.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                obj = self.recv()
+            except socket.timeout:
+                raise AssertionError("no %s event; have %r" % (name, self.events))
+            self.events.append(obj)
 
 
 def main(cases):

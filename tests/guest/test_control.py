@@ -23,47 +23,6 @@ import time
 import guestrun
 
 
-class Client:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(10)
-        self.s.connect(path)
-        self.buf = b""
-        self.dec = json.JSONDecoder()
-
-    def recv(self):
-        """The next JSON object the server sent."""
-        while True:
-            text = self.buf.decode(errors="replace").lstrip()
-            if text:
-                try:
-                    obj, end = self.dec.raw_decode(text)
-                    self.buf = text[end:].encode()
-                    return obj
-                except ValueError:
-                    pass
-            data = self.s.recv(65536)
-            assert data, "the server closed the connection; have %r" % self.buf
-            self.buf += data
-
-    def reply(self):
-        """The next return or error, skipping events."""
-        while True:
-            obj = self.recv()
-            if "return" in obj or "error" in obj:
-                return obj
-
-    def send(self, raw):
-        self.s.sendall(raw if isinstance(raw, bytes) else raw.encode())
-
-    def execute(self, cmd, **args):
-        req = {"execute": cmd}
-        if args:
-            req["arguments"] = args
-        self.send(json.dumps(req) + "\n")
-        return self.reply()
-
-
 # bootinfo.h: the firmware area, and where a firmware image is loaded and runs.
 FW_AREA = (0xFF000000, 0xFF400000)
 FW_IMAGE = (0xFF200000, 0xFF400000)
@@ -104,7 +63,7 @@ def test_protocol():
             g.wait_for("echo: ready\n")
             mode = stat.S_IMODE(os.stat(path).st_mode)
             assert mode == 0o600, "socket mode %o, not 600" % mode
-            c = Client(path)
+            c = guestrun.Client(path, raw=True)
             greeting = c.recv()
             assert "QMP" in greeting and "version" in greeting["QMP"], greeting
             assert error_class(c.execute("query-status")) == "CommandNotFound"
@@ -158,7 +117,7 @@ def test_balloon_change():
         args = ["--firmware", BALLOON, "--mem", "64M", "--balloon", "--qmp", path]
         with guestrun.Guest(SLABVM, args) as g:
             pos = g.wait_for("balloon: inflated", timeout=60)
-            c = Client(path)
+            c = guestrun.Client(path, raw=True)
             c.recv()
             assert c.execute("qmp_capabilities") == {"return": {}}
             before = c.execute("query-balloon")["return"]["actual"]
@@ -294,7 +253,7 @@ def test_hmp():
         path = os.path.join(d, "vm.sock")
         with guestrun.Guest(SLABVM, ["--firmware", ECHO, "--cpus", "2", "--qmp", path]) as g:
             pos = g.wait_for("echo: ready\n")
-            c = Client(path)
+            c = guestrun.Client(path, raw=True)
             c.recv()
             assert c.execute("qmp_capabilities") == {"return": {}}
             check_registers(hmp_text(c, "info registers"))

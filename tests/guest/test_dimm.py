@@ -12,76 +12,17 @@ usage: test_dimm.py SLABVM DIMM_BIN
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import guestrun
-from guestrun import MiB
+from guestrun import Client, MiB
 
 GiB = 1024 * MiB
 DIMM = 256 * MiB
 WINDOW_BASE = 4 * GiB  # the hotplug window starts on the first 1 GiB boundary above 4 GiB
-
-
-class Client:
-    """A QMP client that keeps the events it reads past."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(20)
-        self.s.connect(path)
-        self.buf = b""
-        self.events = []
-        self.dec = json.JSONDecoder()
-        self.recv()  # the greeting
-        assert self.execute("qmp_capabilities") == {"return": {}}
-
-    def recv(self):
-        while True:
-            text = self.buf.decode().lstrip()
-            if text:
-                try:
-                    obj, end = self.dec.raw_decode(text)
-                    self.buf = text[end:].encode()
-                    return obj
-                except ValueError:
-                    pass
-            data = self.s.recv(65536)
-            assert data, "the server closed the connection"
-            self.buf += data
-
-    def execute(self, cmd, **args):
-        req = {"execute": cmd}
-        if args:
-            req["arguments"] = args
-        self.s.sendall((json.dumps(req) + "\n").encode())
-        while True:
-            obj = self.recv()
-            if "event" in obj:
-                self.events.append(obj)
-            else:
-                return obj
-
-    def ok(self, cmd, **args):
-        r = self.execute(cmd, **args)
-        assert "return" in r, "%s %r: %r" % (cmd, args, r)
-        return r["return"]
-
-    def event(self, name, timeout=20):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e["event"] == name:
-                    return self.events.pop(i)["data"]
-            self.s.settimeout(max(deadline - time.monotonic(), 0.01))
-            try:
-                obj = self.recv()
-            except socket.timeout:
-                raise AssertionError("no %s event; have %r" % (name, self.events))
-            self.events.append(obj)
 
 
 def command(g, c, start):

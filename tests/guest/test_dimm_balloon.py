@@ -18,8 +18,7 @@ import sys
 import tempfile
 
 import guestrun
-from guestrun import KiB, MiB, GiB
-from test_dimm import Client
+from guestrun import Client, KiB, MiB, GiB
 
 PAGE = 4 * KiB
 GRANULE = 2 * MiB

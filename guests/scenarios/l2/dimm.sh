@@ -18,10 +18,6 @@
 # Each command is acknowledged at once with `L2ACK SEQ COMMAND`. Before the first command
 # it prints `L2REPLY 0 READY <MemTotal kB> <memory blocks online>`.
 
-meminfo() {
-	sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/meminfo
-}
-
 # Free pages of a zone (Movable or Normal: only the DIMM's memory is there), in kB.
 zone_free() {
 	awk -v z="$1" '$1 == "Node" { m = $4 == z; next }
@@ -77,11 +73,5 @@ while read -r cmd seq args; do
 done
 [ -n "$finished" ] || fail "the console ended before level 1 sent 'done'"
 
-bad="BUG:|WARNING:|Kernel panic|Oops|ACPI Error|ACPI BIOS Error"
-testbed_only="XSAVE consistency problem|WARNING: CPU: [0-9]+ PID: [0-9]+ at arch/x86/kernel/fpu/xstate.c"
-if dmesg | grep -vE "$testbed_only" | grep -qE "$bad"; then
-	dmesg | grep -vE "$testbed_only" | grep -B1 -A3 -E "$bad" | head -30
-	fail "the kernel log has errors: $(dmesg | grep -vE "$testbed_only" | grep -E "$bad" |
-		head -3 | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ';')"
-fi
+kernel_log_clean "BUG:|WARNING:|Kernel panic|Oops|ACPI Error|ACPI BIOS Error"
 pass
