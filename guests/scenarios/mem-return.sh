@@ -2,15 +2,16 @@
 # up comes back to the host, with a device assigned and without. Level 2 (the balloon
 # scenario's level-2 script, guests/scenarios/l2/balloon.sh) boots with --balloon=stats;
 # level 1 inflates it to half its RAM over QMP and reads, before and after, its own Shmem
-# (slabvm's guest RAM is a memfd: the host memory it holds) and query-balloon's inflated,
-# released and inflated-but-pinned bytes. Runs: no device (granule 2M: without a pinning
-# listener every inflated page is released, whatever the granule), then edu assigned at
-# granules 4K, 64K and 2M (192 MiB of RAM: 4K granules of 256 MiB would exceed type1's
+# plus AnonPages (slabvm's boot RAM is a memfd or, with the default thp where level 1 gives
+# huge pages to anonymous memory only, anonymous memory: the host memory it holds) and
+# query-balloon's inflated, released and inflated-but-pinned bytes. Runs: no device
+# (granule 2M: anonymous RAM releases whole granules, a memfd every inflated page), then
+# edu assigned at granules 4K, 64K and 2M (192 MiB of RAM: 4K granules of 256 MiB would exceed type1's
 # dma_entry_limit) and 1G (1 GiB of RAM). Before the inflate level 2 writes half its RAM
 # plus 16 MiB to tmpfs and deletes it (as the balloon scenario does), so that without a
 # device the memory the balloon takes is backed too, and every run starts from the same
 # guest state; not at 1G, where half the RAM can never fill a granule. With a device all
-# RAM is pinned from the start, so Shmem holds all of it before the inflate.
+# RAM is pinned from the start, so level 1 holds all of it before the inflate.
 # Each run prints one "mem-return:" line (docs/design.md, "Measured").
 
 phase modules
@@ -27,8 +28,10 @@ log "edu $edu is bound to vfio-pci, IOMMU group $group"
 MiB=1048576
 L2_QMP=/tmp/q.sock
 cmdline="console=ttyS0 panic=-1 quiet cryptomgr.notests=1 nokaslr slabtest.scenario=balloon"
+# Level 1's memory in guest RAM's two kinds, kB: Shmem (memfd backing) plus AnonPages
+# (anonymous boot RAM, the default where level 1 gives THP to anonymous memory only).
 shmem() {
-	sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo
+	awk '/^(Shmem|AnonPages):/ { s += $2 } END { print s }' /proc/meminfo
 }
 seq=0
 for run in "none 2M 192" "edu 4K 192" "edu 64K 192" "edu 2M 192" "edu 1G 1024"; do
@@ -66,7 +69,7 @@ for run in "none 2M 192" "edu 4K 192" "edu 64K 192" "edu 2M 192" "edu 1G 1024"; 
 		-v p="$pinned" -v b="$s_before" -v s0="$s0" -v s1="$s1" 'BEGIN {
 		M = 1048576
 		printf "mem-return: device %s, granule %s, RAM %d MiB: inflated %.1f MiB, released " \
-			"%.1f MiB (%.1f%%), inflated-but-pinned %.1f MiB; level 1 Shmem %.1f -> %.1f " \
+			"%.1f MiB (%.1f%%), inflated-but-pinned %.1f MiB; level 1 Shmem+AnonPages %.1f -> %.1f " \
 			"MiB, returned %.1f MiB (%.1f%% of inflated)\n", dev, g, m, i / M, r / M,
 			100 * r / i, p / M, (s0 - b) / 1024, (s1 - b) / 1024, (s0 - s1) / 1024,
 			100 * (s0 - s1) * 1024 / i }'
