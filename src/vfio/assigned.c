@@ -108,19 +108,24 @@ static void bar_unmap(struct vfio_assigned *a, unsigned int i)
 	unsigned int k;
 
 	for (k = 0; k < b->layout.npieces; k++) {
-		if (!b->live[k])
-			continue;
-		if (b->hva[k])
+		if (b->slotted[k])
 			a->hooks.unmap(a->hooks.ctx, b->slot[k]);
-		else
+		b->slotted[k] = false;
+		if (b->live[k])
 			bus_unregister(bus, b->addr + b->layout.piece[k].offset);
 		b->live[k] = false;
 	}
 	b->mapped = false;
 }
 
-/* A piece that cannot be placed (over another device's range, no memslot left) stays away,
- * as pci.c leaves a BAR placed over another range off: said once per placement. */
+/*
+ * Every piece claims its range on the bus first, mmapped or not, so that the bus refuses a
+ * BAR the guest placed over another device's range or over another BAR of this function,
+ * as pci.c refuses an emulated BAR there: KVM would take an overlapping memslot over the
+ * other device's MMIO without a word. A piece whose range is refused stays away, said once
+ * per placement. An mmapped piece then gets its memslot; if KVM refuses it (no slot left,
+ * guest RAM there) the piece stays trapped: slower, correct.
+ */
 static void bar_map(struct vfio_assigned *a, unsigned int i, uint64_t addr)
 {
 	struct vfio_assigned_bar *b = &a->bar[i];
@@ -134,16 +139,18 @@ static void bar_map(struct vfio_assigned *a, unsigned int i, uint64_t addr)
 		struct error err = {0};
 		int ret;
 
-		if (b->hva[k])
+		ret = bus_register(bus, addr + p->offset, p->size, &trap_ops, &b->trap[k],
+				   b->name, &err);
+		b->live[k] = !ret;
+		if (!ret && b->hva[k]) {
 			ret = a->hooks.map(a->hooks.ctx, addr + p->offset, b->hva[k], p->size,
 					   &b->slot[k], &err);
-		else
-			ret = bus_register(bus, addr + p->offset, p->size, &trap_ops, &b->trap[k],
-					   b->name, &err);
+			b->slotted[k] = !ret;
+		}
 		if (ret)
-			fprintf(stderr, "slabvm: %s at 0x%" PRIx64 ": %s\n", b->name,
-				addr + p->offset, err.msg);
-		b->live[k] = !ret;
+			fprintf(stderr, "slabvm: %s at 0x%" PRIx64 ": %s%s\n", b->name,
+				addr + p->offset, err.msg,
+				b->live[k] ? " (trapped instead)" : "");
 	}
 }
 

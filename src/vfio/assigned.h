@@ -74,7 +74,8 @@ struct vfio_assigned_bar {
 	struct vfio_bar_layout layout;
 	void *hva[VFIO_BAR_MAX_PIECES];	      /* mmapped pieces, NULL for trapped ones */
 	unsigned int slot[VFIO_BAR_MAX_PIECES]; /* their memslot while decoding */
-	bool live[VFIO_BAR_MAX_PIECES];	      /* memslot or bus range in place */
+	bool live[VFIO_BAR_MAX_PIECES];	      /* the piece's bus range in place */
+	bool slotted[VFIO_BAR_MAX_PIECES];    /* and a memslot of hva over it */
 	struct vfio_trap trap[VFIO_BAR_MAX_PIECES];
 	char name[32];
 	bool mapped;

@@ -21,9 +21,9 @@
  *                4-byte value), 12-15 config write through conf1 (as 0)
  * After every step it checks what must hold whatever the guest did: neither fake saw
  * anything the kernel would refuse (see fake_vfio.h), each BAR decodes where the config
- * space says and its mmapped pieces are exactly the live memslots, the interrupt index
- * vfio-pci has on is the mode slabvm believes in, and only live vectors are routed, each
- * to its own message. At the end everything is unmapped, unbound and closed.
+ * space says and its mmapped pieces are exactly the live memslots (which never overlap),
+ * the interrupt index vfio-pci has on is the mode slabvm believes in, and only live
+ * vectors are routed, each to its own message. At the end everything is unmapped, unbound and closed.
  */
 #include <linux/pci_regs.h>
 #include <stdbool.h>
@@ -112,7 +112,8 @@ static void check(struct harness *h)
 			const struct fake_slot *s;
 
 			FUZZ_CHECK(!b->live[k] || b->mapped);
-			if (!b->hva[k] || !b->live[k])
+			FUZZ_CHECK(!b->slotted[k] || (b->live[k] && b->hva[k]));
+			if (!b->slotted[k])
 				continue;
 			s = fake_kvm_slot_at(&h->kvm, b->addr + b->layout.piece[k].offset);
 			FUZZ_CHECK(s && s->hva == b->hva[k] && s->size == b->layout.piece[k].size);

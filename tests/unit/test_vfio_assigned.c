@@ -353,7 +353,9 @@ static void test_placement(void **state)
 	assert_ptr_equal(s->hva, f->a.bar[0].hva[0]);
 	assert_true(is_fake_mmap(f, s->hva));
 	assert_memory_equal(s->hva, f->k.region[0].data, 64);
-	assert_false(bus_read(&f->mmio, a0, 4, &v));
+	/* Its range is claimed on the bus as well (KVM never exits there while the memslot
+	 * lives), so no other BAR or device can be placed over it. */
+	assert_true(f->a.bar[0].live[0] && f->a.bar[0].slotted[0]);
 	/* BAR 2: its two mmappable pages as memslots, nothing else. */
 	assert_true(a2 >= PLATFORM_PCI32_BASE && a2 + (16 << 10) <= 1ULL << 32);
 	assert_int_equal(fake_kvm_nslots(&f->kvm), 3);
@@ -442,6 +444,70 @@ static void test_bar_move(void **state)
 	assert_int_equal(bar_addr(f, 2), a2);
 	assert_int_equal(mmio_read(f, a2 + 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 4), 1);
 	assert_int_equal(f->kvm.nunmap_calls + fake_kvm_nslots(&f->kvm), f->kvm.nmap_calls);
+}
+
+/* Another device's range on the MMIO bus, for BARs to be placed over. */
+static uint64_t other_read(void *opaque, uint64_t off, unsigned int size)
+{
+	(void)opaque, (void)off, (void)size;
+	return 0x5a5a5a5a;
+}
+
+static void other_write(void *opaque, uint64_t off, unsigned int size, uint64_t val)
+{
+	(void)opaque, (void)off, (void)size, (void)val;
+}
+
+static const struct io_ops other_ops = {other_read, other_write};
+
+/* The guest places BAR 0 over BAR 2, then over another device: KVM would take an
+ * overlapping memslot over the other's MMIO, so the bus refuses the range first and the
+ * piece stays away until the guest moves it somewhere free (a hostile-guest fuzz finding). */
+static void test_bar_overlap(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a0 = bar_addr(f, 0), a2 = bar_addr(f, 2), over = a2 & ~((1ULL << 20) - 1);
+	uint64_t other = (1ULL << 40) + (512ULL << 20);
+	struct error err = {0};
+	struct capture c;
+	char out[1024];
+
+	capture_start(&c);
+	conf1_write(f, PCI_BASE_ADDRESS_1, 4, 0);
+	conf1_write(f, PCI_BASE_ADDRESS_0, 4, (uint32_t)over);
+	capture_end(&c, out, sizeof(out));
+	no_violations(f);
+	assert_int_equal(bar_addr(f, 0), over);
+	expect_text(out, "0000:00:03.0 BAR0 at 0x");
+	expect_text(out, "overlaps");
+	assert_false(f->a.bar[0].live[0] || f->a.bar[0].slotted[0]);
+	/* BAR 2 is untouched: its memslots and its trapped table. */
+	assert_int_equal(fake_kvm_nslots(&f->kvm), 2);
+	assert_non_null(fake_kvm_slot_at(&f->kvm, a2 + 0x1000));
+	assert_int_equal(mmio_read(f, a2 + PCI_MSIX_ENTRY_VECTOR_CTRL, 4), 1);
+
+	/* Over another device's range: that device keeps it. */
+	assert_int_equal(bus_register(&f->mmio, other + 0x4000, 0x1000, &other_ops, NULL, "other",
+				      &err),
+			 0);
+	capture_start(&c);
+	conf1_write(f, PCI_BASE_ADDRESS_1, 4, other >> 32);
+	conf1_write(f, PCI_BASE_ADDRESS_0, 4, (uint32_t)other);
+	capture_end(&c, out, sizeof(out));
+	no_violations(f);
+	expect_text(out, "overlaps other");
+	assert_false(f->a.bar[0].live[0]);
+	assert_null(fake_kvm_slot_at(&f->kvm, other));
+	assert_int_equal(mmio_read(f, other + 0x4000, 4), 0x5a5a5a5a);
+
+	/* Somewhere free again: the memslot is back. */
+	conf1_write(f, PCI_BASE_ADDRESS_1, 4, a0 >> 32);
+	conf1_write(f, PCI_BASE_ADDRESS_0, 4, (uint32_t)a0);
+	no_violations(f);
+	assert_true(f->a.bar[0].live[0] && f->a.bar[0].slotted[0]);
+	assert_ptr_equal(fake_kvm_slot_at(&f->kvm, a0)->hva, f->a.bar[0].hva[0]);
+	assert_int_equal(fake_kvm_nslots(&f->kvm), 3);
+	assert_int_equal(bus_unregister(&f->mmio, other + 0x4000), 0);
 }
 
 /* ---- as query-pci shows it ---- */
@@ -1012,11 +1078,13 @@ static void test_hostile_traps(void **state)
 	no_violations(f);
 }
 
-/* KVM refusing a memslot: the piece stays off, slabvm says so, and a later placement works. */
+/* KVM refusing a memslot: slabvm says so and the piece stays trapped, reaching the device
+ * through the region's read and write; a later placement gets its memslot. */
 static void test_map_failure(void **state)
 {
 	struct fx *f = *state;
 	uint16_t cmd = cfg_read(f, PCI_COMMAND, 2);
+	unsigned int nacc;
 	struct capture c;
 	char out[1024];
 
@@ -1026,10 +1094,17 @@ static void test_map_failure(void **state)
 	cfg_write(f, PCI_COMMAND, 2, cmd);
 	capture_end(&c, out, sizeof(out));
 	expect_text(out, "0000:00:03.0 BAR0 at 0x");
-	expect_text(out, "all BAR memslots in use");
+	expect_text(out, "all BAR memslots in use (trapped instead)");
 	expect_text(out, "0000:00:03.0 BAR2 at 0x");
 	assert_int_equal(fake_kvm_nslots(&f->kvm), 0);
-	assert_false(f->a.bar[0].live[0]);
+	assert_true(f->a.bar[0].live[0]);
+	assert_false(f->a.bar[0].slotted[0]);
+	nacc = f->k.nacc;
+	assert_int_equal(mmio_read(f, bar_addr(f, 0) + 0x40, 4),
+			 *(uint32_t *)(f->k.region[0].data + 0x40));
+	assert_int_equal(f->k.nacc, nacc + 1);
+	assert_int_equal(f->k.acc[nacc].region, 0);
+	assert_int_equal(f->k.acc[nacc].offset, 0x40);
 	/* The BAR's trapped pieces are there all the same. */
 	assert_true(f->a.bar[2].live[0]);
 	assert_int_equal(mmio_read(f, bar_addr(f, 2) + PCI_MSIX_ENTRY_VECTOR_CTRL, 4), 1);
@@ -1057,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_init),
 		cmocka_unit_test_setup_teardown(test_placement, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move, setup_placed, teardown),
+		cmocka_unit_test_setup_teardown(test_bar_overlap, setup_placed, teardown),
 		cmocka_unit_test_setup_teardown(test_dev_info, setup_placed, teardown),
 		cmocka_unit_test_teardown(test_intx, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup_placed, teardown),
