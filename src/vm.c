@@ -444,6 +444,11 @@ static int vm_fw_area(struct vm *vm, struct error *err)
 		vm->fw_area = NULL;
 		return error_set(err, -errno, "firmware area: %s", strerror(errno));
 	}
+	/* A firmware guest uses a few pages of it: where transparent huge pages are `always`,
+	 * each touched 2 MiB half would otherwise be a whole huge page (4 MiB resident in the
+	 * testbed's level 1, docs/bench.md "Start-up"). A kernel without THP refuses the advice,
+	 * which changes nothing. */
+	(void)madvise(vm->fw_area, BOOTINFO_FW_SIZE, MADV_NOHUGEPAGE);
 	return kvm_set_fixed_slot(&vm->kvm, KVM_FW_SLOT, BOOTINFO_FW_BASE, vm->fw_area,
 				  BOOTINFO_FW_SIZE, err);
 }

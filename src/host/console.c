@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "devices/uart.h"
 #include "host/sandbox.h"
 
@@ -279,7 +280,7 @@ int console_start(struct console *c, struct uart *u, void (*quit)(void *ctx), vo
 	/* The reader takes no signals: they belong to the main loop's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&c->reader, NULL, console_reader, c);
+	ret = thread_start(&c->reader, console_reader, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		close(c->stop_fd);

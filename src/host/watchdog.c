@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "host/sandbox.h"
 
 static long long watchdog_ms_until(const struct timespec *t)
@@ -79,7 +80,7 @@ int watchdog_start(struct watchdog *w, const char *name, unsigned int period_s, 
 	 * comes through the watched descriptor. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&w->thread, NULL, watchdog_thread, w);
+	ret = thread_start(&w->thread, watchdog_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		pthread_mutex_destroy(&w->lock);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/thread.h"
+
 #define VCPU_KICK_SIGNAL SIGUSR1
 
 #define MSR_IA32_TSC 0x10
@@ -426,7 +428,7 @@ int vcpu_start(struct vcpu *v, struct error *err)
 	pthread_mutex_lock(&all->info_lock);
 	v->running = true;
 	pthread_mutex_unlock(&all->info_lock);
-	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	ret = thread_start(&v->thread, vcpu_thread, v);
 	if (ret) {
 		pthread_mutex_lock(&all->info_lock);
 		v->running = false;

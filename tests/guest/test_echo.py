@@ -49,6 +49,39 @@ def test_echo():
         assert status == 0, "want exit status 0: " + g.report()
 
 
+def mappings(pid):
+    """[(header line, size in kB, VmFlags words)] of /proc/PID/smaps."""
+    maps, cur = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            first = line.split()[0]
+            if "-" in first and not first.endswith(":"):
+                cur = [line.strip(), 0, []]
+                maps.append(cur)
+            elif first == "Size:":
+                cur[1] = int(line.split()[1])
+            elif first == "VmFlags:":
+                cur[2] = line.split()[1:]
+    return maps
+
+
+def test_firmware_area_not_huge():
+    """The 4 MiB firmware area (anonymous, MAP_NORESERVE: VmFlags "nr") is advised
+    MADV_NOHUGEPAGE ("nh"): where transparent huge pages are `always`, the few pages a
+    firmware guest touches would otherwise make each 2 MiB half a huge page."""
+    if not os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"):
+        print("     (no transparent huge pages on this kernel: nothing to check)")
+        return
+    with guestrun.Guest(SLABVM, ["--firmware", ECHO]) as g:
+        g.wait_for("echo: ready\n")
+        areas = [m for m in mappings(g.pid) if m[1] == 4096 and "nr" in m[2]]
+        g.send(b"q")
+        g.wait()
+    assert areas, "no 4 MiB MAP_NORESERVE mapping (the firmware area) in smaps"
+    bad = [m for m in areas if "nh" not in m[2]]
+    assert not bad, "firmware area without MADV_NOHUGEPAGE: %r" % bad
+
+
 def stopped_by(sig):
     def run():
         with guestrun.Guest(SLABVM, ["--firmware", ECHO]) as g:
@@ -133,6 +166,8 @@ def test_stalled_stdout():
 
 if __name__ == "__main__":
     SLABVM, ECHO = sys.argv[1:3]
-    guestrun.main([("echo", test_echo), stopped_by(signal.SIGTERM),
+    guestrun.main([("echo", test_echo),
+                   ("firmware area not huge", test_firmware_area_not_huge),
+                   stopped_by(signal.SIGTERM),
                    stopped_by(signal.SIGINT),
                    ("a stalled stdout reader", test_stalled_stdout)])
