@@ -22,6 +22,7 @@
 #include "vm_rng.h"
 #include "vm_vfio.h"
 #include "x86/acpi.h"
+#include "x86/identity_map.h"
 #include "x86/linux.h"
 #include "x86/platform.h"
 
@@ -296,8 +297,11 @@ static int vm_boot_firmware(struct vm *vm, const struct vm_config *cfg, struct e
 	struct boot_firmware_config fc = {
 		.mm = &vm->mm,
 		.ncpus = vm->vcpus.n,
-		/* RAM, the PCI hole and the 64-bit PCI window, so a test guest can reach BARs. */
-		.map_end = vm->pci64_base + PLATFORM_PCI64_SIZE,
+		/* RAM, the DIMM window, the PCI hole and the part of the 64-bit PCI window that
+		 * holds the BARs slabvm placed, so a test guest reaches every device. Not the
+		 * whole 64 GiB window: with 2 MiB pages each GiB costs a page of tables. */
+		.map_end = vm->pci.mmio64_end,
+		.gib_pages = kvm_cpuid_ext_edx(&vm->kvm, X86_CPUID_PDPE1GB),
 		.image = slabvm_demo_image,
 		.size = slabvm_demo_image_size,
 		.cmdline = cfg->cmdline,

@@ -840,6 +840,7 @@ int pci_host_init(struct pci_host *h, const struct pci_host_config *cfg, struct 
 			(unsigned long long)cfg->mmio64_base, (unsigned long long)cfg->mmio64_size);
 	memset(h, 0, sizeof(*h));
 	h->cfg = *cfg;
+	h->mmio64_end = cfg->mmio64_base;
 	pthread_mutex_init(&h->lock, NULL);
 	pci_dev_init(&h->bridge, "pci-host", &bridge_id);
 	h->bridge.host = h;
@@ -1024,5 +1025,6 @@ int pci_host_assign_bars(struct pci_host *h, struct error *err)
 	for (s = 1; s < PCI_SLOTS; s++)
 		if (h->slot[s])
 			pci_set_decode(h->slot[s], true);
+	h->mmio64_end = m64.next;
 	return 0;
 }

@@ -160,6 +160,7 @@ struct pci_host {
 	uint32_t intx_slots[4]; /* per INTx GSI, the slots asserting it */
 	struct pci_dev bridge;	/* slot 0 */
 	struct pci_dev *slot[PCI_SLOTS];
+	uint64_t mmio64_end; /* where pci_host_assign_bars' 64-bit BARs end (mmio64_base: none) */
 };
 
 /*
@@ -173,8 +174,9 @@ int pci_host_add(struct pci_host *h, unsigned int slot, struct pci_dev *d, struc
 /*
  * Gives every BAR of every device an address and turns its decoding on, as firmware does:
  * I/O BARs in the I/O window, 32-bit ones in [PLATFORM_PCI32_BASE, +SIZE), 64-bit ones in
- * the 64-bit window (or the 32-bit one without it), each naturally aligned. Fails without
- * changing anything when a window is too small.
+ * the 64-bit window (or the 32-bit one without it), each naturally aligned, from the
+ * window's base up (h->mmio64_end: the end of the last). Fails without changing anything
+ * when a window is too small.
  */
 int pci_host_assign_bars(struct pci_host *h, struct error *err);
 

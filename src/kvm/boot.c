@@ -12,6 +12,7 @@
 #include "bootinfo.h"
 #include "kvm/vcpu.h"
 #include "mem/memmap.h"
+#include "x86/identity_map.h"
 #include "x86/linux.h"
 #include "x86/x86.h"
 
@@ -27,33 +28,22 @@ static void *boot_fw_ptr(uint8_t *area, uint64_t gpa)
 	return area + FW_OFF(gpa);
 }
 
-/* Identity map [0, end) with 2 MiB pages: PML4, then PDPTs, then one PD per GiB. */
-static int boot_page_tables(uint8_t *area, uint64_t end, struct error *err)
+/* The identity map of x86/identity_map.c between the GDT and the stack. */
+static int boot_page_tables(const struct boot_firmware_config *cfg, struct error *err)
 {
-	uint64_t gib = (end + (1ULL << 30) - 1) >> 30;
-	uint64_t npdpt = (gib + 511) / 512;
-	uint64_t pages = 1 + npdpt + gib;
-	uint64_t pdpt_gpa = BOOTINFO_PT_GPA + 4096;
-	uint64_t pd_gpa = pdpt_gpa + npdpt * 4096;
-	uint64_t *pml4 = boot_fw_ptr(area, BOOTINFO_PT_GPA);
-	uint64_t *pdpt = boot_fw_ptr(area, pdpt_gpa);
-	uint64_t *pd = boot_fw_ptr(area, pd_gpa);
-	uint64_t i;
+	uint64_t pages = x86_identity_map_pages(cfg->map_end, cfg->gib_pages);
+	uint64_t room = (FW_PT_END - BOOTINFO_PT_GPA) / 4096;
 
-	if (BOOTINFO_PT_GPA + pages * 4096 > FW_PT_END)
+	if (!pages || pages > room)
 		return error_usage(
 			err, -EINVAL,
-			"firmware guests can address up to %llu GiB; this map ends at %llu GiB",
-			(unsigned long long)((FW_PT_END - BOOTINFO_PT_GPA) / 4096 - 2),
-			(unsigned long long)gib);
-	if (npdpt > 512)
-		return error_usage(err, -EINVAL, "address space too large for one PML4");
-	for (i = 0; i < npdpt; i++)
-		pml4[i] = (pdpt_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
-	for (i = 0; i < gib; i++)
-		pdpt[i] = (pd_gpa + i * 4096) | X86_PTE_PRESENT | X86_PTE_WRITE;
-	for (i = 0; i < gib * 512; i++)
-		pd[i] = (i << 21) | X86_PTE_PRESENT | X86_PTE_WRITE | X86_PTE_HUGE;
+			"firmware guests can address up to %llu GiB with %s pages; "
+			"this map ends at %llu GiB",
+			(unsigned long long)(cfg->gib_pages ? 512 * (room - 1) : room - 2),
+			cfg->gib_pages ? "1 GiB" : "2 MiB",
+			(unsigned long long)((cfg->map_end + (1ULL << 30) - 1) >> 30));
+	x86_identity_map(boot_fw_ptr(cfg->area, BOOTINFO_PT_GPA), BOOTINFO_PT_GPA, cfg->map_end,
+			 cfg->gib_pages);
 	return 0;
 }
 
@@ -120,7 +110,7 @@ int boot_firmware(const struct boot_firmware_config *cfg, struct vcpu *bsp, stru
 	gdt[0] = 0;
 	gdt[1] = X86_GDT_CODE64;
 	gdt[2] = X86_GDT_DATA;
-	ret = boot_page_tables(cfg->area, cfg->map_end, err);
+	ret = boot_page_tables(cfg, err);
 	if (ret)
 		return ret;
 	boot_bootinfo(cfg);

@@ -7,6 +7,7 @@
 #ifndef SLABVM_BOOT_H
 #define SLABVM_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct boot_firmware_config {
 	const struct memmap *mm;
 	unsigned int ncpus;
 	uint64_t map_end; /* the page tables identity-map [0, map_end) */
+	bool gib_pages;	  /* with 1 GiB pages (the vCPUs' CPUID has PDPE1GB), else 2 MiB */
 	const void *image;
 	size_t size;
 	const char *cmdline; /* NULL for none */

@@ -358,6 +358,16 @@ static int kvm_get_cpuid(struct kvm *k, struct error *err)
 	return 0;
 }
 
+bool kvm_cpuid_ext_edx(const struct kvm *k, uint32_t edx_bits)
+{
+	unsigned int i;
+
+	for (i = 0; k->cpuid && i < k->cpuid->nent; i++)
+		if (k->cpuid->entries[i].function == 0x80000001)
+			return (k->cpuid->entries[i].edx & edx_bits) == edx_bits;
+	return false;
+}
+
 static int kvm_create(struct kvm *k, struct error *err)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};

@@ -58,6 +58,9 @@ struct kvm {
  * listener. On failure everything opened is closed again. */
 int kvm_init(struct kvm *k, struct error *err);
 void kvm_destroy(struct kvm *k);
+/* Whether the vCPUs' CPUID (what KVM supports, vcpu.c passes it on) has leaf 0x80000001's
+ * EDX bits all set in edx_bits. */
+bool kvm_cpuid_ext_edx(const struct kvm *k, uint32_t edx_bits);
 
 /* Maps monitor-owned memory that is not guest RAM (the firmware area). */
 int kvm_set_fixed_slot(struct kvm *k, unsigned int slot, uint64_t gpa, void *hva, uint64_t size,

@@ -50,16 +50,18 @@ def test_echo():
 
 
 def mappings(pid):
-    """[(header line, size in kB, VmFlags words)] of /proc/PID/smaps."""
+    """[(header line, size in kB, VmFlags words, Rss in kB)] of /proc/PID/smaps."""
     maps, cur = [], None
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
             first = line.split()[0]
             if "-" in first and not first.endswith(":"):
-                cur = [line.strip(), 0, []]
+                cur = [line.strip(), 0, [], 0]
                 maps.append(cur)
             elif first == "Size:":
                 cur[1] = int(line.split()[1])
+            elif first == "Rss:":
+                cur[3] = int(line.split()[1])
             elif first == "VmFlags:":
                 cur[2] = line.split()[1:]
     return maps
@@ -80,6 +82,21 @@ def test_firmware_area_not_huge():
     assert areas, "no 4 MiB MAP_NORESERVE mapping (the firmware area) in smaps"
     bad = [m for m in areas if "nh" not in m[2]]
     assert not bad, "firmware area without MADV_NOHUGEPAGE: %r" % bad
+
+
+def test_firmware_area_resident():
+    """The firmware area keeps resident only what the guest and its tables touch: the
+    identity map covers RAM, the PCI hole and the BARs slabvm placed in the 64-bit window
+    (a page directory per GiB with 2 MiB pages; none with 1 GiB pages), not the whole
+    64 GiB window, whose 64 page directories alone were 256 KiB."""
+    with guestrun.Guest(SLABVM, ["--firmware", ECHO]) as g:
+        g.wait_for("echo: ready\n")
+        areas = [m for m in mappings(g.pid) if m[1] == 4096 and "nr" in m[2]]
+        g.send(b"q")
+        g.wait()
+    assert len(areas) == 1, "want one 4 MiB MAP_NORESERVE mapping: %r" % areas
+    print("     firmware area: %d KiB resident" % areas[0][3])
+    assert areas[0][3] <= 128, "firmware area %d KiB resident: %r" % (areas[0][3], areas)
 
 
 def stopped_by(sig):
@@ -168,6 +185,7 @@ if __name__ == "__main__":
     SLABVM, ECHO = sys.argv[1:3]
     guestrun.main([("echo", test_echo),
                    ("firmware area not huge", test_firmware_area_not_huge),
+                   ("firmware area resident", test_firmware_area_resident),
                    stopped_by(signal.SIGTERM),
                    stopped_by(signal.SIGINT),
                    ("a stalled stdout reader", test_stalled_stdout)])

@@ -816,11 +816,15 @@ static void test_assign_bars(void **state)
 		0);
 	assert_int_equal(pci_host_add(&f->host, 5, a, &err), 0);
 	assert_int_equal(pci_host_add(&f->host, 6, b, &err), 0);
+	assert_int_equal(f->host.mmio64_end, 1ULL << 40);
 	assert_int_equal(pci_host_assign_bars(&f->host, &err), 0);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint64_t addr, size = want[i].d->bar[want[i].bar].size;
 
 		assert_true(pci_bar_address(want[i].d, want[i].bar, &addr));
+		/* mmio64_end: past every 64-bit BAR (what the firmware's page tables cover). */
+		if (want[i].base == 1ULL << 40)
+			assert_true(addr + size <= f->host.mmio64_end);
 		assert_int_equal(addr & (size - 1), 0);
 		assert_true(addr >= want[i].base && addr + size <= want[i].end);
 		for (j = 0; j < i; j++) {
@@ -841,6 +845,8 @@ static void test_assign_bars(void **state)
 			 a->bar[1].addr | PCI_BASE_ADDRESS_SPACE_IO);
 	assert_int_equal(ecam_read(f, 5, PCI_BASE_ADDRESS_2, 4),
 			 (uint32_t)a->bar[2].addr | PCI_BASE_ADDRESS_MEM_TYPE_64);
+	/* Packed from the window's base, largest first: 8 GiB, 1 GiB, 16 KiB. */
+	assert_int_equal(f->host.mmio64_end, (1ULL << 40) + (1ULL << 33) + (1ULL << 30) + 0x4000);
 }
 
 static void test_assign_bars_exhausted(void **state)
