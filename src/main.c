@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,10 @@ int main(int argc, char **argv)
 	struct vm vm;
 	int status;
 
+	/* One malloc arena for every thread: glibc gives each thread that allocates an arena
+	 * of its own, whose first pages (52-72 KiB each, the vCPU threads') stay resident for
+	 * nothing; slabvm's threads allocate little and rarely (docs/bench.md, "Start-up"). */
+	mallopt(M_ARENA_MAX, 1);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return ctl_main(argc - 2, argv + 2);
 	switch (cli_parse(argc, argv, &cfg, &err)) {
