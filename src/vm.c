@@ -466,7 +466,9 @@ static int vm_fw_area(struct vm *vm, struct error *err)
  */
 static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	int ret = kvm_init(&vm->kvm, err);
+	/* Linux calibrates against the PIT; firmware guests never touch it, and a VM with a
+	 * PIT took 12-16 ms longer to close on this project's host (docs/bench.md). */
+	int ret = kvm_init(&vm->kvm, cfg->kernel != NULL, err);
 
 	if (ret)
 		return ret;

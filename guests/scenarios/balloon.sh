@@ -14,8 +14,9 @@
 #     level 1, free page reporting being off), so that the pages the balloon takes are
 #     backed;
 #  2. inflate to half of MEM (`balloon value=BYTES`) until query-balloon's actual is there:
-#     level 2's MemTotal must drop by MEM/2 (+-16 MiB), slabvm's VmRSS by at least 90%
-#     of query-balloon's inflated bytes;
+#     level 2's MemTotal must drop by MEM/2 (+-16 MiB), query-balloon's released bytes be
+#     at least 75% of its inflated (whole granules only with anonymous boot RAM) and
+#     slabvm's VmRSS drop by at least 90% of released;
 #  3. deflate to MEM until actual is back: MemTotal back (+-4 MiB), nothing inflated;
 #  4. level 2 touches TOUCH again (the deflated pages refault), then writes MEM/32 from
 #     /dev/urandom to tmpfs, whose md5 as written and as read back must agree (urandom and
@@ -112,9 +113,15 @@ inflated-pinned $pinned bytes"
 want=$(((mem - target) / 1024))
 [ "$drop_total" -ge $((want - 16384)) ] && [ "$drop_total" -le $((want + 16384)) ] ||
 	l2_fail "level 2's MemTotal dropped by $drop_total kB, not $want kB (+-16 MiB)"
-[ "$drop_rss" -ge $((inflated * 9 / 10240)) ] ||
+# Anonymous boot RAM (the default --hugepages thp) is released in whole granules only:
+# Linux's driver fills 2 MiB granules to about seven eighths (docs/design.md, mem-return),
+# so released is checked against inflated, and VmRSS against released.
+[ "$released" -ge $((inflated * 3 / 4)) ] ||
+	l2_fail "query-balloon's released is $released bytes, less than 75% of the $inflated \
+inflated"
+[ "$drop_rss" -ge $((released * 9 / 10240)) ] ||
 	l2_fail "slabvm's VmRSS dropped by $drop_rss kB, less than 90% of the \
-$((inflated / 1024)) kB inflated (released $released bytes)"
+$((released / 1024)) kB released ($inflated bytes inflated)"
 
 # 3. Deflate.
 phase deflate

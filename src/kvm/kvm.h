@@ -54,9 +54,9 @@ struct kvm {
 };
 
 /* Opens /dev/kvm, checks the API version and every capability slabvm relies on (the
- * message names the first missing one), creates the VM, irqchip, PIT and memslot
- * listener. On failure everything opened is closed again. */
-int kvm_init(struct kvm *k, struct error *err);
+ * message names the first missing one), creates the VM, irqchip, the PIT if pit, and the
+ * memslot listener. On failure everything opened is closed again. */
+int kvm_init(struct kvm *k, bool pit, struct error *err);
 void kvm_destroy(struct kvm *k);
 /* Whether the vCPUs' CPUID (what KVM supports, vcpu.c passes it on) has leaf 0x80000001's
  * EDX bits all set in edx_bits. */
