@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The identity map firmware guests start with (4-level paging, boot.c writes it into the
- * firmware area): a PML4, then the PDPTs, then with 2 MiB pages one page directory per GiB.
+ * The identity maps guests start with (4-level paging): firmware guests' in the firmware
+ * area (boot.c), a Linux kernel's of [0, 4 GiB) in low RAM (linux.c). A PML4, then the
+ * PDPTs, then with 2 MiB pages one page directory per GiB.
  * Where the guest's CPUID offers 1 GiB pages (PDPE1GB) the PDPT entries map a GiB each and
  * there are no page directories: 2 pages of tables for 64 GiB instead of 66, which the
  * monitor neither writes nor keeps resident.

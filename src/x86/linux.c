@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mem/guestmem.h"
+#include "x86/identity_map.h"
 #include "x86/platform.h"
 #include "x86/x86.h"
 
@@ -58,7 +59,6 @@
 #define ENTRY_64_OFFSET 0x200
 
 #define PAGE_SIZE 4096ULL
-#define PD_PAGE_SIZE (2ULL << 20)
 
 #define GDT_ENTRIES 4
 
@@ -66,8 +66,8 @@
 _Static_assert(LINUX_GDT_GPA + GDT_ENTRIES * 8 <= LINUX_ZERO_PAGE_GPA, "GDT overlaps zero page");
 _Static_assert(LINUX_ZERO_PAGE_GPA + BP_SIZE < LINUX_STACK_TOP, "zero page overlaps stack");
 _Static_assert(LINUX_STACK_TOP <= LINUX_PML4_GPA, "stack overlaps page tables");
-_Static_assert(LINUX_PML4_GPA + PAGE_SIZE <= LINUX_PDPT_GPA, "PML4 overlaps PDPT");
-_Static_assert(LINUX_PDPT_GPA + PAGE_SIZE <= LINUX_PD_GPA, "PDPT overlaps PDs");
+_Static_assert(LINUX_PML4_GPA + PAGE_SIZE == LINUX_PDPT_GPA, "PDPT right after the PML4");
+_Static_assert(LINUX_PDPT_GPA + PAGE_SIZE == LINUX_PD_GPA, "PDs right after the PDPT");
 _Static_assert(LINUX_PD_GPA + LINUX_PD_COUNT * PAGE_SIZE <= LINUX_CMDLINE_GPA,
 	       "PDs overlap the command line");
 _Static_assert(LINUX_CMDLINE_GPA + LINUX_CMDLINE_AREA <= LINUX_LEGACY_START,
@@ -402,29 +402,14 @@ static int write_guest(struct memmap *mm, uint64_t gpa, const void *buf, size_t 
 	return 0;
 }
 
-/* [0, 4 GiB) identity-mapped with 2 MiB pages: one PML4 entry, four PDPT entries. */
+/* [0, 4 GiB) identity-mapped with 2 MiB pages (x86/identity_map.c): the PML4, the PDPT and
+ * the four page directories are consecutive pages from LINUX_PML4_GPA. */
 static int write_page_tables(struct memmap *mm, struct error *err)
 {
-	uint64_t page[PAGE_SIZE / 8];
-	unsigned int i, j;
-	int ret;
+	uint64_t tables[(2 + LINUX_PD_COUNT) * PAGE_SIZE / 8];
 
-	memset(page, 0, sizeof(page));
-	page[0] = LINUX_PDPT_GPA | X86_PTE_PRESENT | X86_PTE_WRITE;
-	ret = write_guest(mm, LINUX_PML4_GPA, page, sizeof(page), "PML4", err);
-	if (ret)
-		return ret;
-	for (i = 0; i < LINUX_PD_COUNT; i++)
-		page[i] = (LINUX_PD_GPA + i * PAGE_SIZE) | X86_PTE_PRESENT | X86_PTE_WRITE;
-	ret = write_guest(mm, LINUX_PDPT_GPA, page, sizeof(page), "PDPT", err);
-	for (i = 0; !ret && i < LINUX_PD_COUNT; i++) {
-		for (j = 0; j < PAGE_SIZE / 8; j++)
-			page[j] = ((uint64_t)i * 512 + j) * PD_PAGE_SIZE | X86_PTE_PRESENT |
-				  X86_PTE_WRITE | X86_PTE_HUGE;
-		ret = write_guest(mm, LINUX_PD_GPA + i * PAGE_SIZE, page, sizeof(page),
-				  "page directory", err);
-	}
-	return ret;
+	x86_identity_map(tables, LINUX_PML4_GPA, MEMMAP_HIGH_BASE, false);
+	return write_guest(mm, LINUX_PML4_GPA, tables, sizeof(tables), "page tables", err);
 }
 
 int linux_load(struct memmap *mm, const struct linux_config *cfg, struct linux_entry *out,
