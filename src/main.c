@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	struct cli_config cfg;
 	struct vm_config vcfg;
 	struct error err = {0};
-	struct vm vm;
+	struct vm *vm;
 	int status;
 
 	/* One malloc arena for every thread: glibc gives each thread that allocates an arena
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 	}
 	/* Guest output and our messages share the terminal: don't let stdio reorder them. */
 	setvbuf(stdout, NULL, _IONBF, 0);
-	status = vm_run(&vm);
-	vm_destroy(&vm);
+	status = vm_run(vm);
+	vm_destroy(vm);
 	return status;
 }

@@ -668,11 +668,19 @@ static vm_phase_fn *const vm_phases[] = {
 	vm_vcpus,      vm_boot, vm_control, vm_host,
 };
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+int vm_create(struct vm **vmp, const struct vm_config *cfg, struct error *err)
 {
+	/* Anonymous pages of its own, not calloc: calloc clears whatever part of the struct lands
+	 * in heap memory it got earlier, and so makes all of it resident. */
+	struct vm *vm =
+		mmap(NULL, sizeof(*vm), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned int i;
 
-	memset(vm, 0, sizeof(*vm));
+	*vmp = NULL;
+	if (vm == MAP_FAILED) {
+		error_set(err, -ENOMEM, "cannot allocate the VM");
+		return STOP_STATUS_ERROR;
+	}
 	vm->signal_fd = -1;
 	for (i = 0; i < sizeof(vm_phases) / sizeof(vm_phases[0]); i++) {
 		if (vm_phases[i](vm, cfg, err)) {
@@ -680,6 +688,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 			return err->usage ? STOP_STATUS_USAGE : STOP_STATUS_ERROR;
 		}
 	}
+	*vmp = vm;
 	return 0;
 }
 
@@ -720,7 +729,7 @@ void vm_destroy(struct vm *vm)
 	watchdog_stop(&vm->teardown);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	vm->signal_fd = -1;
+	munmap(vm, sizeof(*vm));
 }
 
 static int vm_signalfd(sigset_t *set)

@@ -142,12 +142,15 @@ struct vm {
 	bool all_filtered;
 };
 
-/* Builds the whole VM from the configuration. On failure tears down what it built and
- * returns STOP_STATUS_USAGE when the configuration itself was refused (err->usage), else
- * STOP_STATUS_ERROR. */
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
+/* Builds the whole VM from the configuration and sets *vmp to it. The struct (62 KiB) gets
+ * anonymous pages of its own, not the caller's stack, so that only the pages of it that are
+ * used become resident (docs/bench.md, "The resident set, third round"). On failure tears
+ * down what it built, sets *vmp to NULL and returns STOP_STATUS_USAGE when the configuration
+ * itself was refused (err->usage), else STOP_STATUS_ERROR. */
+int vm_create(struct vm **vmp, const struct vm_config *cfg, struct error *err);
 /* Runs until the VM ends; returns slabvm's exit status. */
 int vm_run(struct vm *vm);
+/* Tears the VM down and frees it. */
 void vm_destroy(struct vm *vm);
 
 /* Registers a device: its windows on their buses, its PCI function in its slot. d is

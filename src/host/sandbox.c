@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <linux/vfio.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -429,6 +430,10 @@ int sandbox_enter(enum sandbox_kind kind, const char *name, struct error *err)
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
+	/* libseccomp built the filter in 100 KiB or more of heap, now free: give its pages
+	 * back (MADV_DONTNEED and brk, both allowed above), or they stay resident for the whole
+	 * run (docs/bench.md, "The resident set, third round"). */
+	malloc_trim(0);
 	if (ret)
 		return error_set(err, ret, "sandbox: thread %s: cannot install its filter: %s",
 				 name, strerror(-ret));
