@@ -466,9 +466,7 @@ static int vm_fw_area(struct vm *vm, struct error *err)
  */
 static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 {
-	/* Linux calibrates against the PIT; firmware guests never touch it, and a VM with a
-	 * PIT took 12-16 ms longer to close on this project's host (docs/bench.md). */
-	int ret = kvm_init(&vm->kvm, cfg->kernel != NULL, err);
+	int ret = kvm_init(&vm->kvm, err);
 
 	if (ret)
 		return ret;
@@ -480,6 +478,11 @@ static int vm_kvm(struct vm *vm, const struct vm_config *cfg, struct error *err)
 		ret = memmap_start(&vm->mm, err);
 	if (!ret && !cfg->kernel)
 		ret = vm_fw_area(vm, err);
+	/* The irqchip after the boot memslots, whose first change after it waits for KVM
+	 * (kvm.h). Linux calibrates against the PIT; firmware guests never touch it, and a VM
+	 * with a PIT took 12-16 ms longer to close on this project's host (docs/bench.md). */
+	if (!ret)
+		ret = kvm_create_irqchip(&vm->kvm, cfg->kernel != NULL, err);
 	return ret;
 }
 

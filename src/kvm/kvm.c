@@ -368,9 +368,8 @@ bool kvm_cpuid_ext_edx(const struct kvm *k, uint32_t edx_bits)
 	return false;
 }
 
-static int kvm_create(struct kvm *k, bool pit_on, struct error *err)
+static int kvm_create(struct kvm *k, struct error *err)
 {
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	__u64 ident = KVM_IDENTITY_MAP_ADDR;
 
 	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
@@ -382,16 +381,23 @@ static int kvm_create(struct kvm *k, bool pit_on, struct error *err)
 		return error_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
 		return error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_create_irqchip(struct kvm *k, bool pit, struct error *err)
+{
+	struct kvm_pit_config pit_config = {.flags = KVM_PIT_SPEAKER_DUMMY};
+
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	if (pit_on && ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+	if (pit && ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit_config) < 0)
 		return error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	if (kvm_set_routes(k) < 0)
 		return error_set(err, -errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
 	return 0;
 }
 
-int kvm_init(struct kvm *k, bool pit, struct error *err)
+int kvm_init(struct kvm *k, struct error *err)
 {
 	int ret;
 
@@ -406,7 +412,7 @@ int kvm_init(struct kvm *k, bool pit, struct error *err)
 	if (!ret)
 		ret = kvm_get_cpuid(k, err);
 	if (!ret)
-		ret = kvm_create(k, pit, err);
+		ret = kvm_create(k, err);
 	if (ret) {
 		kvm_destroy(k);
 		return ret;

@@ -54,9 +54,14 @@ struct kvm {
 };
 
 /* Opens /dev/kvm, checks the API version and every capability slabvm relies on (the
- * message names the first missing one), creates the VM, irqchip, the PIT if pit, and the
- * memslot listener. On failure everything opened is closed again. */
-int kvm_init(struct kvm *k, bool pit, struct error *err);
+ * message names the first missing one), creates the VM and the memslot listener. On failure
+ * everything opened is closed again. */
+int kvm_init(struct kvm *k, struct error *err);
+/* Creates the in-kernel irqchip (PIC, IOAPIC, local APICs), the PIT if pit, and the GSI
+ * routes. Called once, after the boot memslots: on this project's host the first memslot
+ * change after KVM_CREATE_IRQCHIP waits 4-7 ms, one made before it 0.2 ms (docs/bench.md,
+ * "First output"). kvm_destroy undoes it. */
+int kvm_create_irqchip(struct kvm *k, bool pit, struct error *err);
 void kvm_destroy(struct kvm *k);
 /* Whether the vCPUs' CPUID (what KVM supports, vcpu.c passes it on) has leaf 0x80000001's
  * EDX bits all set in edx_bits. */
