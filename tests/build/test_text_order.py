@@ -25,6 +25,8 @@ def main():
         f = line.split()
         if len(f) == 4 and f[2] in "tTwW":
             funcs.setdefault(f[3], []).append((int(f[0], 16), int(f[1], 16)))
+        elif len(f) == 3 and f[1] in "tTwW":    # no size: crtbegin.o's, listed too
+            funcs.setdefault(f[2], []).append((int(f[0], 16), 0))
     sections = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True,
                               check=True).stdout
     text = [l.split() for l in sections.splitlines() if " .text " in l]
