@@ -60,7 +60,7 @@ int kvm_init(struct kvm *k, struct error *err);
 /* Creates the in-kernel irqchip (PIC, IOAPIC, local APICs), the PIT if pit, and the GSI
  * routes. Called once, after the boot memslots: on this project's host the first memslot
  * change after KVM_CREATE_IRQCHIP waits 4-7 ms, one made before it 0.2 ms (docs/bench.md,
- * "First output"). kvm_destroy undoes it. */
+ * "The resident set, third round, and first output"). kvm_destroy undoes it. */
 int kvm_create_irqchip(struct kvm *k, bool pit, struct error *err);
 void kvm_destroy(struct kvm *k);
 /* Whether the vCPUs' CPUID (what KVM supports, vcpu.c passes it on) has leaf 0x80000001's
